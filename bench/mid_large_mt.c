@@ -28,7 +28,7 @@ static void mid_thread(unsigned idx, void *arg)
   uint64_t n = bench_slot_ops(M->table[idx], (uint32_t)M->slots,
                               M->per_thread, M->min, M->max, &rng);
   bench_slot_free(M->table[idx], (uint32_t)M->slots); /* in its own thread */
-  __atomic_fetch_add(&M->mallocs, n, __ATOMIC_RELAXED);
+  atomic_fetch_add_explicit(&M->mallocs, n, memory_order_relaxed);
 }
 
 int main(int argc, char **argv)
