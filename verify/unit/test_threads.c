@@ -1,0 +1,270 @@
+/* test_threads.c - cmocka tests of hakmem under many short-lived threads.
+ *
+ *  - waves of short-lived threads allocate, free some blocks themselves,
+ *    free blocks that earlier (already exited) threads left behind, and exit
+ *    with their own blocks still live for later threads: exercises remote
+ *    frees into abandoned slabs, slab adoption and the thread-exit flush;
+ *    contents are verified at every free and live_blocks returns exactly to
+ *    its starting value once all threads are joined;
+ *  - many sequential threads that each fill and empty their cache must not
+ *    grow the mapped memory without bound (caches flushed / slabs adopted
+ *    on thread exit);
+ *  - concurrent threads hammering the same classes with constant
+ *    cross-thread frees keep every block's contents.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ut_common.h"
+
+typedef struct tblk {
+  void *p;
+  size_t usable;
+  uint64_t id;
+} tblk_t;
+
+/* ---- a lock-protected pool of blocks whose allocating thread may be gone -- */
+enum { POOL_CAP = 4096 };
+static tblk_t pool[POOL_CAP];
+static size_t pool_n;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int failures;
+static char failure_msg[256];
+
+static void thread_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void thread_fail(const char *fmt, ...) {
+  if (failures++ == 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(failure_msg, sizeof failure_msg, fmt, ap);
+    va_end(ap);
+  }
+}
+
+static int pool_take(tblk_t *out) {
+  int got = 0;
+  pthread_mutex_lock(&pool_lock);
+  if (pool_n) {
+    *out = pool[--pool_n];
+    got = 1;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return got;
+}
+
+static int pool_put(const tblk_t *b) {
+  int ok = 0;
+  pthread_mutex_lock(&pool_lock);
+  if (pool_n < POOL_CAP) {
+    pool[pool_n++] = *b;
+    ok = 1;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return ok;
+}
+
+static void check_and_free(const tblk_t *b, const char *who) {
+  size_t u = hak_malloc_usable_size(b->p);
+  if (u != b->usable) thread_fail("%s: usable_size(%p) = %zu, was %zu", who, b->p, u, b->usable);
+  size_t o = ut_check(b->p, b->usable, b->id);
+  if (o != SIZE_MAX) thread_fail("%s: block %p (usable %zu) corrupted at offset %zu", who, b->p, b->usable, o);
+  hak_free(b->p);
+}
+
+static size_t pick_size(ut_rng_t *r) {
+  uint64_t k = ut_rng_below(r, 100);
+  if (k < 70) return ut_rng_below(r, 1025);
+  if (k < 95) return 1025 + ut_rng_below(r, 64 * 1024);
+  if (k < 99) return 64 * 1024 + ut_rng_below(r, 256 * 1024);
+  return (2u << 20) + ut_rng_below(r, 4096);
+}
+
+typedef struct wave_arg {
+  uint64_t seed;
+  int nblocks;
+} wave_arg_t;
+
+static void *short_lived(void *arg) {
+  const wave_arg_t *a = arg;
+  ut_rng_t rng;
+  ut_rng_seed(&rng, a->seed);
+  tblk_t *mine = calloc((size_t)a->nblocks, sizeof *mine);
+  if (!mine) {
+    thread_fail("calloc failed");
+    return NULL;
+  }
+  for (int i = 0; i < a->nblocks; i++) {
+    size_t n = pick_size(&rng);
+    void *p = ut_rng_below(&rng, 4) ? hak_malloc(n) : hak_calloc(1, n);
+    if (!p) {
+      thread_fail("malloc(%zu) returned NULL in a short-lived thread", n);
+      break;
+    }
+    if (!ut_aligned(p, 16)) thread_fail("malloc(%zu) = %p misaligned", n, p);
+    mine[i] = (tblk_t){p, hak_malloc_usable_size(p), (a->seed << 20) + (uint64_t)i};
+    if (mine[i].usable < n) thread_fail("usable %zu < %zu", mine[i].usable, n);
+    ut_fill(p, mine[i].usable, mine[i].id);
+  }
+  /* free orphans of earlier threads (remote frees into abandoned slabs) */
+  tblk_t b;
+  for (int i = 0; i < a->nblocks / 2 && pool_take(&b); i++) check_and_free(&b, "orphan free");
+  /* free half of our own, leave the rest for threads that come later */
+  for (int i = 0; i < a->nblocks; i++) {
+    if (!mine[i].p) continue;
+    if (i % 2 == 0 || !pool_put(&mine[i])) check_and_free(&mine[i], "own free");
+  }
+  free(mine);
+  return NULL;
+}
+
+static void run_waves(int waves, int per_wave, int nblocks, uint64_t seed0) {
+  pthread_t th[16];
+  wave_arg_t args[16];
+  assert_true(per_wave <= 16);
+  for (int w = 0; w < waves; w++) {
+    for (int t = 0; t < per_wave; t++) {
+      args[t] = (wave_arg_t){seed0 + (uint64_t)(w * per_wave + t), nblocks};
+      assert_int_equal(pthread_create(&th[t], NULL, short_lived, &args[t]), 0);
+    }
+    for (int t = 0; t < per_wave; t++) pthread_join(th[t], NULL);
+    if (failures) fail_msg("%s", failure_msg);
+  }
+}
+
+static void test_short_lived_threads_abandon_adopt(void **state) {
+  (void)state;
+  hak_stats_t st0, st1;
+  ut_stats(&st0);
+  run_waves(30, 4, 300, 1);
+  /* the main thread frees whatever the last threads left behind */
+  tblk_t b;
+  while (pool_take(&b)) check_and_free(&b, "main free");
+  if (failures) fail_msg("%s", failure_msg);
+  ut_stats(&st1);
+  if (st1.live_blocks != st0.live_blocks)
+    fail_msg("live_blocks %llu after all threads exited and all blocks were freed, started at %llu",
+             (unsigned long long)st1.live_blocks, (unsigned long long)st0.live_blocks);
+  if (st1.live_bytes != st0.live_bytes)
+    fail_msg("live_bytes %llu at the end, started at %llu", (unsigned long long)st1.live_bytes,
+             (unsigned long long)st0.live_bytes);
+  uint64_t remote = 0, remote0 = 0;
+  for (uint32_t c = 0; c < st1.nclasses; c++) {
+    remote += st1.cls[c].remote_frees;
+    remote0 += st0.cls[c].remote_frees;
+  }
+  if (remote == remote0) fail_msg("thousands of cross-thread frees, but no class counted a remote free");
+  if (st1.threads_exited - st0.threads_exited < 120)
+    fail_msg("120 threads exited, threads_exited moved by %llu",
+             (unsigned long long)(st1.threads_exited - st0.threads_exited));
+}
+
+/* ---- sequential threads: thread-exit flush keeps memory bounded ------------- */
+static void *fill_and_empty(void *arg) {
+  (void)arg;
+  enum { N = 8000 };
+  void **ps = malloc(N * sizeof *ps);
+  if (!ps) return NULL;
+  for (int i = 0; i < N; i++) {
+    ps[i] = hak_malloc(16 + (size_t)(i % 4) * 16);
+    if (!ps[i]) {
+      thread_fail("malloc returned NULL");
+      break;
+    }
+    memset(ps[i], 0x77, 16);
+  }
+  for (int i = 0; i < N; i++) hak_free(ps[i]);
+  free(ps);
+  return NULL;
+}
+
+static void test_thread_exit_memory_bounded(void **state) {
+  (void)state;
+  enum { THREADS = 200 };
+  hak_stats_t st0, st1;
+  pthread_t th;
+  /* warm up: the first few threads map what the steady state needs */
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(pthread_create(&th, NULL, fill_and_empty, NULL), 0);
+    pthread_join(th, NULL);
+  }
+  ut_stats(&st0);
+  for (int i = 0; i < THREADS; i++) {
+    assert_int_equal(pthread_create(&th, NULL, fill_and_empty, NULL), 0);
+    pthread_join(th, NULL);
+  }
+  if (failures) fail_msg("%s", failure_msg);
+  ut_stats(&st1);
+  /* each thread had ~320 KiB live; 200 leaked caches/slabs would be > 60 MiB */
+  int64_t grew = (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
+  if (grew > 16ll << 20)
+    fail_msg("mapped_bytes grew by %lld bytes over %d sequential threads that freed everything "
+             "(thread caches not flushed / slabs not reused on thread exit?)",
+             (long long)grew, THREADS);
+  assert_int_equal(st1.live_blocks, st0.live_blocks);
+}
+
+/* ---- concurrent cross-thread frees ------------------------------------------ */
+enum { XSLOTS = 256 };
+static _Atomic(tblk_t *) xslots[XSLOTS];
+
+static void *exchanger(void *arg) {
+  ut_rng_t rng;
+  ut_rng_seed(&rng, (uint64_t)(uintptr_t)arg);
+  for (int i = 0; i < 60000; i++) {
+    tblk_t *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    size_t n = ut_rng_below(&rng, 8) ? ut_rng_below(&rng, 1100) : ut_rng_below(&rng, 70000);
+    b->p = hak_malloc(n);
+    if (!b->p) {
+      thread_fail("malloc(%zu) returned NULL", n);
+      free(b);
+      return NULL;
+    }
+    b->usable = hak_malloc_usable_size(b->p);
+    b->id = ((uint64_t)(uintptr_t)arg << 32) + (uint64_t)i;
+    ut_fill(b->p, b->usable, b->id);
+    tblk_t *old = atomic_exchange(&xslots[ut_rng_below(&rng, XSLOTS)], b);
+    if (old) {
+      check_and_free(old, "exchange free");
+      free(old);
+    }
+  }
+  return NULL;
+}
+
+static void test_concurrent_cross_thread_frees(void **state) {
+  (void)state;
+  enum { T = 4 };
+  uint64_t live0 = ut_live_blocks();
+  pthread_t th[T];
+  for (int t = 0; t < T; t++) assert_int_equal(pthread_create(&th[t], NULL, exchanger, (void *)(uintptr_t)(t + 1)), 0);
+  for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
+  for (int i = 0; i < XSLOTS; i++) {
+    tblk_t *b = atomic_exchange(&xslots[i], NULL);
+    if (b) {
+      check_and_free(b, "final free");
+      free(b);
+    }
+  }
+  if (failures) fail_msg("%s", failure_msg);
+  assert_int_equal(ut_live_blocks(), live0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_short_lived_threads_abandon_adopt),
+      cmocka_unit_test(test_thread_exit_memory_bounded),
+      cmocka_unit_test(test_concurrent_cross_thread_frees),
+  };
+  return cmocka_run_group_tests_name("hakmem_threads", tests, NULL, NULL);
+}
