@@ -1,0 +1,243 @@
+/* alloc.c - the front end: the hak_ API.
+ *
+ * Size dispatch: requests up to HK_MID_MAX go to the class engine through
+ * the fast paths below (pop from / push to the current slab of this
+ * thread's heap); larger requests and large alignments go to whale.c.
+ *
+ * Invariants:
+ *   - every pointer returned is 16-byte aligned, or aligned as requested;
+ *   - usable size >= request, measured from the returned pointer;
+ *   - failure returns NULL with errno ENOMEM (sizes) or EINVAL (alignment);
+ *     hak_posix_memalign returns the code and leaves *out untouched;
+ *   - realloc(p, 0) frees p and returns NULL (glibc's behaviour);
+ *     realloc failure leaves p valid.
+ *
+ * The libc names are not defined here (override.c), so hakmem_core can be
+ * linked into sanitizer builds; override.c reaches these functions through
+ * hidden hk_api_* aliases so its calls bind locally.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define HK_STR2(x) #x
+#define HK_STR(x) HK_STR2(x)
+
+/* ---- fast paths ---------------------------------------------------------- */
+HK_INLINE void *class_alloc(size_t n) {
+  unsigned c = hk_class_of_size(n);
+  hk_heap_t *h = hk_tl_heap;
+  hk_slab_t *s = h->cur[c];
+  hk_block_t *b = s->free;
+  if (HK_LIKELY(b != NULL)) {
+    s->free = b->next;
+    s->used++;
+    HK_CNT_ADD(h->cnt[c].allocs, 1);
+    return b;
+  }
+  return hk_class_alloc_slow(h, c);
+}
+
+HK_INLINE void *do_malloc(size_t n) {
+  if (HK_LIKELY(n <= HK_MID_MAX)) return class_alloc(n);
+  return hk_whale_alloc(n, HK_ALIGN);
+}
+
+/* Start of the block containing p in a slab that holds aligned blocks. */
+HK_INLINE hk_block_t *block_start(const hk_slab_t *s, const void *p) {
+  uintptr_t off = (uintptr_t)p - s->user0;
+  return (hk_block_t *)(s->user0 + off / s->stride * s->stride);
+}
+
+static HK_NOINLINE void free_invalid(void *p) {
+  HK_CHECK(HK_LEVEL_HARDENED, 0, "invalid free (not a hakmem pointer)", p, -1);
+  /* release: a pointer we never handed out is ignored */
+}
+
+HK_INLINE void do_free(void *p) {
+  if (HK_UNLIKELY(p == NULL)) return;
+  hk_seg_t *seg = hk_seg_of(p);
+  if (HK_LIKELY(seg != NULL && seg->kind == HK_SEG_SS)) {
+    hk_slab_t *s = hk_slab_of(hk_ss_of_seg(seg), p);
+    HK_CHECK(HK_LEVEL_HARDENED, s != NULL, "invalid free (no slab here)", p, -1);
+    hk_block_t *b = (hk_block_t *)p;
+    if (HK_UNLIKELY(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED))
+      b = block_start(s, p);
+    hk_heap_t *h = hk_tl_heap;
+    if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) ==
+                  (uintptr_t)h)) {
+      b->next = s->free;
+      s->free = b;
+      HK_CNT_ADD(h->cnt[s->cls].frees, 1);
+      if (HK_UNLIKELY(--s->used == 0 || s->in_full)) hk_free_local_slow(h, s);
+      return;
+    }
+    hk_free_remote(s, b);
+    return;
+  }
+  if (seg != NULL && seg->kind == HK_SEG_WHALE) {
+    hk_whale_free((hk_whale_t *)seg, p);
+    return;
+  }
+  free_invalid(p);
+}
+
+static size_t usable_of(const void *p) {
+  if (p == NULL) return 0;
+  hk_seg_t *seg = hk_seg_of(p);
+  if (seg == NULL) return 0;
+  if (seg->kind == HK_SEG_WHALE) return hk_whale_usable((hk_whale_t *)seg, p);
+  hk_slab_t *s = hk_slab_of(hk_ss_of_seg(seg), p);
+  if (s == NULL || (uintptr_t)p < s->user0) return 0;
+  size_t usable = hk_class[s->cls].usable;
+  if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
+    return usable - (size_t)((const char *)p - (const char *)block_start(s, p));
+  return usable;
+}
+
+/* Aligned allocation; align is a power of two. */
+static void *aligned_alloc_pow2(size_t align, size_t n) {
+  if (align <= HK_ALIGN) return do_malloc(n);
+  if (n > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (align <= HK_UNIT_SIZE && n <= HK_MID_MAX - (align - HK_ALIGN)) {
+    /* Pad a class block: the aligned pointer lies within align - 16 bytes
+     * of the block start, so the block's usable bytes cover n from there. */
+    char *p = class_alloc(n + align - HK_ALIGN);
+    if (p == NULL) return NULL;
+    char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+    if (q != p) {
+      hk_slab_t *s = hk_slab_of(hk_ss_of_seg(hk_seg_of(p)), p);
+      __atomic_fetch_or(&s->flags, HK_SLAB_ALIGNED, __ATOMIC_RELAXED);
+    }
+    return q;
+  }
+  return hk_whale_alloc(n, align);
+}
+
+/* ---- the public API ------------------------------------------------------ */
+HK_PUBLIC void *hak_malloc(size_t n) { return do_malloc(n); }
+HK_PUBLIC void hak_free(void *p) { do_free(p); }
+HK_PUBLIC size_t hak_malloc_usable_size(const void *p) { return usable_of(p); }
+
+HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (n > HK_MID_MAX) return hk_whale_alloc(n, HK_ALIGN); /* fresh mapping: zero */
+  void *p = class_alloc(n);
+  if (p != NULL) memset(p, 0, n);
+  return p;
+}
+
+HK_PUBLIC void *hak_realloc(void *p, size_t n) {
+  if (p == NULL) return do_malloc(n);
+  if (n == 0) {
+    do_free(p);
+    return NULL;
+  }
+  size_t old = usable_of(p);
+  HK_CHECK(HK_LEVEL_HARDENED, old != 0, "invalid realloc (not a hakmem pointer)", p, -1);
+  if (n <= old && n >= old / 2) return p;
+  void *q = do_malloc(n);
+  if (q == NULL) return NULL;
+  memcpy(q, p, old < n ? old : n);
+  do_free(p);
+  return q;
+}
+
+HK_PUBLIC void *hak_reallocarray(void *p, size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return hak_realloc(p, n);
+}
+
+HK_PUBLIC int hak_posix_memalign(void **out, size_t align, size_t n) {
+  if (align == 0 || (align & (align - 1)) != 0 || align % sizeof(void *) != 0)
+    return EINVAL;
+  int saved = errno;
+  void *p = aligned_alloc_pow2(align, n);
+  if (p == NULL) {
+    errno = saved;
+    return ENOMEM;
+  }
+  *out = p;
+  return 0;
+}
+
+HK_PUBLIC void *hak_aligned_alloc(size_t align, size_t n) {
+  if (align == 0 || (align & (align - 1)) != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return aligned_alloc_pow2(align, n);
+}
+
+HK_PUBLIC void *hak_memalign(size_t align, size_t n) {
+  /* glibc semantics: a non-power-of-two alignment is rounded up. */
+  if (align > ((size_t)1 << (sizeof(size_t) * 8 - 2))) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (align & (align - 1)) align = (size_t)1 << (64 - __builtin_clzl(align));
+  return aligned_alloc_pow2(align, n);
+}
+
+HK_PUBLIC void *hak_valloc(size_t n) { return aligned_alloc_pow2(HK_PAGE, n); }
+
+HK_PUBLIC void *hak_pvalloc(size_t n) {
+  if (n > SIZE_MAX - HK_PAGE) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t r = n == 0 ? HK_PAGE : (n + HK_PAGE - 1) & ~(size_t)(HK_PAGE - 1);
+  return aligned_alloc_pow2(HK_PAGE, r);
+}
+
+HK_PUBLIC int hak_malloc_trim(size_t pad) {
+  (void)pad;
+  size_t released = hk_abandoned_trim();
+  released += hk_ss_trim();
+  return released != 0;
+}
+
+HK_PUBLIC const char *hak_variant(void) {
+#ifdef HAKMEM_VARIANT_NAME
+  return HAKMEM_VARIANT_NAME;
+#else
+  return HAKMEM_CHECK_LEVEL == 2 ? "debug" : HAKMEM_CHECK_LEVEL == 1 ? "hardened" : "release";
+#endif
+}
+HK_PUBLIC int hak_check_level(void) { return HAKMEM_CHECK_LEVEL; }
+HK_PUBLIC const char *hak_injected_bug(void) {
+#ifdef HAKMEM_INJECT_NAME
+  return HAKMEM_INJECT_NAME;
+#else
+  return "";
+#endif
+}
+
+/* Hidden aliases: override.c calls these so its calls bind inside the
+ * library even though the hak_ names are exported (and interposable). */
+#define HK_HIDDEN_ALIAS(api, name) \
+  extern __typeof(name) api __attribute__((alias(#name), visibility("hidden")));
+HK_HIDDEN_ALIAS(hk_api_malloc, hak_malloc)
+HK_HIDDEN_ALIAS(hk_api_free, hak_free)
+HK_HIDDEN_ALIAS(hk_api_calloc, hak_calloc)
+HK_HIDDEN_ALIAS(hk_api_realloc, hak_realloc)
+HK_HIDDEN_ALIAS(hk_api_reallocarray, hak_reallocarray)
+HK_HIDDEN_ALIAS(hk_api_posix_memalign, hak_posix_memalign)
+HK_HIDDEN_ALIAS(hk_api_aligned_alloc, hak_aligned_alloc)
+HK_HIDDEN_ALIAS(hk_api_memalign, hak_memalign)
+HK_HIDDEN_ALIAS(hk_api_valloc, hak_valloc)
+HK_HIDDEN_ALIAS(hk_api_pvalloc, hak_pvalloc)
+HK_HIDDEN_ALIAS(hk_api_usable_size, hak_malloc_usable_size)
+HK_HIDDEN_ALIAS(hk_api_malloc_trim, hak_malloc_trim)

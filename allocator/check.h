@@ -1,0 +1,45 @@
+/* check.h - variant checks: the only place that decides what each build
+ * variant verifies.
+ *
+ * HAKMEM_CHECK_LEVEL (set by the build from HAKMEM_VARIANT):
+ *   0  release   no checks; every HK_CHECK compiles to nothing.
+ *   1  hardened  cheap checks that are fatal: pointer validity on free and
+ *                realloc (foreign, interior, unaligned), header vs slab
+ *                descriptor, double free through per-block state, freelist
+ *                and remote-queue node sanity.
+ *   2  debug     everything in hardened plus assertions at every layer,
+ *                fill patterns and the full heap walk.
+ *
+ * Every check goes through HK_CHECK(level, cond, fault, ptr, cls).  A failed
+ * check prints exactly one line,
+ *     hakmem: <fault>: ptr=0x... class=<n>
+ * to stderr and aborts (SIGABRT).  Nothing here allocates.
+ */
+#ifndef HAKMEM_CHECK_H
+#define HAKMEM_CHECK_H
+
+#ifndef HAKMEM_CHECK_LEVEL
+#define HAKMEM_CHECK_LEVEL 0
+#endif
+
+#define HK_LEVEL_RELEASE  0
+#define HK_LEVEL_HARDENED 1
+#define HK_LEVEL_DEBUG    2
+
+#define HK_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+__attribute__((noreturn, cold)) void hk_fatal(const char *fault,
+                                              const void *ptr, int cls);
+
+#define HK_CHECK(level, cond, fault, ptr, cls)                                 \
+  do {                                                                         \
+    if (HAKMEM_CHECK_LEVEL >= (level) && HK_UNLIKELY(!(cond)))                 \
+      hk_fatal((fault), (ptr), (cls));                                         \
+  } while (0)
+
+/* Internal consistency assertion (debug only). */
+#define HK_ASSERT(cond) \
+  HK_CHECK(HK_LEVEL_DEBUG, cond, "assertion failed: " #cond, 0, -1)
+
+#endif /* HAKMEM_CHECK_H */

@@ -1,0 +1,105 @@
+/* hakmem.h - public API of the hakmem allocator.
+ *
+ * Every libc allocation entry point has a hak_ twin here.  libhakmem.so and
+ * libhakmem.a also export the libc names (malloc, free, ...) so the library
+ * can replace the system allocator by LD_PRELOAD or by static linking.
+ *
+ * Invariants the API guarantees in every variant (release, debug, hardened):
+ *  - returned pointers are 16-byte aligned (or the requested alignment);
+ *  - hak_malloc_usable_size(p) >= the requested size, and every usable byte
+ *    is writable;
+ *  - failure returns NULL (or an error code for hak_posix_memalign) with
+ *    errno ENOMEM for impossible sizes / exhausted memory and EINVAL for bad
+ *    alignments; running out of memory never crashes.
+ */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HAKMEM_API_VERSION 1
+
+/* ---- allocation API ------------------------------------------------------ */
+void  *hak_malloc(size_t size);
+void   hak_free(void *ptr);
+void  *hak_calloc(size_t count, size_t size);
+void  *hak_realloc(void *ptr, size_t size);
+void  *hak_reallocarray(void *ptr, size_t count, size_t size);
+int    hak_posix_memalign(void **out, size_t alignment, size_t size);
+void  *hak_aligned_alloc(size_t alignment, size_t size);
+void  *hak_memalign(size_t alignment, size_t size);
+void  *hak_valloc(size_t size);
+void  *hak_pvalloc(size_t size);
+size_t hak_malloc_usable_size(const void *ptr);
+/* Return cached free memory to the OS.  Returns 1 if memory was released. */
+int    hak_malloc_trim(size_t pad);
+
+/* ---- introspection ------------------------------------------------------- */
+/* "release", "debug" or "hardened". */
+const char *hak_variant(void);
+/* 0 = release, 1 = hardened, 2 = debug (see allocator/check.h). */
+int hak_check_level(void);
+/* Name of the compiled-in bug (HAKMEM_INJECT), or "" for none. */
+const char *hak_injected_bug(void);
+
+/* Write the table of HAKMEM_* environment options as markdown to fd
+ * (the source of docs/options.md). */
+void hak_options_markdown(int fd);
+
+/* Full heap walk.  Returns 0 when the heap is consistent, a positive count of
+ * problems found (each also reported on stderr), or -1 when this build has
+ * no heap walk (release). */
+int hak_check_heap(void);
+
+#define HAK_STATS_MAX_CLASSES 64
+
+typedef struct hak_class_stats {
+  uint32_t size;        /* largest request served by the class */
+  uint32_t stride;      /* bytes between consecutive blocks    */
+  uint32_t usable;      /* usable bytes of one block           */
+  uint32_t header;      /* in-band header bytes (0 or 1)       */
+  uint64_t allocs;      /* blocks handed out                   */
+  uint64_t frees;       /* blocks given back (local + remote)  */
+  uint64_t remote_frees;/* frees from a thread other than the owner */
+  uint64_t refills;     /* slow-path refills (carve or drain)  */
+  uint64_t slabs;       /* slabs currently assigned to the class */
+} hak_class_stats_t;
+
+typedef struct hak_stats {
+  uint32_t version;          /* HAKMEM_API_VERSION */
+  uint32_t nclasses;         /* entries used in cls[] */
+  /* live set, exact when no other thread is allocating */
+  uint64_t live_blocks;      /* blocks allocated and not yet freed       */
+  uint64_t live_bytes;       /* sum of usable bytes of the live blocks   */
+  uint64_t allocs, frees;    /* totals over all paths                    */
+  /* blocks served by direct mappings (above the pooled classes) */
+  uint64_t large_allocs, large_frees, large_live_bytes;
+  /* superslabs */
+  uint64_t superslabs_live;      /* mapped and in use          */
+  uint64_t superslabs_cached;    /* empty, kept for reuse      */
+  uint64_t superslabs_mapped;    /* total ever mapped          */
+  uint64_t superslabs_unmapped;  /* total given back to the OS */
+  /* threads */
+  uint64_t threads_started, threads_exited;
+  uint64_t slabs_abandoned, slabs_adopted, remote_drains;
+  /* OS layer */
+  uint64_t mmap_calls, munmap_calls, madvise_calls;
+  uint64_t mmap_cycles, munmap_cycles, madvise_cycles; /* HAKMEM_TIMING=1 */
+  uint64_t mapped_bytes;     /* currently mapped by hakmem */
+  hak_class_stats_t cls[HAK_STATS_MAX_CLASSES];
+} hak_stats_t;
+
+/* Fill *out with a snapshot.  Returns 0 on success. */
+int  hak_stats_get(hak_stats_t *out);
+/* Print the stats dump (the HAKMEM_STATS=1 output) to fd. */
+void hak_stats_print(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HAKMEM_H */

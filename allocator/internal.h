@@ -1,0 +1,249 @@
+/* internal.h - the one internal header: types and hk_ functions shared
+ * between the allocator's layers.  Nothing outside allocator/ includes it.
+ *
+ * Layers, bottom to top; each calls only the layers below it (docs/architecture.md):
+ *   options  check   os          options table, fatal reports, mmap/munmap/madvise
+ *   superslab                    registry, 2 MiB superslabs, spans of 64 KiB units
+ *   tiny                         the class engine (tiny and mid classes): carve,
+ *                                refill, local and remote free, abandon, adopt
+ *   whale                        direct mappings above the class range
+ *   arena                        per-thread heaps: creation, thread exit, fork
+ *   alloc                        the hak_ front end
+ *   stats                        snapshot and dump (reads every layer)
+ *   override                     libc names onto hak_ (not in hakmem_core)
+ *
+ * Invariants kept across layers:
+ *   - every pointer handed out lies in a registered segment (superslab or
+ *     whale mapping), and the registry maps its 2 MiB chunk to that segment;
+ *   - the slab descriptor found from an address is the source of truth for
+ *     the block's class; the header byte is only a check;
+ *   - allocator metadata (segment headers, slab descriptors, heaps) never
+ *     lies inside a block's usable bytes.
+ */
+#ifndef HAKMEM_INTERNAL_H
+#define HAKMEM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "hakmem.h"
+#include "layout.h"
+#include "check.h"
+#include "track.h"
+
+#define HK_PUBLIC __attribute__((visibility("default")))
+#define HK_NOINLINE __attribute__((noinline))
+#define HK_INLINE static inline __attribute__((always_inline))
+
+#define HK_PAGE 4096u
+
+/* relaxed counters: plain increments, but race-free for readers */
+#define HK_CNT_ADD(x, n) \
+  __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define HK_CNT_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* ---- options (options.c) ------------------------------------------------
+ * X(NAME, field, default, min, max, help) -- one table drives env parsing
+ * (HAKMEM_<NAME>), the verbose printout and docs/options.md. */
+#define HK_OPTION_TABLE(X)                                                      \
+  X(VERBOSE,  verbose,  0, 0, 2,    "print the effective options at start-up (2: also at exit)") \
+  X(STATS,    stats,    0, 0, 1,    "print the statistics dump at exit")   \
+  X(TIMING,   timing,   0, 0, 1,    "time mmap/munmap/madvise calls with rdtsc") \
+  X(SS_CACHE, ss_cache, 4, 0, 1024, "empty superslabs kept mapped for reuse") \
+  X(CARVE,    carve,    16, 1, 4096, "KiB carved from a slab per refill (at least one block)")
+
+#define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;
+typedef struct hk_options { HK_OPTION_TABLE(HK_OPT_FIELD) } hk_options_t;
+#undef HK_OPT_FIELD
+extern hk_options_t hk_opt;
+void hk_options_init(void);
+void hk_options_print(int fd);
+
+/* ---- OS layer (os.c): the only file that calls mmap/munmap/madvise ----- */
+typedef struct hk_os_stats {
+  uint64_t mmap_calls, munmap_calls, madvise_calls;
+  uint64_t mmap_cycles, munmap_cycles, madvise_cycles;
+  uint64_t mapped_bytes;
+} hk_os_stats_t;
+/* Map size bytes (a multiple of HK_PAGE) aligned to align (a power of two
+ * >= HK_PAGE).  Returns NULL on failure with errno set. */
+void *hk_os_map(size_t size, size_t align);
+void  hk_os_unmap(void *p, size_t size);
+int   hk_os_advise(void *p, size_t size, int advice);
+void  hk_os_stats(hk_os_stats_t *out);
+
+/* ---- internal error reporting (check.c) --------------------------------- */
+void hk_write_str(int fd, const char *s);
+size_t hk_fmt_u64(char *buf, uint64_t v);            /* decimal, returns len */
+size_t hk_fmt_hex(char *buf, uint64_t v);            /* 0x..., returns len    */
+
+/* ---- segments and the registry (superslab.c) --------------------------- */
+#define HK_SEG_MAGIC 0x6861u  /* "ha" */
+enum { HK_SEG_SS = 1, HK_SEG_WHALE = 2 };
+typedef struct hk_seg {
+  uint16_t magic;
+  uint16_t kind;
+} hk_seg_t;
+
+#define HK_REG_BITS  (47 - HK_SS_SHIFT)            /* chunk index bits  */
+#define HK_REG_LEAF_BITS 15
+#define HK_REG_TOP   (1u << (HK_REG_BITS - HK_REG_LEAF_BITS))
+extern hk_seg_t *_Atomic *hk_reg_top[HK_REG_TOP];
+
+/* Segment covering address p, or NULL when p is not hakmem's. */
+HK_INLINE hk_seg_t *hk_seg_of(const void *p) {
+  uintptr_t chunk = (uintptr_t)p >> HK_SS_SHIFT;
+  if (HK_UNLIKELY(chunk >> HK_REG_BITS)) return NULL;
+  hk_seg_t *_Atomic *leaf = hk_reg_top[chunk >> HK_REG_LEAF_BITS];
+  if (HK_UNLIKELY(leaf == NULL)) return NULL;
+  return atomic_load_explicit(&leaf[chunk & ((1u << HK_REG_LEAF_BITS) - 1)],
+                              memory_order_relaxed);
+}
+/* Map every chunk of [base, base+size) to seg (or NULL to unregister).
+ * Returns 0, or -1 when the registry cannot grow (ENOMEM). */
+int hk_registry_set(void *base, size_t size, hk_seg_t *seg);
+
+/* ---- slabs and superslabs ----------------------------------------------- */
+typedef struct hk_block { struct hk_block *next; } hk_block_t;
+
+enum {
+  HK_SLAB_ALIGNED = 1u,  /* holds blocks handed out at an interior offset */
+};
+enum { HK_UNIT_FREE = 0, HK_UNIT_HEAD = 1, HK_UNIT_TAIL = 2 };
+
+typedef struct hk_slab hk_slab_t;
+struct hk_slab {
+  /* owner-thread fields (hot) */
+  hk_block_t *free;         /* blocks ready to hand out                    */
+  uint32_t used;            /* handed out and not back on `free`           */
+  uint32_t carved;          /* blocks carved so far (bump index)           */
+  uint32_t capacity;        /* blocks the span holds (layout table)        */
+  uint8_t  cls;             /* class index                                 */
+  uint8_t  flags;           /* HK_SLAB_*                                   */
+  uint8_t  in_full;         /* owner-local: on the heap's full list        */
+  uint8_t  unit_kind;       /* HK_UNIT_*                                   */
+  uintptr_t user0;          /* user pointer of block 0                     */
+  uint32_t stride;          /* copy of the table's stride for this span    */
+  uint8_t  nunits;          /* 64 KiB units in the span                    */
+  uint8_t  unit;            /* index of this unit in its superslab         */
+  uint8_t  pad_[2];
+  hk_slab_t *next, *prev;   /* heap class list, full list or abandoned list */
+  hk_slab_t *head;          /* span head descriptor (itself for the head)  */
+  /* shared fields */
+  _Atomic uintptr_t owner;  /* owning hk_heap_t, 0 when abandoned or free  */
+  /* MPSC queue of frees from other threads: a block list whose low bit is
+   * HK_REMOTE_PARKED while the owner has the slab on its full list. */
+  _Atomic uintptr_t remote;
+} __attribute__((aligned(64)));
+#define HK_REMOTE_PARKED ((uintptr_t)1)
+
+typedef struct hk_ss hk_ss_t;
+struct hk_ss {
+  hk_seg_t seg;
+  uint32_t free_mask;       /* bit u: unit u is free (under hk_ss_lock)    */
+  uint32_t nfree;
+  uint32_t cached;          /* 1 while parked in the empty-superslab cache */
+  hk_ss_t *next, *prev;     /* global superslab list                       */
+  hk_slab_t slab[HK_UNITS]; /* one descriptor per 64 KiB unit              */
+  uint8_t state[HK_STATE_BYTES]; /* per-block state bits (checked builds)  */
+};
+_Static_assert(HK_NCLASSES <= 64, "remote_hint has one bit per class");
+_Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "superslab header fits HK_SS_META");
+
+HK_INLINE hk_ss_t *hk_ss_of_seg(hk_seg_t *seg) { return (hk_ss_t *)seg; }
+HK_INLINE hk_slab_t *hk_slab_of(hk_ss_t *ss, const void *p) {
+  uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
+  return ss->slab[off >> HK_UNIT_SHIFT].head;
+}
+
+/* the table, as data (superslab.c) */
+typedef struct hk_class_info {
+  uint32_t stride, usable, header, units, first_off, cap, cap0;
+} hk_class_info_t;
+extern const hk_class_info_t hk_class[HK_NCLASSES];
+extern const uint8_t hk_tiny_class_lut[66];
+
+HK_INLINE unsigned hk_class_of_size(size_t n) {
+  if (HK_LIKELY(n <= HK_TINY_MAX)) return hk_tiny_class_lut[(n + 16) >> 4];
+  size_t n1 = n - 1;
+  unsigned b = 63u - (unsigned)__builtin_clzl(n1);          /* b >= 10 */
+  return HK_MID_FIRST + (b - 10u) * 4u + (unsigned)((n1 >> (b - 2u)) & 3u);
+}
+
+extern pthread_mutex_t hk_ss_lock, hk_reg_lock;
+/* Allocate a span of `units` units for class cls; the descriptor comes back
+ * initialised (capacity, user0, nothing carved).  NULL on ENOMEM. */
+hk_slab_t *hk_span_alloc(unsigned cls);
+/* Give a span back (all its blocks free).  May release the superslab. */
+void hk_span_free(hk_slab_t *s);
+/* Release cached empty superslabs; returns bytes released. */
+size_t hk_ss_trim(void);
+void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped, uint64_t *unmapped);
+
+/* ---- heaps and the class engine (arena.c, tiny.c) ---------------------- */
+typedef struct hk_counters {
+  uint64_t allocs, frees, remote_frees, refills;
+} hk_counters_t;
+
+typedef struct hk_heap hk_heap_t;
+struct hk_heap {
+  hk_slab_t *cur[HK_NCLASSES];      /* current slab per class, never NULL  */
+  hk_counters_t cnt[HK_NCLASSES];
+  hk_slab_t *full[HK_NCLASSES];     /* slabs with nothing left to hand out */
+  _Atomic uint64_t remote_hint;     /* bit c: a remote free reached a parked
+                                       slab of class c (c < 64)             */
+  int alive;                        /* owned by a running thread           */
+  hk_heap_t *next_all;              /* every heap ever made                */
+  hk_heap_t *next_free;             /* recycled heaps                      */
+  uint64_t drains;                  /* remote queues drained               */
+};
+
+extern hk_heap_t hk_heap_empty;     /* the heap of threads that have none   */
+extern hk_slab_t hk_slab_empty;     /* the current slab of hk_heap_empty    */
+extern __thread hk_heap_t *hk_tl_heap __attribute__((tls_model("initial-exec")));
+
+/* tiny.c */
+void *hk_class_alloc_slow(hk_heap_t *h, unsigned cls);
+void  hk_free_local_slow(hk_heap_t *h, hk_slab_t *s);
+void  hk_free_remote(hk_slab_t *s, hk_block_t *b);
+void  hk_span_release(hk_slab_t *s);      /* owner gives an empty span back */
+extern _Atomic uint64_t hk_class_spans[HK_NCLASSES]; /* spans per class    */
+void  hk_heap_abandon(hk_heap_t *h);      /* thread exit: give up every slab */
+void  hk_heap_reset(hk_heap_t *h);        /* point every class at the empty slab */
+size_t hk_abandoned_trim(void);
+extern pthread_mutex_t hk_abandoned_lock;
+extern uint64_t hk_slabs_abandoned, hk_slabs_adopted;
+
+/* arena.c */
+hk_heap_t *hk_heap_get(void);            /* this thread's heap, made on demand */
+extern pthread_mutex_t hk_heaps_lock;
+extern hk_heap_t *hk_heaps_all;
+extern uint64_t hk_threads_started, hk_threads_exited;
+extern hk_counters_t hk_orphan_cnt[HK_NCLASSES]; /* frees by heapless threads */
+void hk_init_slow(void);
+extern _Atomic int hk_init_state;         /* 0 none, 1 running, 2 done */
+HK_INLINE void hk_init(void) {
+  if (HK_UNLIKELY(atomic_load_explicit(&hk_init_state, memory_order_acquire) != 2))
+    hk_init_slow();
+}
+void *hk_meta_alloc(size_t size);         /* zeroed, never freed          */
+
+/* ---- whale: direct mappings above the class range (whale.c) ------------ */
+typedef struct hk_whale {
+  hk_seg_t seg;
+  uint32_t pad_;
+  size_t map_size;          /* bytes mapped, from the segment base        */
+  size_t user_off;          /* user pointer = base + user_off             */
+  size_t usable;            /* bytes from the user pointer to the end     */
+} hk_whale_t;
+void  *hk_whale_alloc(size_t size, size_t align);
+void   hk_whale_free(hk_whale_t *w, void *p);
+size_t hk_whale_usable(hk_whale_t *w, const void *p);
+void   hk_whale_counts(uint64_t *allocs, uint64_t *frees, uint64_t *live_bytes);
+
+/* ---- stats (stats.c) ---------------------------------------------------- */
+void hk_stats_init(void);   /* at start-up: keep a stderr for the exit dump */
+
+#endif /* HAKMEM_INTERNAL_H */

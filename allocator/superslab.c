@@ -1,0 +1,232 @@
+/* superslab.c - the registry, the class table as data, and superslabs.
+ *
+ * A superslab is a 2 MiB, 2 MiB-aligned mapping split into 32 units of
+ * 64 KiB.  Its header (descriptors for all 32 units and the per-block state
+ * bitmap) fills the first HK_SS_META bytes of unit 0.  A span is 1..8
+ * contiguous units serving one class; the descriptor of its first unit is
+ * the span's slab descriptor and every unit's `head` points at it, so any
+ * address maps in O(1) to its slab: registry -> superslab -> unit -> head.
+ *
+ * The registry maps each 2 MiB chunk of the 47-bit address space to the
+ * segment (superslab or whale mapping) that starts in it; leaves are made
+ * on demand and never freed, so lock-free readers never see freed memory.
+ *
+ * Invariants:
+ *   - free_mask/nfree/unit kinds change only under hk_ss_lock;
+ *   - a superslab is on ss_partial iff nfree > 0 and it is not cached;
+ *   - a superslab is unmapped or cached only when all 32 units are free;
+ *   - at most hk_opt.ss_cache empty superslabs are kept mapped.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- the class table as data -------------------------------------------- */
+#define HK_ROW_INFO(i, st, h, u)                                               \
+  [i] = {(st), HK_ROW_USABLE(st, h), (h), (u), HK_ROW_FIRST_OFF(h),            \
+         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u)},
+const hk_class_info_t hk_class[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_INFO)};
+
+#define Q4(q) HK_TINY_CLASS_FOR_Q(q), HK_TINY_CLASS_FOR_Q(q + 1), \
+              HK_TINY_CLASS_FOR_Q(q + 2), HK_TINY_CLASS_FOR_Q(q + 3)
+#define Q16(q) Q4(q), Q4(q + 4), Q4(q + 8), Q4(q + 12)
+const uint8_t hk_tiny_class_lut[66] = {
+    Q16(0), Q16(16), Q16(32), Q16(48), HK_TINY_CLASS_FOR_Q(64),
+    HK_TINY_CLASS_FOR_Q(65)};
+
+/* ---- registry ----------------------------------------------------------- */
+hk_seg_t *_Atomic *hk_reg_top[HK_REG_TOP];
+pthread_mutex_t hk_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int hk_registry_set(void *base, size_t size, hk_seg_t *seg) {
+  uintptr_t first = (uintptr_t)base >> HK_SS_SHIFT;
+  uintptr_t last = ((uintptr_t)base + size - 1) >> HK_SS_SHIFT;
+  if (last >> HK_REG_BITS) {
+    errno = ENOMEM;
+    return -1;
+  }
+  for (uintptr_t c = first; c <= last; c++) {
+    hk_seg_t *_Atomic *leaf =
+        __atomic_load_n(&hk_reg_top[c >> HK_REG_LEAF_BITS], __ATOMIC_ACQUIRE);
+    if (leaf == NULL) {
+      if (seg == NULL) continue;
+      pthread_mutex_lock(&hk_reg_lock);
+      leaf = hk_reg_top[c >> HK_REG_LEAF_BITS];
+      if (leaf == NULL) {
+        leaf = hk_os_map(sizeof(*leaf) << HK_REG_LEAF_BITS, HK_PAGE);
+        if (leaf != NULL)
+          __atomic_store_n(&hk_reg_top[c >> HK_REG_LEAF_BITS], leaf,
+                           __ATOMIC_RELEASE);
+      }
+      pthread_mutex_unlock(&hk_reg_lock);
+      if (leaf == NULL) {
+        if (c > first) hk_registry_set(base, (c - first) << HK_SS_SHIFT, NULL);
+        errno = ENOMEM;
+        return -1;
+      }
+    }
+    atomic_store_explicit(&leaf[c & ((1u << HK_REG_LEAF_BITS) - 1)], seg,
+                          memory_order_release);
+  }
+  return 0;
+}
+
+/* ---- superslabs ----------------------------------------------------------- */
+pthread_mutex_t hk_ss_lock = PTHREAD_MUTEX_INITIALIZER;
+static hk_ss_t *ss_partial;          /* superslabs with free units          */
+static hk_ss_t *ss_cache;            /* empty superslabs kept mapped        */
+static uint64_t ss_live, ss_cached, ss_mapped, ss_unmapped;
+
+static void list_push(hk_ss_t **list, hk_ss_t *ss) {
+  ss->prev = NULL;
+  ss->next = *list;
+  if (*list) (*list)->prev = ss;
+  *list = ss;
+}
+static void list_remove(hk_ss_t **list, hk_ss_t *ss) {
+  if (ss->prev) ss->prev->next = ss->next; else *list = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  ss->next = ss->prev = NULL;
+}
+
+static void ss_format(hk_ss_t *ss) {
+  ss->seg.magic = HK_SEG_MAGIC;
+  ss->seg.kind = HK_SEG_SS;
+  ss->free_mask = 0xFFFFFFFFu;
+  ss->nfree = HK_UNITS;
+  ss->cached = 0;
+  for (unsigned u = 0; u < HK_UNITS; u++) {
+    ss->slab[u].unit = (uint8_t)u;
+    ss->slab[u].unit_kind = HK_UNIT_FREE;
+    ss->slab[u].head = NULL;
+  }
+}
+
+/* Called with hk_ss_lock held. */
+static hk_ss_t *ss_new(void) {
+  hk_ss_t *ss = ss_cache;
+  if (ss != NULL) {
+    list_remove(&ss_cache, ss);
+    ss_cached--;
+  } else {
+    ss = hk_os_map(HK_SS_SIZE, HK_SS_SIZE);
+    if (ss == NULL) return NULL;
+    if (hk_registry_set(ss, HK_SS_SIZE, &ss->seg) != 0) {
+      hk_os_unmap(ss, HK_SS_SIZE);
+      return NULL;
+    }
+    ss_mapped++;
+  }
+  ss_format(ss);
+  ss_live++;
+  list_push(&ss_partial, ss);
+  return ss;
+}
+
+/* First run of n free units in mask, or -1. */
+static int find_run(uint32_t mask, unsigned n) {
+  uint32_t run = mask;
+  for (unsigned k = 1; k < n; k++) run &= mask >> k;
+  return run ? __builtin_ctz(run) : -1;
+}
+
+hk_slab_t *hk_span_alloc(unsigned cls) {
+  const hk_class_info_t *ci = &hk_class[cls];
+  unsigned n = ci->units;
+  pthread_mutex_lock(&hk_ss_lock);
+  hk_ss_t *ss;
+  int start = -1;
+  for (ss = ss_partial; ss != NULL; ss = ss->next) {
+    if (ss->nfree >= n && (start = find_run(ss->free_mask, n)) >= 0) break;
+  }
+  if (ss == NULL) {
+    ss = ss_new();
+    if (ss == NULL) {
+      pthread_mutex_unlock(&hk_ss_lock);
+      errno = ENOMEM;
+      return NULL;
+    }
+    /* Prefer unit 1 onwards: unit 0 holds the header and fewer blocks. */
+    start = find_run(ss->free_mask & ~1u, n);
+  }
+  uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  ss->free_mask &= ~bits;
+  ss->nfree -= n;
+  if (ss->nfree == 0) list_remove(&ss_partial, ss);
+  hk_slab_t *s = &ss->slab[start];
+  for (unsigned k = 0; k < n; k++) {
+    ss->slab[start + k].head = s;
+    ss->slab[start + k].unit_kind = k == 0 ? HK_UNIT_HEAD : HK_UNIT_TAIL;
+  }
+  pthread_mutex_unlock(&hk_ss_lock);
+
+  uintptr_t base = (uintptr_t)ss + ((uintptr_t)start << HK_UNIT_SHIFT);
+  s->free = NULL;
+  s->used = 0;
+  s->carved = 0;
+  s->cls = (uint8_t)cls;
+  s->flags = 0;
+  s->in_full = 0;
+  s->stride = ci->stride;
+  s->nunits = (uint8_t)n;
+  s->capacity = start == 0 ? ci->cap0 : ci->cap;
+  s->user0 = base + (start == 0 ? HK_SS_META : 0) + ci->first_off;
+  s->next = s->prev = NULL;
+  atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+  atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
+  return s;
+}
+
+void hk_span_free(hk_slab_t *s) {
+  hk_ss_t *ss = (hk_ss_t *)((uintptr_t)s & ~(HK_SS_SIZE - 1));
+  unsigned start = s->unit, n = s->nunits;
+  pthread_mutex_lock(&hk_ss_lock);
+  for (unsigned k = 0; k < n; k++) {
+    ss->slab[start + k].head = NULL;
+    ss->slab[start + k].unit_kind = HK_UNIT_FREE;
+  }
+  if (ss->nfree == 0) list_push(&ss_partial, ss);
+  ss->free_mask |= (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  ss->nfree += n;
+  if (ss->nfree == HK_UNITS) {
+    list_remove(&ss_partial, ss);
+    ss_live--;
+    if (ss_cached < (uint64_t)hk_opt.ss_cache) {
+      ss->cached = 1;
+      list_push(&ss_cache, ss);
+      ss_cached++;
+    } else {
+      hk_registry_set(ss, HK_SS_SIZE, NULL);
+      hk_os_unmap(ss, HK_SS_SIZE);
+      ss_unmapped++;
+    }
+  }
+  pthread_mutex_unlock(&hk_ss_lock);
+}
+
+size_t hk_ss_trim(void) {
+  size_t released = 0;
+  pthread_mutex_lock(&hk_ss_lock);
+  while (ss_cache != NULL) {
+    hk_ss_t *ss = ss_cache;
+    list_remove(&ss_cache, ss);
+    ss_cached--;
+    hk_registry_set(ss, HK_SS_SIZE, NULL);
+    hk_os_unmap(ss, HK_SS_SIZE);
+    ss_unmapped++;
+    released += HK_SS_SIZE;
+  }
+  pthread_mutex_unlock(&hk_ss_lock);
+  return released;
+}
+
+void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped,
+                  uint64_t *unmapped) {
+  pthread_mutex_lock(&hk_ss_lock);
+  *live = ss_live;
+  *cached = ss_cached;
+  *mapped = ss_mapped;
+  *unmapped = ss_unmapped;
+  pthread_mutex_unlock(&hk_ss_lock);
+}

@@ -1,0 +1,347 @@
+/* tiny.c - the class engine: every tiny (<= 1 KiB) and mid (<= 64 KiB)
+ * class is served here from slabs (spans of 64 KiB units).
+ *
+ * Per thread and class, the heap keeps a list of slabs it owns with blocks
+ * to hand out (h->cur[c] is its head, the "current slab"), and a list of
+ * parked slabs with none left (h->full[c]).  The fast paths (alloc.c) pop
+ * from and push to the current slab's `free` list; this file is the slow
+ * path behind them.
+ *
+ * Refill order for class c: drain the remote queue of each listed slab,
+ * carve a batch of never-used blocks (HAKMEM_CARVE KiB, stride from the
+ * layout table), park exhausted slabs, adopt an abandoned slab, and only
+ * then take a new span from a superslab.
+ *
+ * Remote free protocol (MPSC per slab, see docs/architecture.md):
+ *   - any thread pushes with a CAS on s->remote; the owner takes the whole
+ *     list with one exchange, so there is exactly one consumer;
+ *   - the owner parks a slab by CAS(remote: 0 -> PARKED).  A pusher whose
+ *     CAS removes PARKED sets the class bit in the owner's remote_hint, and
+ *     the owner's next slow path unparks the slabs of that class;
+ *   - a pusher reads everything it needs from the slab before its CAS: once
+ *     the block is published the owner may reuse it and release the span.
+ *
+ * Invariants:
+ *   - s->used == blocks handed out and not yet back on s->free (remote
+ *     frees count until drained), so used == 0 means no live block;
+ *   - a slab is on exactly one list: its owner's class list, its owner's
+ *     full list (in_full == 1), the abandoned list of its class (owner 0),
+ *     or none while it is being handed over;
+ *   - only the owner touches free, used, carved, in_full and the lists.
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+pthread_mutex_t hk_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static hk_slab_t *abandoned[HK_NCLASSES];
+uint64_t hk_slabs_abandoned, hk_slabs_adopted;
+_Atomic uint64_t hk_class_spans[HK_NCLASSES];
+
+/* ---- list helpers -------------------------------------------------------- */
+static void avail_remove(hk_heap_t *h, hk_slab_t *s) {
+  unsigned c = s->cls;
+  if (s->prev) s->prev->next = s->next;
+  else h->cur[c] = s->next ? s->next : &hk_slab_empty;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+static void avail_push_front(hk_heap_t *h, hk_slab_t *s) {
+  unsigned c = s->cls;
+  hk_slab_t *head = h->cur[c];
+  s->prev = NULL;
+  s->next = head == &hk_slab_empty ? NULL : head;
+  if (s->next) s->next->prev = s;
+  h->cur[c] = s;
+}
+/* Second position: keeps the current slab current. */
+static void avail_push_second(hk_heap_t *h, hk_slab_t *s) {
+  hk_slab_t *head = h->cur[s->cls];
+  if (head == &hk_slab_empty) {
+    avail_push_front(h, s);
+    return;
+  }
+  s->prev = head;
+  s->next = head->next;
+  if (s->next) s->next->prev = s;
+  head->next = s;
+}
+static void full_push(hk_heap_t *h, hk_slab_t *s) {
+  unsigned c = s->cls;
+  s->prev = NULL;
+  s->next = h->full[c];
+  if (s->next) s->next->prev = s;
+  h->full[c] = s;
+  s->in_full = 1;
+}
+static void full_remove(hk_heap_t *h, hk_slab_t *s) {
+  if (s->prev) s->prev->next = s->next;
+  else h->full[s->cls] = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  s->in_full = 0;
+}
+
+/* ---- carving and draining ------------------------------------------------ */
+/* Carve up to HAKMEM_CARVE KiB of never-used blocks; returns them as a list
+ * in address order.  The stride and header come from the layout table. */
+static hk_block_t *carve(hk_slab_t *s) {
+  const hk_class_info_t *ci = &hk_class[s->cls];
+  uint32_t left = s->capacity - s->carved;
+  uint32_t batch = (uint32_t)((size_t)hk_opt.carve * 1024u / ci->stride);
+  if (batch == 0) batch = 1;
+  if (batch > left) batch = left;
+  uintptr_t u = s->user0 + (uintptr_t)s->carved * ci->stride;
+  hk_block_t *first = (hk_block_t *)u;
+  uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
+  for (uint32_t i = 0; i < batch; i++, u += ci->stride) {
+    if (ci->header) ((uint8_t *)u)[-1] = hdr;
+    ((hk_block_t *)u)->next = i + 1 < batch ? (hk_block_t *)(u + ci->stride) : NULL;
+  }
+  s->carved += batch;
+  return first;
+}
+
+/* Move every remotely freed block onto s->free.  Clears HK_REMOTE_PARKED. */
+static void drain(hk_heap_t *h, hk_slab_t *s) {
+  uintptr_t v = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
+  hk_block_t *b = (hk_block_t *)(v & ~HK_REMOTE_PARKED);
+  if (b == NULL) return;
+  HK_TRACK_ACQUIRE(&s->remote);
+  uint32_t n = 1;
+  hk_block_t *tail = b;
+  while (tail->next != NULL) {
+    tail = tail->next;
+    n++;
+  }
+  HK_ASSERT(n <= s->used);
+  tail->next = s->free;
+  s->free = b;
+  s->used -= n;
+  if (h) h->drains++;
+}
+
+/* Try to park an exhausted slab: succeeds only if its remote queue is empty
+ * at that instant.  Returns 0 if remote frees arrived (caller drains). */
+static int park(hk_heap_t *h, hk_slab_t *s) {
+  uintptr_t expect = 0;
+  if (!atomic_compare_exchange_strong_explicit(&s->remote, &expect,
+                                               HK_REMOTE_PARKED,
+                                               memory_order_acq_rel,
+                                               memory_order_acquire))
+    return 0;
+  avail_remove(h, s);
+  full_push(h, s);
+  return 1;
+}
+
+void hk_span_release(hk_slab_t *s) {
+  HK_ASSERT(s->used == 0);
+  atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&hk_class_spans[s->cls], 1, memory_order_relaxed);
+  hk_span_free(s);
+}
+
+/* Unpark the slabs of the classes named in the remote hint. */
+static void collect_hinted(hk_heap_t *h) {
+  uint64_t mask = atomic_exchange_explicit(&h->remote_hint, 0, memory_order_acquire);
+  while (mask) {
+    unsigned c = (unsigned)__builtin_ctzll(mask);
+    mask &= mask - 1;
+    hk_slab_t *next;
+    for (hk_slab_t *s = h->full[c]; s != NULL; s = next) {
+      next = s->next;
+      if ((atomic_load_explicit(&s->remote, memory_order_relaxed) &
+           ~HK_REMOTE_PARKED) == 0)
+        continue;
+      full_remove(h, s);
+      drain(h, s);
+      if (s->used == 0) hk_span_release(s);
+      else avail_push_second(h, s);
+    }
+  }
+}
+
+/* ---- adoption ------------------------------------------------------------ */
+static hk_slab_t *adopt(hk_heap_t *h, unsigned c) {
+  if (__atomic_load_n(&abandoned[c], __ATOMIC_RELAXED) == NULL) return NULL;
+  pthread_mutex_lock(&hk_abandoned_lock);
+  hk_slab_t *s = abandoned[c];
+  if (s != NULL) {
+    abandoned[c] = s->next;
+    if (s->next) s->next->prev = NULL;
+    s->next = s->prev = NULL;
+    hk_slabs_adopted++;
+  }
+  pthread_mutex_unlock(&hk_abandoned_lock);
+  if (s == NULL) return NULL;
+  atomic_store_explicit(&s->owner, (uintptr_t)h, memory_order_release);
+  drain(h, s);
+  return s;
+}
+
+/* ---- the refill slow path ------------------------------------------------ */
+static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
+  if (HK_UNLIKELY(atomic_load_explicit(&h->remote_hint, memory_order_relaxed)))
+    collect_hinted(h);
+  hk_slab_t *next;
+  for (hk_slab_t *s = h->cur[c]; s != &hk_slab_empty && s != NULL; s = next) {
+    next = s->next;
+    for (;;) {
+      if (atomic_load_explicit(&s->remote, memory_order_relaxed)) drain(h, s);
+      if (s->free == NULL && s->carved < s->capacity) s->free = carve(s);
+      if (s->free != NULL) {
+        if (s != h->cur[c]) {
+          avail_remove(h, s);
+          avail_push_front(h, s);
+        }
+        return s;
+      }
+      if (park(h, s)) break;
+    }
+  }
+  hk_slab_t *s;
+  while ((s = adopt(h, c)) != NULL) {
+    avail_push_front(h, s);
+    if (s->free == NULL && s->carved < s->capacity) s->free = carve(s);
+    if (s->free != NULL) return s;
+    if (!park(h, s)) {
+      drain(h, s);
+      if (s->free != NULL) return s;
+    }
+  }
+  s = hk_span_alloc(c);
+  if (s == NULL) return NULL;
+  atomic_fetch_add_explicit(&hk_class_spans[c], 1, memory_order_relaxed);
+  atomic_store_explicit(&s->owner, (uintptr_t)h, memory_order_relaxed);
+  s->free = carve(s);
+  avail_push_front(h, s);
+  return s;
+}
+
+void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
+  if (h == &hk_heap_empty) {
+    h = hk_heap_get();
+    if (h == NULL) {
+      errno = ENOMEM;
+      return NULL;
+    }
+  }
+  hk_slab_t *s = h->cur[c];
+  if (s->free == NULL) {
+    s = refill(h, c);
+    if (s == NULL) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    HK_CNT_ADD(h->cnt[c].refills, 1);
+  }
+  hk_block_t *b = s->free;
+  s->free = b->next;
+  s->used++;
+  HK_CNT_ADD(h->cnt[c].allocs, 1);
+  return b;
+}
+
+/* A local free made the slab empty or landed on a parked slab. */
+void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
+  if (s->in_full) {
+    /* Unpark: the CAS-free path may race with pushers, so take the queue. */
+    full_remove(h, s);
+    drain(h, s);
+    avail_push_second(h, s);
+  }
+  if (s->used == 0 && s != h->cur[s->cls]) {
+    avail_remove(h, s);
+    hk_span_release(s);
+  }
+}
+
+void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
+  /* Read the slab before publishing the block (see the protocol above). */
+  unsigned c = s->cls;
+  hk_heap_t *owner = (hk_heap_t *)atomic_load_explicit(&s->owner, memory_order_relaxed);
+  uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  HK_TRACK_HANDOFF(&s->remote);
+  do {
+    b->next = (hk_block_t *)(old & ~HK_REMOTE_PARKED);
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)b,
+                                                  memory_order_release,
+                                                  memory_order_relaxed));
+  if ((old & HK_REMOTE_PARKED) && owner != NULL)
+    atomic_fetch_or_explicit(&owner->remote_hint, (uint64_t)1 << c,
+                             memory_order_release);
+  hk_heap_t *me = hk_tl_heap;
+  if (me != &hk_heap_empty) {
+    HK_CNT_ADD(me->cnt[c].frees, 1);
+    HK_CNT_ADD(me->cnt[c].remote_frees, 1);
+  } else {
+    __atomic_fetch_add(&hk_orphan_cnt[c].frees, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hk_orphan_cnt[c].remote_frees, 1, __ATOMIC_RELAXED);
+  }
+}
+
+/* ---- thread exit ------------------------------------------------------- */
+static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
+  s->next = s->prev = NULL;
+  s->in_full = 0;
+  drain(h, s);
+  if (s->used == 0) {
+    hk_span_release(s);
+    return;
+  }
+  atomic_store_explicit(&s->owner, 0, memory_order_release);
+  /* A push may have landed between the drain and the owner change; it is
+   * drained by whoever adopts the slab. */
+  pthread_mutex_lock(&hk_abandoned_lock);
+  s->next = abandoned[s->cls];
+  if (s->next) s->next->prev = s;
+  __atomic_store_n(&abandoned[s->cls], s, __ATOMIC_RELAXED);
+  hk_slabs_abandoned++;
+  pthread_mutex_unlock(&hk_abandoned_lock);
+}
+
+void hk_heap_abandon(hk_heap_t *h) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_slab_t *s = h->cur[c], *next;
+    for (; s != &hk_slab_empty && s != NULL; s = next) {
+      next = s->next;
+      abandon_one(h, s);
+    }
+    for (s = h->full[c]; s != NULL; s = next) {
+      next = s->next;
+      abandon_one(h, s);
+    }
+  }
+  hk_heap_reset(h);
+}
+
+void hk_heap_reset(hk_heap_t *h) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    h->cur[c] = &hk_slab_empty;
+    h->full[c] = NULL;
+  }
+  atomic_store_explicit(&h->remote_hint, 0, memory_order_relaxed);
+}
+
+/* Release abandoned slabs whose blocks have all been freed. */
+size_t hk_abandoned_trim(void) {
+  size_t released = 0;
+  pthread_mutex_lock(&hk_abandoned_lock);
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_slab_t *s = abandoned[c], *next;
+    for (; s != NULL; s = next) {
+      next = s->next;
+      drain(NULL, s);
+      if (s->used != 0) continue;
+      if (s->prev) s->prev->next = s->next;
+      else abandoned[c] = s->next;
+      if (s->next) s->next->prev = s->prev;
+      s->next = s->prev = NULL;
+      released += (size_t)s->nunits << HK_UNIT_SHIFT;
+      hk_span_release(s);
+    }
+  }
+  pthread_mutex_unlock(&hk_abandoned_lock);
+  return released;
+}
