@@ -269,7 +269,7 @@ void bench_run_threads(bench_run *b, unsigned n,
   thread_start ts[256];
   pthread_barrier_t bar;
   if (n < 1 || n > 256) {
-    fprintf(stderr, "%s: threads must be 1..256\n", b->bench);
+    fprintf(stderr, "bench: threads must be 1..256\n");
     exit(2);
   }
   pthread_barrier_init(&bar, NULL, n + 1);
@@ -281,10 +281,12 @@ void bench_run_threads(bench_run *b, unsigned n,
     }
   }
   pthread_barrier_wait(&bar);
-  bench_start(b);
+  if (b)
+    bench_start(b);
   for (unsigned i = 0; i < n; i++)
     pthread_join(tid[i], NULL);
-  bench_stop(b);
+  if (b)
+    bench_stop(b);
   pthread_barrier_destroy(&bar);
 }
 

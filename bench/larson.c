@@ -9,7 +9,11 @@
  *   in [min, max] and touch it (bench_touch).  After every --round ops the
  *   threads meet at a barrier and pass their tables one step round the ring
  *   (thread i takes the table thread i-1 had), so the blocks a thread frees
- *   in its next round were mostly malloc'ed by another thread.
+ *   in its next round were mostly malloc'ed by another thread.  With
+ *   --respawn=1 the threads instead exit after each round and new threads
+ *   take over the tables, as in the original program: every round then
+ *   also exercises thread start-up, thread-cache flush on exit, and reuse
+ *   of the memory (or slabs) an exited thread left behind.
  *
  * --mode=pc (pure producer/consumer): the threads form a ring; thread i
  *   mallocs and touches blocks and hands them in batches of --batch to
@@ -43,7 +47,7 @@ typedef struct {
   uint64_t per_thread, extra, min, max, seed, batch, cap;
   ring_t *ring;    /* pc: ring[i] goes from thread i to thread i+1 */
   void ***table;   /* swap: T tables of `slots` blocks */
-  uint64_t slots, round;
+  uint64_t slots, round, respawn, r; /* r: the round, with respawn */
   pthread_barrier_t bar;
   _Atomic uint64_t acc;
 } larson_t;
@@ -83,11 +87,14 @@ static void swap_thread(unsigned idx, void *arg)
   larson_t *L = arg;
   uint64_t mine = L->per_thread, acc = 0;
   bench_rng rng;
-  bench_rng_seed(&rng, L->seed + idx);
+  bench_rng_seed(&rng, L->seed + idx + L->r * L->threads);
   /* Every thread runs the same number of rounds, so the barriers match;
    * the remainder ops % threads is not run (the report counts the ops
    * actually run). */
-  for (uint64_t done = 0, r = 0; done < mine; r++) {
+  if (L->respawn) /* one round per thread lifetime */
+    mine = mine - L->r * L->round < L->round ? mine - L->r * L->round
+                                             : L->round;
+  for (uint64_t done = 0, r = L->r; done < mine; r++) {
     void **t = L->table[(idx + r) % L->threads];
     uint64_t n = mine - done < L->round ? mine - done : L->round;
     for (uint64_t j = 0; j < n; j++) {
@@ -101,7 +108,8 @@ static void swap_thread(unsigned idx, void *arg)
       t[k] = p;
     }
     done += n;
-    pthread_barrier_wait(&L->bar);
+    if (!L->respawn)
+      pthread_barrier_wait(&L->bar);
   }
   atomic_fetch_add(&L->acc, acc);
 }
@@ -154,6 +162,7 @@ int main(int argc, char **argv)
 {
   uint64_t threads = 2, ops = 2000000, min = 16, max = 1040, seed = 42;
   uint64_t batch = 64, inflight = 4096, slots = 1000, round = 10000;
+  uint64_t respawn = 0;
   const char *mode = "swap";
   const bench_opt opts[] = {
       {"mode", BOPT_STR, &mode, "swap (tables change hands) or pc "
@@ -164,6 +173,8 @@ int main(int argc, char **argv)
       {"max", BOPT_SIZE, &max, "largest request, bytes"},
       {"slots", BOPT_U64, &slots, "swap: blocks per thread table"},
       {"round", BOPT_U64, &round, "swap: ops per thread between hand-overs"},
+      {"respawn", BOPT_U64, &respawn,
+       "swap: 1 = new threads take over the tables each round"},
       {"batch", BOPT_U64, &batch, "pc: blocks handed over at once (<= 1024)"},
       {"inflight", BOPT_U64, &inflight,
        "pc: ring capacity per thread pair (power of 2)"},
@@ -186,7 +197,7 @@ int main(int argc, char **argv)
   larson_t L = {.threads = (unsigned)threads, .per_thread = ops / threads,
                 .extra = pc ? ops % threads : 0, .min = min, .max = max,
                 .seed = seed, .batch = batch, .cap = inflight,
-                .slots = slots, .round = round};
+                .slots = slots, .round = round, .respawn = respawn};
   if (pc) {
     L.ring = bench_harness_alloc(threads * sizeof *L.ring);
     for (unsigned i = 0; i < threads; i++)
@@ -207,7 +218,15 @@ int main(int argc, char **argv)
     }
   }
 
-  bench_run_threads(&b, (unsigned)threads, pc ? pc_thread : swap_thread, &L);
+  if (pc || !respawn) {
+    bench_run_threads(&b, (unsigned)threads, pc ? pc_thread : swap_thread,
+                      &L);
+  } else {
+    bench_start(&b);
+    for (L.r = 0; L.r * round < L.per_thread; L.r++)
+      bench_run_threads(NULL, (unsigned)threads, swap_thread, &L);
+    bench_stop(&b);
+  }
 
   bench_sink = atomic_load(&L.acc);
   for (unsigned i = 0; i < threads; i++) {
@@ -233,6 +252,7 @@ int main(int argc, char **argv)
   } else {
     bench_param(&b, "slots", "%llu", (unsigned long long)slots);
     bench_param(&b, "round", "%llu", (unsigned long long)round);
+    bench_param(&b, "respawn", "%llu", (unsigned long long)respawn);
   }
   bench_param(&b, "seed", "%llu", (unsigned long long)seed);
   return bench_report(&b, pc ? ops : L.per_thread * threads);

@@ -1,0 +1,289 @@
+"""benchlib.py - what bench/run, bench/sweep and bench/report share.
+
+Allocator specs and their libraries, workload specs, locating the bench
+programs, running one program once under one allocator (with the identity
+checks), parsing its result line, small statistics helpers, progress on
+stderr, and the date/machine/commit/command header of every report.
+Python 3 standard library only.
+"""
+import csv
+import datetime
+import glob
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+RELEASE_SO = os.path.join(REPO, "build", "release", "lib", "libhakmem.so")
+LIBDIR = "/lib/x86_64-linux-gnu"
+PEERS = {
+    "jemalloc": LIBDIR + "/libjemalloc.so.2",
+    "mimalloc": LIBDIR + "/libmimalloc.so.2",
+    "tcmalloc": LIBDIR + "/libtcmalloc_minimal.so.4",
+}
+HAKMEM = {  # label -> (build preset, variant the library must report)
+    "hakmem": ("release", None),
+    "hakmem-hardened": ("hardened", "hardened"),
+    "hakmem-debug": ("debug", "debug"),
+}
+WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
+             "mid_large_mt", "rss_tiny", "whale", "realloc_grow",
+             "json", "mir", "vm", "frag"]
+# --smoke: every program (larson in both modes) briefly, to check it runs and
+# prints a well-formed line.
+SMOKE = ["random_mixed:--ops=20000", "tiny_hot:--ops=20000",
+         "tiny_hot_held:--ops=20000", "larson:--ops=20000 --round=1000",
+         "larson:--mode=pc --ops=20000", "mid_large_mt:--ops=20000",
+         "rss_tiny:--count=1000", "whale:--ops=20", "realloc_grow:--ops=20000",
+         "json:--iters=5", "mir:--iters=2", "vm:--iters=2",
+         "frag:--rounds=2 --count=2000"]
+DEFAULT_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+FIELDS = ["bench", "allocator", "variant", "path", "ops", "secs",
+          "ops_per_sec", "ns_per_op", "minflt", "rss_delta_kb",
+          "peak_rss_kb"]
+CSV_COLUMNS = (["time", "workload", "rep", "label", "preload", "status"]
+               + FIELDS + ["ir", "ir_per_op", "params", "line"])
+
+
+class Fail(Exception):
+    """A setup or run error that ends bench/run."""
+
+
+class Alloc:
+    def __init__(self, label, preload, expect, variant=None):
+        self.label, self.preload = label, preload
+        self.expect, self.variant = expect, variant
+
+
+def parse_alloc(spec, opts):
+    """glibc, a peer name, hakmem[-hardened|-debug], or NAME=/path.so."""
+    if "=" in spec:
+        label, path = spec.split("=", 1)
+        path = os.path.abspath(path)
+        alloc = Alloc(label, path, path)
+    elif spec == "glibc":
+        alloc = Alloc("glibc", None, "glibc")
+    elif spec in PEERS:
+        alloc = Alloc(spec, PEERS[spec], spec)
+    elif spec in HAKMEM:
+        preset, variant = HAKMEM[spec]
+        given = {"hakmem": opts.hakmem,
+                 "hakmem-hardened": opts.hakmem_hardened}.get(spec)
+        path = os.path.abspath(given or os.path.join(
+            REPO, "build", preset, "lib", "libhakmem.so"))
+        alloc = Alloc(spec, path,
+                      "hakmem:" + variant if variant else "hakmem", variant)
+    else:
+        raise Fail("unknown allocator '%s' (glibc, %s, %s or NAME=/path.so)"
+                   % (spec, ", ".join(PEERS), ", ".join(HAKMEM)))
+    if alloc.preload and not os.path.isfile(alloc.preload):
+        raise Fail("allocator %s: no library at %s%s" % (
+            alloc.label, alloc.preload,
+            " (build it first, or pass --hakmem)" if spec in HAKMEM else ""))
+    return alloc
+
+
+def parse_workload(spec):
+    """'name' or 'name:ARGS' (ARGS split like a shell would)."""
+    name, _, rest = spec.partition(":")
+    if name not in WORKLOADS:
+        raise Fail("unknown workload '%s' (one of: %s)"
+                   % (name, " ".join(WORKLOADS)))
+    return spec, name, shlex.split(rest)
+
+
+def find_bin(opts):
+    """The directory that holds the bench programs."""
+    cands = [opts.bin, os.environ.get("BENCH_BIN"),
+             os.path.join(REPO, "build", "release", "bin")]
+    cands += sorted(glob.glob(os.path.join(REPO, "build", "*", "bin")))
+    for d in cands:
+        if d and os.access(os.path.join(d, "random_mixed"), os.X_OK):
+            return os.path.abspath(d)
+    raise Fail("no bench programs found (tried %s); build them, or pass "
+               "--bin DIR" % ", ".join(c for c in cands if c))
+
+
+def parse_line(text):
+    """The 'bench=...' line of a program's stdout as a dict, or None."""
+    for line in text.splitlines():
+        if line.startswith("bench="):
+            kv = dict(t.split("=", 1) for t in line.split() if "=" in t)
+            kv["line"] = line
+            return kv
+    return None
+
+
+def run_one(opts, bindir, workload, alloc, callgrind=False,
+            env_extra=None):
+    """Runs one program once; returns the parsed result dict (status "ok",
+    or the failure).  env_extra: variables to set for this run only."""
+    spec, prog, wargs = workload
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env.pop("BENCH_EXPECT", None)
+    env.update(env_extra or {})
+    if alloc.preload:
+        env["LD_PRELOAD"] = alloc.preload
+    cmd = [os.path.join(bindir, prog)] + wargs + ["--expect", alloc.expect]
+    if callgrind:
+        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+               "--callgrind-out-file=/dev/null"] + cmd
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                           timeout=opts.timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout"}
+    if p.returncode == 3:
+        lines = p.stderr.strip().splitlines() or ["(no message)"]
+        raise Fail("%s under %s: wrong allocator: %s" % (
+            spec, alloc.label, lines[-1]))
+    res = parse_line(p.stdout)
+    if p.returncode != 0 or res is None:
+        tail = " | ".join(p.stderr.strip().splitlines()[-3:])
+        return {"status": "exit %d: %s" % (p.returncode, tail)}
+    bad = [f for f in FIELDS if f not in res]
+    try:
+        float(res.get("ns_per_op", "x"))
+        int(res.get("ops", "x"))
+    except ValueError:
+        bad.append("numbers")
+    if bad or res["bench"] != prog:
+        return {"status": "malformed line (%s): %s"
+                % (",".join(bad) or "bench", res["line"])}
+    check_identity(spec, alloc, res)
+    res["status"] = "ok"
+    if callgrind:
+        m = re.search(r"Collected\s*:\s*([\d,]+)", p.stderr)
+        ir = int(m.group(1).replace(",", "")) if m else 0
+        ops = int(res.get("ops", "0") or 0)
+        if ir and ops:
+            res["ir"], res["ir_per_op"] = ir, "%.1f" % (ir / ops)
+    return res
+
+
+def check_identity(spec, alloc, res):
+    """Second check, on the printed line, of what --expect already checked."""
+    got, path = res.get("allocator", "?"), res.get("path", "")
+    want = alloc.expect.split(":")[0]
+    ok = (got == want or (alloc.preload and alloc.expect == alloc.preload
+                          and path == alloc.preload))
+    if alloc.variant and res.get("variant") != alloc.variant:
+        ok = False
+    if not ok:
+        raise Fail("%s under %s: the run reports allocator=%s variant=%s "
+                   "path=%s" % (spec, alloc.label, got, res.get("variant"),
+                                path))
+
+
+def fnum(x, nd=2):
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return "%.0f" % x
+    return ("%." + str(nd) + "f") % x
+
+
+def med(vals):
+    return statistics.median(vals) if vals else None
+
+
+def column(rows, key):
+    out = []
+    for r in rows:
+        try:
+            out.append(float(r[key]))
+        except (KeyError, ValueError, TypeError):
+            pass
+    return out
+
+
+
+
+def add_common_args(ap):
+    """The options every bench tool that runs programs takes."""
+    ap.add_argument("-a", "--allocators", default=None,
+                    help="comma-separated allocators (default: %s, plus "
+                    "hakmem when build/release/lib/libhakmem.so exists)"
+                    % ",".join(DEFAULT_ALLOCATORS))
+    ap.add_argument("--reps", type=int, default=5,
+                    help="runs per workload and allocator (default 5)")
+    ap.add_argument("--csv", help="write every raw line to this CSV")
+    ap.add_argument("--hakmem", help="libhakmem.so for 'hakmem' (default "
+                    "build/release/lib/libhakmem.so)")
+    ap.add_argument("--hakmem-hardened", help="libhakmem.so for "
+                    "'hakmem-hardened' (default build/hardened/lib/...)")
+    ap.add_argument("--bin", help="directory of the bench programs "
+                    "(default: $BENCH_BIN, build/release/bin, build/*/bin)")
+    ap.add_argument("--timeout", type=float, default=300,
+                    help="seconds a single run may take (default 300)")
+
+
+def allocators(opts):
+    """The Alloc list opts asks for (the default set when none)."""
+    specs = opts.allocators.split(",") if opts.allocators else (
+        DEFAULT_ALLOCATORS + (["hakmem"] if os.path.isfile(
+            opts.hakmem or RELEASE_SO) else []))
+    allocs = [parse_alloc(s.strip(), opts) for s in specs if s.strip()]
+    if len({a.label for a in allocs}) != len(allocs):
+        raise Fail("allocator labels must be distinct")
+    return allocs
+
+
+def csv_writer(path, columns):
+    """(file, csv.DictWriter) with the header written, or (None, None)."""
+    if not path:
+        return None, None
+    out = open(path, "w", newline="")
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    return out, writer
+
+
+def params_of(res):
+    """The program-specific tokens of a result line."""
+    return " ".join(t for t in res.get("line", "").split()
+                    if t.split("=", 1)[0] not in FIELDS)
+
+def progress(msg, final=False):
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + msg + ("\n" if final else ""))
+    else:
+        sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short",
+                               "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def header(tool, argv):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return "\n".join([
+        "## %s results" % tool, "",
+        "- date: %s" % datetime.datetime.now(datetime.timezone.utc)
+        .strftime("%Y-%m-%d %H:%M UTC"),
+        "- machine: %s, %d cores, Linux %s, %s" % (
+            cpu, os.cpu_count() or 0, platform.release(),
+            platform.libc_ver()[0] + " " + platform.libc_ver()[1]),
+        "- commit: %s" % git_commit(),
+        "- command: `%s %s`" % (tool, " ".join(shlex.quote(a) for a in argv)),
+        ""])
