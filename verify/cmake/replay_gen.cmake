@@ -1,0 +1,23 @@
+# replay_gen.cmake - CTest driver: generate random traces (single- and
+# multi-thread, every op type, class-edge sizes) and replay each with the
+# oracle against ALLOC.  Any violation fails the test.
+# Inputs: REPLAY, TRACE (tool paths), ALLOC, WORK (scratch directory).
+file(MAKE_DIRECTORY "${WORK}")
+foreach(spec "1;1;60000" "2;4;60000" "3;1;200000")
+  list(GET spec 0 seed)
+  list(GET spec 1 threads)
+  list(GET spec 2 ops)
+  set(tr "${WORK}/gen-${seed}.hktr")
+  execute_process(COMMAND "${TRACE}" gen --seed ${seed} --threads ${threads}
+                          --ops ${ops} -o "${tr}"
+                  RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "hakmem-trace gen failed (${rc})")
+  endif()
+  execute_process(COMMAND "${REPLAY}" "${tr}" --allocator ${ALLOC}
+                          --check-every 64 --timeout 300
+                  RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "replay of ${tr} against ${ALLOC} failed (${rc})")
+  endif()
+endforeach()

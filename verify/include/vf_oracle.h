@@ -1,0 +1,95 @@
+/* vf_oracle.h - the shadow-heap oracle.
+ *
+ * The oracle executes trace operations against an allocator (vf_alloc_t) and
+ * mirrors every live block: address, requested size, usable size and a block
+ * id.  After each operation it checks the result (BRIEF section 5):
+ * NULL/errno, alignment, usable size and class bound, no overlap over the
+ * full usable range (ordered tree, O(log n)), per-block contents pattern over
+ * the whole usable range (verified at free and realloc), calloc zeroing,
+ * realloc prefix and its NULL/0 cases, the allocator's live-set stats, and
+ * its heap walk.
+ *
+ * The first failure stops the oracle: it records the check and one report
+ * line `oracle: op <index>: <check>: ptr=0x... size=... usable=... (detail)`
+ * and every later call returns that same check.  The oracle is not
+ * thread-safe; the multi-thread replayer runs one thread at a time.
+ */
+#ifndef VF_ORACLE_H
+#define VF_ORACLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vf_alloc.h"
+#include "vf_trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vf_check {
+  VF_OK = 0,
+  VF_CHK_NULL,          /* NULL where the request was possible          */
+  VF_CHK_ERRNO,         /* NULL with the wrong errno / return code      */
+  VF_CHK_MUST_FAIL,     /* success for an impossible size or alignment  */
+  VF_CHK_ALIGN,         /* pointer not aligned to 16 / the request      */
+  VF_CHK_USABLE,        /* usable size smaller than the request         */
+  VF_CHK_BOUND,         /* usable size above the allocator's class bound */
+  VF_CHK_USABLE_STABLE, /* usable_size changed for a live block         */
+  VF_CHK_OVERLAP,       /* [p, p+usable) overlaps another live block    */
+  VF_CHK_CONTENTS,      /* block pattern damaged while the block was live */
+  VF_CHK_CALLOC_ZERO,   /* calloc returned non-zero bytes               */
+  VF_CHK_REALLOC,       /* realloc lost the prefix or broke NULL/0 rules */
+  VF_CHK_STATS,         /* allocator's live-set stats disagree          */
+  VF_CHK_HEAP,          /* allocator's heap walk reported problems      */
+  VF_CHK_CRASH,         /* the allocator crashed (replayer-level)       */
+  VF_CHK_TIMEOUT,       /* the replay hung (replayer-level)             */
+  VF_CHK_COUNT_
+} vf_check_t;
+
+const char *vf_check_name(int check);
+/* Inverse of vf_check_name; -1 when unknown. */
+int vf_check_from_name(const char *name);
+
+typedef struct vf_oracle_opts {
+  uint64_t check_every;   /* stats + heap walk every N ops (0 = only at end) */
+  size_t pattern_cap;     /* pattern at most this many bytes of a block      */
+  uint64_t soft_limit;    /* NULL+ENOMEM is tolerated for requests >= this   */
+  int verify_all_at_end;  /* vf_oracle_finish frees all blocks, verifying     */
+  FILE *report;           /* where the failure line goes (NULL = none)       */
+} vf_oracle_opts_t;
+
+typedef struct vf_oracle vf_oracle_t;
+
+void vf_oracle_defaults(vf_oracle_opts_t *o);
+/* nslots: slot ids 0..nslots-1 are addressable.  NULL when out of memory. */
+vf_oracle_t *vf_oracle_new(const vf_alloc_t *a, uint32_t nslots,
+                           const vf_oracle_opts_t *o);
+/* Execute and check op number `index`.  Returns VF_OK or the failing check.
+ * SWITCH ops are accepted and ignored (the replayer schedules threads). */
+int vf_oracle_op(vf_oracle_t *o, uint64_t index, const vf_op_t *op);
+/* Stats and heap-walk checks now (also done every check_every ops). */
+int vf_oracle_check_now(vf_oracle_t *o, uint64_t index);
+/* Free every live block (verifying contents) and run the final checks. */
+int vf_oracle_finish(vf_oracle_t *o, uint64_t index);
+void vf_oracle_destroy(vf_oracle_t *o);
+
+int vf_oracle_failed(const vf_oracle_t *o);       /* failing check or 0 */
+const char *vf_oracle_message(const vf_oracle_t *o); /* report line or "" */
+uint64_t vf_oracle_fail_index(const vf_oracle_t *o);
+uint64_t vf_oracle_live(const vf_oracle_t *o);     /* live blocks */
+uint64_t vf_oracle_live_req(const vf_oracle_t *o); /* sum of requested sizes */
+uint64_t vf_oracle_skipped(const vf_oracle_t *o);  /* ops on empty slots etc */
+
+/* Block contents pattern, exposed for tests. */
+void vf_pattern_fill(void *p, size_t n, uint64_t id);
+/* Offset of the first byte that differs from the pattern, or SIZE_MAX. */
+size_t vf_pattern_check(const void *p, size_t n, uint64_t id);
+/* Expected pattern byte at offset `off` of block `id`. */
+unsigned char vf_pattern_byte(uint64_t id, size_t off);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

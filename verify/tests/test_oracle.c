@@ -1,0 +1,346 @@
+/* test_oracle.c - every oracle check must fire on a deliberately wrong
+ * allocator (a test double over the system malloc, one fault per mode) and
+ * stay silent on the right one; plus unit tests of the address treap and the
+ * contents pattern.
+ *
+ * The double's block layout: [base ... | size | base | user ...], so it can
+ * hand out misaligned or shifted pointers and still free them.  Only one
+ * fault mode is active per test; M_GOOD is a correct allocator.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vf_oracle.h"
+#include "vf_replay.h"
+#include "vf_tree.h"
+
+enum {
+  M_GOOD, M_NULL, M_ERRNO, M_MUST_FAIL, M_ALIGN, M_ALIGN_BIG, M_USABLE,
+  M_BOUND, M_USABLE_STABLE, M_OVERLAP, M_CONTENTS, M_CALLOC_DIRTY,
+  M_REALLOC_TRUNC, M_REALLOC_NULL, M_REALLOC_DAMAGE, M_STATS_COUNT,
+  M_STATS_BYTES, M_HEAP, M_POSIX_EINVAL
+};
+
+static int mode;
+static uint64_t live, live_bytes, calls;
+static unsigned char *last_user;
+
+static size_t td_size(void *u) {
+  size_t n;
+  memcpy(&n, (unsigned char *)u - 16, sizeof n);
+  return n;
+}
+
+static void *td_alloc(size_t n, size_t align) {
+  if (n > PTRDIFF_MAX) {
+    errno = mode == M_ERRNO ? EINVAL : ENOMEM;
+    if (mode != M_MUST_FAIL) return NULL;
+    n = 16;
+  }
+  if (mode == M_NULL && n == 100) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (mode == M_OVERLAP && last_user && td_size(last_user) >= 64) {
+    unsigned char *inside = last_user + 32; /* inside the previous block */
+    memcpy(inside - 16, &n, sizeof n);
+    return inside;
+  }
+  if (align < 16) align = 16;
+  size_t shift = mode == M_ALIGN ? 8 : 0;
+  if (mode == M_ALIGN_BIG && align > 16) shift = 16, align = 16;
+  unsigned char *base = malloc(n + align + 32 + shift + 16);
+  if (!base) return NULL;
+  uintptr_t u = ((uintptr_t)base + 16 + align - 1) / align * align;
+  if (u - (uintptr_t)base < 16) u += align;
+  unsigned char *user = (unsigned char *)u + shift;
+  memcpy(user - 16, &n, sizeof n);
+  memcpy(user - 8, &base, sizeof base);
+  if (mode == M_CONTENTS && last_user) last_user[0] ^= 0x5a; /* scribble */
+  last_user = user;
+  live++;
+  live_bytes += n;
+  return user;
+}
+
+static void *td_malloc(size_t n) { return td_alloc(n, 16); }
+
+static void td_free(void *p) {
+  if (!p) return;
+  unsigned char *base;
+  memcpy(&base, (unsigned char *)p - 8, sizeof base);
+  live--;
+  live_bytes -= td_size(p);
+  if (p == last_user) last_user = NULL;
+  free(base);
+}
+
+static void *td_calloc(size_t k, size_t n) {
+  size_t t;
+  if (__builtin_mul_overflow(k, n, &t)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  unsigned char *p = td_malloc(t);
+  if (p) memset(p, 0, t);
+  if (p && mode == M_CALLOC_DIRTY && t) p[t / 2] = 0x42;
+  return p;
+}
+
+static void *td_realloc(void *p, size_t n) {
+  if (!p) {
+    if (mode == M_REALLOC_NULL) return NULL;
+    return td_malloc(n);
+  }
+  if (n == 0) {
+    td_free(p);
+    return NULL;
+  }
+  if (n > PTRDIFF_MAX) {
+    if (mode == M_REALLOC_DAMAGE) ((unsigned char *)p)[1] ^= 1;
+    errno = ENOMEM;
+    return NULL;
+  }
+  void *q = td_malloc(n);
+  if (!q) return NULL;
+  size_t old = td_size(p), k = old < n ? old : n;
+  memcpy(q, p, mode == M_REALLOC_TRUNC ? k / 2 : k);
+  td_free(p);
+  return q;
+}
+
+static int td_posix_memalign(void **out, size_t al, size_t n) {
+  if (al == 0 || (al & (al - 1)) || al % sizeof(void *))
+    return mode == M_POSIX_EINVAL ? ENOMEM : EINVAL;
+  void *p = td_alloc(n, al);
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+static void *td_memalign(size_t al, size_t n) {
+  if (al & (al - 1)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return td_alloc(n, al);
+}
+
+static size_t td_usable(void *p) {
+  size_t n = td_size(p);
+  if (mode == M_USABLE && n) return n - 1;
+  if (mode == M_BOUND) return n + 8;
+  if (mode == M_USABLE_STABLE) return n + (calls++ & 1) * 8;
+  return n;
+}
+
+static size_t td_bound(size_t n, size_t align) {
+  (void)align;
+  return n + (mode == M_BOUND ? 0 : 16);
+}
+
+static int td_stats(vf_stats_t *s) {
+  s->live_blocks = live + (mode == M_STATS_COUNT);
+  s->live_bytes = mode == M_STATS_BYTES && live_bytes ? live_bytes - 1 : live_bytes;
+  return 0;
+}
+
+static int td_heap(void) { return mode == M_HEAP ? 1 : 0; }
+
+static const vf_alloc_t td = {
+    .name = "test-double",
+    .malloc = td_malloc,
+    .free = td_free,
+    .calloc = td_calloc,
+    .realloc = td_realloc,
+    .posix_memalign = td_posix_memalign,
+    .aligned_alloc = td_memalign,
+    .memalign = td_memalign,
+    .usable_size = td_usable,
+    .stats_get = td_stats,
+    .check_heap = td_heap,
+    .usable_bound = td_bound,
+    .min_align = 16,
+};
+
+/* Replay a text trace against the double in mode m; return the check. */
+static int run_mode(int m, const char *text, char *msg, size_t msglen) {
+  vf_trace_t t;
+  char err[256];
+  assert_int_equal(vf_trace_parse(text, strlen(text), &t, err, sizeof err), 0);
+  mode = m;
+  live = live_bytes = calls = 0;
+  last_user = NULL;
+  vf_oracle_opts_t oo;
+  vf_oracle_defaults(&oo);
+  oo.check_every = 1;
+  oo.report = NULL;
+  vf_replay_result_t res;
+  int r = vf_replay(&t, &td, &oo, 0, &res);
+  if (msg) snprintf(msg, msglen, "%s", res.message);
+  vf_trace_free(&t);
+  return r;
+}
+
+typedef struct fault_case {
+  int mode, check;
+  const char *trace;
+} fault_case_t;
+
+static const fault_case_t cases[] = {
+    {M_NULL, VF_CHK_NULL, "hktrace v1\nt0 malloc s0 100\n"},
+    {M_ERRNO, VF_CHK_ERRNO, "hktrace v1\nt0 malloc s0 18446744073709551615\n"},
+    {M_MUST_FAIL, VF_CHK_MUST_FAIL, "hktrace v1\nt0 malloc s0 0x8000000000000000\n"},
+    {M_POSIX_EINVAL, VF_CHK_ERRNO, "hktrace v1\nt0 posix_memalign s0 24 100\n"},
+    {M_ALIGN, VF_CHK_ALIGN, "hktrace v1\nt0 malloc s0 64\n"},
+    {M_ALIGN_BIG, VF_CHK_ALIGN, "hktrace v1\nt0 memalign s0 256 100\n"},
+    {M_USABLE, VF_CHK_USABLE, "hktrace v1\nt0 malloc s0 100\n"},
+    {M_BOUND, VF_CHK_BOUND, "hktrace v1\nt0 malloc s0 100\n"},
+    {M_USABLE_STABLE, VF_CHK_USABLE_STABLE,
+     "hktrace v1\nt0 malloc s0 100\nt0 usable_size s0\n"},
+    {M_OVERLAP, VF_CHK_OVERLAP, "hktrace v1\nt0 malloc s0 100\nt0 malloc s1 100\n"},
+    {M_CONTENTS, VF_CHK_CONTENTS,
+     "hktrace v1\nt0 malloc s0 100\nt0 malloc s1 100\nt0 free s0\n"},
+    {M_CALLOC_DIRTY, VF_CHK_CALLOC_ZERO, "hktrace v1\nt0 calloc s0 4 25\n"},
+    {M_REALLOC_TRUNC, VF_CHK_REALLOC, "hktrace v1\nt0 malloc s0 100\nt0 realloc s0 200\n"},
+    {M_REALLOC_NULL, VF_CHK_NULL, "hktrace v1\nt0 realloc s0 100\n"},
+    {M_REALLOC_DAMAGE, VF_CHK_REALLOC,
+     "hktrace v1\nt0 malloc s0 100\nt0 realloc s0 18446744073709551615\n"},
+    {M_STATS_COUNT, VF_CHK_STATS, "hktrace v1\nt0 malloc s0 100\n"},
+    {M_STATS_BYTES, VF_CHK_STATS, "hktrace v1\nt0 malloc s0 100\n"},
+    {M_HEAP, VF_CHK_HEAP, "hktrace v1\nt0 malloc s0 100\n"},
+};
+
+static void test_each_check_fires(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char msg[512];
+    int r = run_mode(cases[i].mode, cases[i].trace, msg, sizeof msg);
+    if (r != cases[i].check)
+      fail_msg("mode %d: expected check %s, got %s (%s)", cases[i].mode,
+               vf_check_name(cases[i].check), vf_check_name(r), msg);
+    /* one line: oracle: op N: <check>: ptr=0x... size=... usable=... (...) */
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, ": %s: ptr=0x", vf_check_name(r));
+    assert_true(strncmp(msg, "oracle: op ", 11) == 0);
+    assert_non_null(strstr(msg, prefix));
+    assert_non_null(strstr(msg, " size="));
+    assert_non_null(strstr(msg, " usable="));
+    assert_null(strchr(msg, '\n'));
+    /* and the correct allocator passes the same trace */
+    r = run_mode(M_GOOD, cases[i].trace, msg, sizeof msg);
+    if (r != VF_OK) fail_msg("good allocator failed case %zu: %s", i, msg);
+  }
+}
+
+static void test_good_allocator_passes_random(void **state) {
+  (void)state;
+  vf_gen_opts_t g;
+  vf_gen_defaults(&g);
+  g.ops = 20000;
+  g.seed = 7;
+  g.slots = 256;
+  vf_trace_t t;
+  assert_int_equal(vf_trace_gen(&g, &t), 0);
+  vf_oracle_opts_t oo;
+  vf_oracle_defaults(&oo);
+  oo.check_every = 1;
+  oo.report = NULL;
+  vf_replay_result_t res;
+  mode = M_GOOD;
+  live = live_bytes = 0;
+  last_user = NULL;
+  int r = vf_replay(&t, &td, &oo, 0, &res);
+  if (r) fail_msg("test double: %s", res.message);
+  r = vf_replay(&t, vf_alloc_system(), &oo, 0, &res);
+  if (r) fail_msg("system: %s", res.message);
+  vf_trace_free(&t);
+}
+
+static void test_empty_slots_and_orphans(void **state) {
+  (void)state;
+  /* free/usable_size of an empty slot are no-ops; malloc into a used slot
+   * orphans the old block, which is still checked and freed at the end */
+  const char *text = "hktrace v1\nt0 free s3\nt0 usable_size s3\n"
+                     "t0 malloc s1 40\nt0 malloc s1 50\nt0 realloc s1 0\n"
+                     "t0 realloc s2 0\nt0 free s2\n";
+  char msg[512];
+  assert_int_equal(run_mode(M_GOOD, text, msg, sizeof msg), VF_OK);
+  assert_int_equal(live, 0);
+}
+
+static void test_tree_matches_bruteforce(void **state) {
+  (void)state;
+  enum { N = 2000 };
+  static vf_tnode_t nodes[N + 1];
+  static int linked[N + 1];
+  vf_tree_t t;
+  vf_tree_init(&t, nodes, 42);
+  uint64_t x = 88172645463325252ull;
+  for (int i = 1; i <= N; i++) { /* disjoint ranges [i*100, i*100+50) */
+    nodes[i].lo = (uintptr_t)i * 100;
+    nodes[i].hi = nodes[i].lo + 50;
+  }
+  for (int step = 0; step < 200000; step++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int i = 1 + (int)(x % N);
+    if (linked[i]) {
+      assert_int_equal(vf_tree_erase(&t, (uint32_t)i), 0);
+    } else {
+      vf_tree_insert(&t, (uint32_t)i);
+    }
+    linked[i] = !linked[i];
+    uintptr_t q = (uintptr_t)(x >> 20) % ((N + 2) * 100);
+    uint32_t o = vf_tree_overlap(&t, q, q + 30);
+    int want = 0;
+    for (int k = (int)(q / 100) - 1; k <= (int)(q / 100) + 1; k++)
+      if (k >= 1 && k <= N && linked[k] && nodes[k].lo < q + 30 && nodes[k].hi > q)
+        want = k;
+    assert_int_equal(o, (uint32_t)want);
+  }
+}
+
+static void test_pattern(void **state) {
+  (void)state;
+  unsigned char buf[301];
+  for (size_t n = 0; n <= 300; n += 13) {
+    vf_pattern_fill(buf, n, 99);
+    assert_true(vf_pattern_check(buf, n, 99) == SIZE_MAX);
+    if (n) assert_true(vf_pattern_check(buf, n, 100) != SIZE_MAX);
+    for (size_t k = 0; k < n; k += 7) {
+      assert_int_equal(buf[k], vf_pattern_byte(99, k));
+      buf[k] ^= 0x80;
+      assert_int_equal(vf_pattern_check(buf, n, 99), k);
+      buf[k] ^= 0x80;
+    }
+  }
+  /* unaligned start */
+  vf_pattern_fill(buf + 1, 200, 5);
+  assert_true(vf_pattern_check(buf + 1, 200, 5) == SIZE_MAX);
+}
+
+static void test_check_names(void **state) {
+  (void)state;
+  for (int c = 0; c < VF_CHK_COUNT_; c++)
+    assert_int_equal(vf_check_from_name(vf_check_name(c)), c);
+  assert_int_equal(vf_check_from_name("no-such-check"), -1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_each_check_fires),
+      cmocka_unit_test(test_good_allocator_passes_random),
+      cmocka_unit_test(test_empty_slots_and_orphans),
+      cmocka_unit_test(test_tree_matches_bruteforce),
+      cmocka_unit_test(test_pattern),
+      cmocka_unit_test(test_check_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
