@@ -39,9 +39,16 @@ WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
 SMOKE = ["random_mixed:--ops=20000", "tiny_hot:--ops=20000",
          "tiny_hot_held:--ops=20000", "larson:--ops=20000 --round=1000",
          "larson:--mode=pc --ops=20000", "mid_large_mt:--ops=20000",
-         "rss_tiny:--count=1000", "whale:--ops=20", "realloc_grow:--ops=20000",
+         "rss_tiny:--count=1000", "whale:--ops=20 --pages=1",
+         "realloc_grow:--ops=20000",
          "json:--iters=5", "mir:--iters=2", "vm:--iters=2",
          "frag:--rounds=2 --count=2000"]
+# What bench/run runs without workload arguments: every program with its
+# defaults, plus the variants worth a line of their own.
+DEFAULT_WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
+                     "larson:--mode=pc", "mid_large_mt", "rss_tiny", "whale",
+                     "whale:--pages=1", "realloc_grow", "json", "mir", "vm",
+                     "frag"]
 DEFAULT_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 FIELDS = ["bench", "allocator", "variant", "path", "ops", "secs",
           "ops_per_sec", "ns_per_op", "minflt", "rss_delta_kb",
