@@ -33,7 +33,7 @@ HK_INLINE void *class_alloc(size_t n) {
   if (HK_LIKELY(b != NULL)) {
     s->free = b->next;
     s->used++;
-    HK_CNT_ADD(h->cnt[c].allocs, 1);
+    s->allocs++;
     return b;
   }
   return hk_class_alloc_slow(h, c);
@@ -41,6 +41,7 @@ HK_INLINE void *class_alloc(size_t n) {
 
 HK_INLINE void *do_malloc(size_t n) {
   if (HK_LIKELY(n <= HK_MID_MAX)) return class_alloc(n);
+  /* above the class range */
   return hk_whale_alloc(n, HK_ALIGN);
 }
 
@@ -55,27 +56,25 @@ static HK_NOINLINE void free_invalid(void *p) {
   /* release: a pointer we never handed out is ignored */
 }
 
-HK_INLINE void do_free(void *p) {
-  if (HK_UNLIKELY(p == NULL)) return;
-  hk_seg_t *seg = hk_seg_of(p);
-  if (HK_LIKELY(seg != NULL && seg->kind == HK_SEG_SS)) {
-    hk_slab_t *s = hk_slab_of(hk_ss_of_seg(seg), p);
-    HK_CHECK(HK_LEVEL_HARDENED, s != NULL, "invalid free (no slab here)", p, -1);
-    hk_block_t *b = (hk_block_t *)p;
-    if (HK_UNLIKELY(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED))
-      b = block_start(s, p);
-    hk_heap_t *h = hk_tl_heap;
-    if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) ==
-                  (uintptr_t)h)) {
-      b->next = s->free;
-      s->free = b;
-      HK_CNT_ADD(h->cnt[s->cls].frees, 1);
-      if (HK_UNLIKELY(--s->used == 0 || s->in_full)) hk_free_local_slow(h, s);
-      return;
-    }
+/* Free of a block whose slab has flags set or another owner. */
+static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
+  hk_block_t *b = (hk_block_t *)p;
+  uint8_t flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
+  if (flags & HK_SLAB_ALIGNED) b = block_start(s, p);
+  hk_heap_t *h = hk_tl_heap;
+  if (atomic_load_explicit(&s->owner, memory_order_relaxed) != (uintptr_t)h) {
     hk_free_remote(s, b);
     return;
   }
+  b->next = s->free;
+  s->free = b;
+  s->used--;
+  hk_free_local_slow(h, s);
+}
+
+static HK_NOINLINE void free_other(void *p) {
+  if (p == NULL) return;
+  hk_seg_t *seg = hk_seg_lookup(p);
   if (seg != NULL && seg->kind == HK_SEG_WHALE) {
     hk_whale_free((hk_whale_t *)seg, p);
     return;
@@ -83,12 +82,34 @@ HK_INLINE void do_free(void *p) {
   free_invalid(p);
 }
 
+HK_INLINE void do_free(void *p) {
+  if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
+    hk_slab_t *s = hk_slab_of(p);
+    HK_CHECK(HK_LEVEL_HARDENED, s != NULL, "invalid free (no slab here)", p, -1);
+    hk_heap_t *h = hk_tl_heap;
+    if (HK_LIKELY(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) == 0 &&
+                  atomic_load_explicit(&s->owner, memory_order_relaxed) ==
+                      (uintptr_t)h)) {
+      hk_block_t *b = (hk_block_t *)p;
+      b->next = s->free;
+      s->free = b;
+      /* An empty slab goes back unless it is the current one. */
+      if (HK_UNLIKELY(--s->used == 0) && s != h->cur[s->cls])
+        hk_free_local_slow(h, s);
+      return;
+    }
+    free_slab_slow(s, p);
+    return;
+  }
+  free_other(p);
+}
+
 static size_t usable_of(const void *p) {
   if (p == NULL) return 0;
-  hk_seg_t *seg = hk_seg_of(p);
+  hk_seg_t *seg = hk_seg_lookup(p);
   if (seg == NULL) return 0;
   if (seg->kind == HK_SEG_WHALE) return hk_whale_usable((hk_whale_t *)seg, p);
-  hk_slab_t *s = hk_slab_of(hk_ss_of_seg(seg), p);
+  hk_slab_t *s = hk_slab_of(p);
   if (s == NULL || (uintptr_t)p < s->user0) return 0;
   size_t usable = hk_class[s->cls].usable;
   if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
@@ -110,8 +131,8 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     if (p == NULL) return NULL;
     char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
     if (q != p) {
-      hk_slab_t *s = hk_slab_of(hk_ss_of_seg(hk_seg_of(p)), p);
-      __atomic_fetch_or(&s->flags, HK_SLAB_ALIGNED, __ATOMIC_RELAXED);
+      hk_slab_t *s = hk_slab_of(p);
+      if (!(s->flags & HK_SLAB_ALIGNED)) hk_slab_set_flags(s, s->flags | HK_SLAB_ALIGNED);
     }
     return q;
   }

@@ -104,24 +104,21 @@ hk_heap_t *hk_heap_get(void) {
 }
 
 /* ---- fork ---------------------------------------------------------------- */
-/* Lock order: heaps, abandoned, superslab, registry, meta. */
+/* Lock order: heaps, abandoned, superslab, meta. */
 static void fork_prepare(void) {
   pthread_mutex_lock(&hk_heaps_lock);
   pthread_mutex_lock(&hk_abandoned_lock);
   pthread_mutex_lock(&hk_ss_lock);
-  pthread_mutex_lock(&hk_reg_lock);
   pthread_mutex_lock(&meta_lock);
 }
 static void fork_parent(void) {
   pthread_mutex_unlock(&meta_lock);
-  pthread_mutex_unlock(&hk_reg_lock);
   pthread_mutex_unlock(&hk_ss_lock);
   pthread_mutex_unlock(&hk_abandoned_lock);
   pthread_mutex_unlock(&hk_heaps_lock);
 }
 static void fork_child(void) {
   pthread_mutex_init(&meta_lock, NULL);
-  pthread_mutex_init(&hk_reg_lock, NULL);
   pthread_mutex_init(&hk_ss_lock, NULL);
   pthread_mutex_init(&hk_abandoned_lock, NULL);
   pthread_mutex_init(&hk_heaps_lock, NULL);

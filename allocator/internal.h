@@ -87,29 +87,43 @@ typedef struct hk_seg {
   uint16_t kind;
 } hk_seg_t;
 
-#define HK_REG_BITS  (47 - HK_SS_SHIFT)            /* chunk index bits  */
-#define HK_REG_LEAF_BITS 15
-#define HK_REG_TOP   (1u << (HK_REG_BITS - HK_REG_LEAF_BITS))
-extern hk_seg_t *_Atomic *hk_reg_top[HK_REG_TOP];
+/* The registry: one kind byte per 2 MiB chunk of the 47-bit address
+ * space (64 MiB of zero-page BSS; only bytes of chunks we map are ever
+ * touched).  HK_CHUNK_SS and HK_CHUNK_WHALE chunks have their segment
+ * header at the chunk base; HK_CHUNK_TAIL chunks continue a whale mapping
+ * whose header lies in an earlier chunk. */
+#define HK_REG_BITS  (47 - HK_SS_SHIFT)
+enum { HK_CHUNK_NONE = 0, HK_CHUNK_SS = 1, HK_CHUNK_WHALE = 2, HK_CHUNK_TAIL = 3 };
+extern uint8_t hk_chunk_kind[(size_t)1 << HK_REG_BITS];
 
-/* Segment covering address p, or NULL when p is not hakmem's. */
-HK_INLINE hk_seg_t *hk_seg_of(const void *p) {
+HK_INLINE unsigned hk_chunk_of(const void *p) {
   uintptr_t chunk = (uintptr_t)p >> HK_SS_SHIFT;
-  if (HK_UNLIKELY(chunk >> HK_REG_BITS)) return NULL;
-  hk_seg_t *_Atomic *leaf = hk_reg_top[chunk >> HK_REG_LEAF_BITS];
-  if (HK_UNLIKELY(leaf == NULL)) return NULL;
-  return atomic_load_explicit(&leaf[chunk & ((1u << HK_REG_LEAF_BITS) - 1)],
-                              memory_order_relaxed);
+#if HAKMEM_CHECK_LEVEL == 0
+  /* release: a pointer above 2^47 is never ours; folding it onto a lower
+   * chunk only misjudges pointers that are invalid to free anyway */
+  chunk &= ((uintptr_t)1 << HK_REG_BITS) - 1;
+#else
+  if (HK_UNLIKELY(chunk >> HK_REG_BITS)) return HK_CHUNK_NONE;
+#endif
+  return __atomic_load_n(&hk_chunk_kind[chunk], __ATOMIC_RELAXED);
 }
-/* Map every chunk of [base, base+size) to seg (or NULL to unregister).
- * Returns 0, or -1 when the registry cannot grow (ENOMEM). */
-int hk_registry_set(void *base, size_t size, hk_seg_t *seg);
+HK_INLINE void *hk_chunk_base(const void *p) {
+  return (void *)((uintptr_t)p & ~(HK_SS_SIZE - 1));
+}
+/* Segment covering p (walking back over whale tail chunks), or NULL. */
+hk_seg_t *hk_seg_lookup(const void *p);
+/* Mark the chunks of [base, base+size): the first with kind, the rest with
+ * HK_CHUNK_TAIL (or all with HK_CHUNK_NONE).  base is 2 MiB-aligned. */
+void hk_registry_set(void *base, size_t size, unsigned kind);
 
 /* ---- slabs and superslabs ----------------------------------------------- */
 typedef struct hk_block { struct hk_block *next; } hk_block_t;
 
+/* Slab flags.  Only the owner writes them (relaxed atomic stores, since
+ * remote frees read them); any set flag sends a free to the slow path. */
 enum {
   HK_SLAB_ALIGNED = 1u,  /* holds blocks handed out at an interior offset */
+  HK_SLAB_PARKED = 2u,   /* on the owner's full list                      */
 };
 enum { HK_UNIT_FREE = 0, HK_UNIT_HEAD = 1, HK_UNIT_TAIL = 2 };
 
@@ -118,11 +132,13 @@ struct hk_slab {
   /* owner-thread fields (hot) */
   hk_block_t *free;         /* blocks ready to hand out                    */
   uint32_t used;            /* handed out and not back on `free`           */
+  uint32_t pad1_;
+  uint64_t allocs;          /* blocks handed out from this span, ever      */
   uint32_t carved;          /* blocks carved so far (bump index)           */
   uint32_t capacity;        /* blocks the span holds (layout table)        */
   uint8_t  cls;             /* class index                                 */
   uint8_t  flags;           /* HK_SLAB_*                                   */
-  uint8_t  in_full;         /* owner-local: on the heap's full list        */
+  uint8_t  pad0_;
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
   uintptr_t user0;          /* user pointer of block 0                     */
   uint32_t stride;          /* copy of the table's stride for this span    */
@@ -145,17 +161,18 @@ struct hk_ss {
   uint32_t free_mask;       /* bit u: unit u is free (under hk_ss_lock)    */
   uint32_t nfree;
   uint32_t cached;          /* 1 while parked in the empty-superslab cache */
-  hk_ss_t *next, *prev;     /* global superslab list                       */
+  hk_ss_t *next, *prev;     /* partial or cache list                       */
+  hk_ss_t *all_next, *all_prev; /* every mapped superslab                  */
   hk_slab_t slab[HK_UNITS]; /* one descriptor per 64 KiB unit              */
   uint8_t state[HK_STATE_BYTES]; /* per-block state bits (checked builds)  */
 };
 _Static_assert(HK_NCLASSES <= 64, "remote_hint has one bit per class");
 _Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "superslab header fits HK_SS_META");
 
-HK_INLINE hk_ss_t *hk_ss_of_seg(hk_seg_t *seg) { return (hk_ss_t *)seg; }
-HK_INLINE hk_slab_t *hk_slab_of(hk_ss_t *ss, const void *p) {
-  uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
-  return ss->slab[off >> HK_UNIT_SHIFT].head;
+/* Slab of p, for p in an HK_CHUNK_SS chunk: O(1), no search. */
+HK_INLINE hk_slab_t *hk_slab_of(const void *p) {
+  hk_ss_t *ss = hk_chunk_base(p);
+  return ss->slab[((uintptr_t)p >> HK_UNIT_SHIFT) & (HK_UNITS - 1)].head;
 }
 
 /* the table, as data (superslab.c) */
@@ -172,7 +189,7 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
   return HK_MID_FIRST + (b - 10u) * 4u + (unsigned)((n1 >> (b - 2u)) & 3u);
 }
 
-extern pthread_mutex_t hk_ss_lock, hk_reg_lock;
+extern pthread_mutex_t hk_ss_lock;
 /* Allocate a span of `units` units for class cls; the descriptor comes back
  * initialised (capacity, user0, nothing carved).  NULL on ENOMEM. */
 hk_slab_t *hk_span_alloc(unsigned cls);
@@ -180,12 +197,19 @@ hk_slab_t *hk_span_alloc(unsigned cls);
 void hk_span_free(hk_slab_t *s);
 /* Release cached empty superslabs; returns bytes released. */
 size_t hk_ss_trim(void);
+/* Call fn on every mapped superslab, holding hk_ss_lock. */
+void hk_ss_foreach(void (*fn)(hk_ss_t *ss, void *arg), void *arg);
 void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped, uint64_t *unmapped);
 
 /* ---- heaps and the class engine (arena.c, tiny.c) ---------------------- */
+/* Per heap and class, bumped on slow paths only.  Allocations are counted
+ * per slab (hk_slab_t.allocs, folded into hk_retired_allocs when the span
+ * goes back); frees are not counted at all: the live count comes from the
+ * slabs (used - pending remote frees) and frees = allocs - live. */
 typedef struct hk_counters {
-  uint64_t allocs, frees, remote_frees, refills;
+  uint64_t remote_frees, refills;
 } hk_counters_t;
+extern _Atomic uint64_t hk_retired_allocs[HK_NCLASSES];
 
 typedef struct hk_heap hk_heap_t;
 struct hk_heap {
@@ -207,8 +231,12 @@ extern __thread hk_heap_t *hk_tl_heap __attribute__((tls_model("initial-exec")))
 /* tiny.c */
 void *hk_class_alloc_slow(hk_heap_t *h, unsigned cls);
 void  hk_free_local_slow(hk_heap_t *h, hk_slab_t *s);
+HK_INLINE void hk_slab_set_flags(hk_slab_t *s, uint8_t f) {
+  __atomic_store_n(&s->flags, f, __ATOMIC_RELAXED);
+}
 void  hk_free_remote(hk_slab_t *s, hk_block_t *b);
-void  hk_span_release(hk_slab_t *s);      /* owner gives an empty span back */
+void  hk_span_release(hk_slab_t *s);
+uint32_t hk_slab_live(const hk_slab_t *s); /* used - pending remote frees */      /* owner gives an empty span back */
 extern _Atomic uint64_t hk_class_spans[HK_NCLASSES]; /* spans per class    */
 void  hk_heap_abandon(hk_heap_t *h);      /* thread exit: give up every slab */
 void  hk_heap_reset(hk_heap_t *h);        /* point every class at the empty slab */
@@ -221,7 +249,7 @@ hk_heap_t *hk_heap_get(void);            /* this thread's heap, made on demand *
 extern pthread_mutex_t hk_heaps_lock;
 extern hk_heap_t *hk_heaps_all;
 extern uint64_t hk_threads_started, hk_threads_exited;
-extern hk_counters_t hk_orphan_cnt[HK_NCLASSES]; /* frees by heapless threads */
+extern hk_counters_t hk_orphan_cnt[HK_NCLASSES]; /* remote frees by heapless threads */
 void hk_init_slow(void);
 extern _Atomic int hk_init_state;         /* 0 none, 1 running, 2 done */
 HK_INLINE void hk_init(void) {

@@ -1,9 +1,12 @@
 /* stats.c - statistics snapshot (hak_stats_get) and the HAKMEM_STATS=1 dump.
  *
- * Counters live where they are bumped: per heap and class (allocs, frees,
- * remote frees, refills), globally for heapless threads, whale.c for large
- * blocks, os.c for syscalls, superslab.c for superslabs.  This file only
- * reads them; it sits above every other layer.
+ * Counters live where they are bumped: per slab (allocs, folded into
+ * hk_retired_allocs when a span goes back), per heap and class (remote
+ * frees, refills), globally for heapless threads, whale.c for large
+ * blocks, os.c for syscalls, superslab.c for superslabs.  The live count
+ * of each class is read off the slabs themselves (hk_slab_live), and
+ * frees = allocs - live, so the fast free path counts nothing.  This file
+ * only reads; it sits above every other layer.
  *
  * Invariants: live_blocks = allocs - frees over all paths, exact whenever
  * no other thread is allocating or freeing; live_bytes sums the usable
@@ -16,9 +19,28 @@
 #include <string.h>
 #include <unistd.h>
 
+typedef struct class_sums { uint64_t live[HK_NCLASSES], allocs[HK_NCLASSES]; } class_sums_t;
+
+/* Reads owner-thread counters without synchronisation: a snapshot is exact
+ * only while no other thread allocates (see the header comment). */
+HK_NO_TSAN static void sum_slabs(hk_ss_t *ss, void *arg) {
+  class_sums_t *sum = arg;
+  for (unsigned u = 0; u < HK_UNITS; u++) {
+    const hk_slab_t *s = &ss->slab[u];
+    if (s->unit_kind != HK_UNIT_HEAD) continue;
+    sum->live[s->cls] += hk_slab_live(s);
+    sum->allocs[s->cls] += s->allocs;
+  }
+}
+
 HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   if (out == NULL) return -1;
   memset(out, 0, sizeof *out);
+  static class_sums_t sum; /* 704 bytes: off the caller's stack */
+  static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&sum_lock);
+  memset(&sum, 0, sizeof sum);
+  hk_ss_foreach(sum_slabs, &sum);
   out->version = HAKMEM_API_VERSION;
   out->nclasses = HK_NCLASSES;
   pthread_mutex_lock(&hk_heaps_lock);
@@ -28,16 +50,15 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
     cs->stride = hk_class[c].stride;
     cs->usable = hk_class[c].usable;
     cs->header = hk_class[c].header;
-    cs->allocs = HK_CNT_GET(hk_orphan_cnt[c].allocs);
-    cs->frees = HK_CNT_GET(hk_orphan_cnt[c].frees);
+    cs->allocs = sum.allocs[c] + atomic_load(&hk_retired_allocs[c]);
     cs->remote_frees = HK_CNT_GET(hk_orphan_cnt[c].remote_frees);
     for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {
-      cs->allocs += HK_CNT_GET(h->cnt[c].allocs);
-      cs->frees += HK_CNT_GET(h->cnt[c].frees);
       cs->remote_frees += HK_CNT_GET(h->cnt[c].remote_frees);
       cs->refills += HK_CNT_GET(h->cnt[c].refills);
     }
     cs->slabs = atomic_load_explicit(&hk_class_spans[c], memory_order_relaxed);
+    /* racing threads can skew a snapshot; clamp rather than underflow */
+    cs->frees = cs->allocs > sum.live[c] ? cs->allocs - sum.live[c] : 0;
     out->allocs += cs->allocs;
     out->frees += cs->frees;
     out->live_bytes += (cs->allocs - cs->frees) * (uint64_t)cs->usable;
@@ -47,6 +68,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   out->threads_started = hk_threads_started;
   out->threads_exited = hk_threads_exited;
   pthread_mutex_unlock(&hk_heaps_lock);
+  pthread_mutex_unlock(&sum_lock);
 
   pthread_mutex_lock(&hk_abandoned_lock);
   out->slabs_abandoned = hk_slabs_abandoned;

@@ -7,9 +7,9 @@
  * the span's slab descriptor and every unit's `head` points at it, so any
  * address maps in O(1) to its slab: registry -> superslab -> unit -> head.
  *
- * The registry maps each 2 MiB chunk of the 47-bit address space to the
- * segment (superslab or whale mapping) that starts in it; leaves are made
- * on demand and never freed, so lock-free readers never see freed memory.
+ * The registry keeps one kind byte per 2 MiB chunk of the 47-bit address
+ * space, so "is this ours, and what is it" is one load; every segment
+ * (superslab or whale mapping) starts at a chunk boundary with its header.
  *
  * Invariants:
  *   - free_mask/nfree/unit kinds change only under hk_ss_lock;
@@ -36,46 +36,35 @@ const uint8_t hk_tiny_class_lut[66] = {
     HK_TINY_CLASS_FOR_Q(65)};
 
 /* ---- registry ----------------------------------------------------------- */
-hk_seg_t *_Atomic *hk_reg_top[HK_REG_TOP];
-pthread_mutex_t hk_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+uint8_t hk_chunk_kind[(size_t)1 << HK_REG_BITS];
 
-int hk_registry_set(void *base, size_t size, hk_seg_t *seg) {
+void hk_registry_set(void *base, size_t size, unsigned kind) {
   uintptr_t first = (uintptr_t)base >> HK_SS_SHIFT;
   uintptr_t last = ((uintptr_t)base + size - 1) >> HK_SS_SHIFT;
-  if (last >> HK_REG_BITS) {
-    errno = ENOMEM;
-    return -1;
-  }
+  HK_ASSERT(((uintptr_t)base & (HK_SS_SIZE - 1)) == 0 && !(last >> HK_REG_BITS));
   for (uintptr_t c = first; c <= last; c++) {
-    hk_seg_t *_Atomic *leaf =
-        __atomic_load_n(&hk_reg_top[c >> HK_REG_LEAF_BITS], __ATOMIC_ACQUIRE);
-    if (leaf == NULL) {
-      if (seg == NULL) continue;
-      pthread_mutex_lock(&hk_reg_lock);
-      leaf = hk_reg_top[c >> HK_REG_LEAF_BITS];
-      if (leaf == NULL) {
-        leaf = hk_os_map(sizeof(*leaf) << HK_REG_LEAF_BITS, HK_PAGE);
-        if (leaf != NULL)
-          __atomic_store_n(&hk_reg_top[c >> HK_REG_LEAF_BITS], leaf,
-                           __ATOMIC_RELEASE);
-      }
-      pthread_mutex_unlock(&hk_reg_lock);
-      if (leaf == NULL) {
-        if (c > first) hk_registry_set(base, (c - first) << HK_SS_SHIFT, NULL);
-        errno = ENOMEM;
-        return -1;
-      }
-    }
-    atomic_store_explicit(&leaf[c & ((1u << HK_REG_LEAF_BITS) - 1)], seg,
-                          memory_order_release);
+    unsigned k = kind == HK_CHUNK_NONE || c == first ? kind : HK_CHUNK_TAIL;
+    __atomic_store_n(&hk_chunk_kind[c], (uint8_t)k, __ATOMIC_RELEASE);
   }
-  return 0;
+}
+
+hk_seg_t *hk_seg_lookup(const void *p) {
+  unsigned k = hk_chunk_of(p);
+  if (k == HK_CHUNK_NONE) return NULL;
+  uintptr_t chunk = (uintptr_t)p >> HK_SS_SHIFT;
+  while (k == HK_CHUNK_TAIL && chunk > 0) {
+    chunk--;
+    k = __atomic_load_n(&hk_chunk_kind[chunk], __ATOMIC_RELAXED);
+  }
+  if (k != HK_CHUNK_SS && k != HK_CHUNK_WHALE) return NULL;
+  return (hk_seg_t *)(chunk << HK_SS_SHIFT);
 }
 
 /* ---- superslabs ----------------------------------------------------------- */
 pthread_mutex_t hk_ss_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_ss_t *ss_partial;          /* superslabs with free units          */
 static hk_ss_t *ss_cache;            /* empty superslabs kept mapped        */
+static hk_ss_t *ss_all;              /* every mapped superslab              */
 static uint64_t ss_live, ss_cached, ss_mapped, ss_unmapped;
 
 static void list_push(hk_ss_t **list, hk_ss_t *ss) {
@@ -88,6 +77,16 @@ static void list_remove(hk_ss_t **list, hk_ss_t *ss) {
   if (ss->prev) ss->prev->next = ss->next; else *list = ss->next;
   if (ss->next) ss->next->prev = ss->prev;
   ss->next = ss->prev = NULL;
+}
+
+/* Unregister and unmap an empty superslab; hk_ss_lock held. */
+static void ss_unmap(hk_ss_t *ss) {
+  if (ss->all_prev) ss->all_prev->all_next = ss->all_next;
+  else ss_all = ss->all_next;
+  if (ss->all_next) ss->all_next->all_prev = ss->all_prev;
+  hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_NONE);
+  hk_os_unmap(ss, HK_SS_SIZE);
+  ss_unmapped++;
 }
 
 static void ss_format(hk_ss_t *ss) {
@@ -112,11 +111,12 @@ static hk_ss_t *ss_new(void) {
   } else {
     ss = hk_os_map(HK_SS_SIZE, HK_SS_SIZE);
     if (ss == NULL) return NULL;
-    if (hk_registry_set(ss, HK_SS_SIZE, &ss->seg) != 0) {
-      hk_os_unmap(ss, HK_SS_SIZE);
-      return NULL;
-    }
+    hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS);
     ss_mapped++;
+    ss->all_prev = NULL;
+    ss->all_next = ss_all;
+    if (ss_all) ss_all->all_prev = ss;
+    ss_all = ss;
   }
   ss_format(ss);
   ss_live++;
@@ -164,10 +164,10 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   uintptr_t base = (uintptr_t)ss + ((uintptr_t)start << HK_UNIT_SHIFT);
   s->free = NULL;
   s->used = 0;
+  s->allocs = 0;
   s->carved = 0;
   s->cls = (uint8_t)cls;
   s->flags = 0;
-  s->in_full = 0;
   s->stride = ci->stride;
   s->nunits = (uint8_t)n;
   s->capacity = start == 0 ? ci->cap0 : ci->cap;
@@ -197,9 +197,7 @@ void hk_span_free(hk_slab_t *s) {
       list_push(&ss_cache, ss);
       ss_cached++;
     } else {
-      hk_registry_set(ss, HK_SS_SIZE, NULL);
-      hk_os_unmap(ss, HK_SS_SIZE);
-      ss_unmapped++;
+      ss_unmap(ss);
     }
   }
   pthread_mutex_unlock(&hk_ss_lock);
@@ -212,9 +210,7 @@ size_t hk_ss_trim(void) {
     hk_ss_t *ss = ss_cache;
     list_remove(&ss_cache, ss);
     ss_cached--;
-    hk_registry_set(ss, HK_SS_SIZE, NULL);
-    hk_os_unmap(ss, HK_SS_SIZE);
-    ss_unmapped++;
+    ss_unmap(ss);
     released += HK_SS_SIZE;
   }
   pthread_mutex_unlock(&hk_ss_lock);
@@ -228,5 +224,11 @@ void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped,
   *cached = ss_cached;
   *mapped = ss_mapped;
   *unmapped = ss_unmapped;
+  pthread_mutex_unlock(&hk_ss_lock);
+}
+
+void hk_ss_foreach(void (*fn)(hk_ss_t *ss, void *arg), void *arg) {
+  pthread_mutex_lock(&hk_ss_lock);
+  for (hk_ss_t *ss = ss_all; ss != NULL; ss = ss->all_next) fn(ss, arg);
   pthread_mutex_unlock(&hk_ss_lock);
 }

@@ -25,9 +25,9 @@
  *   - s->used == blocks handed out and not yet back on s->free (remote
  *     frees count until drained), so used == 0 means no live block;
  *   - a slab is on exactly one list: its owner's class list, its owner's
- *     full list (in_full == 1), the abandoned list of its class (owner 0),
+ *     full list (flag HK_SLAB_PARKED), the abandoned list of its class (owner 0),
  *     or none while it is being handed over;
- *   - only the owner touches free, used, carved, in_full and the lists.
+ *   - only the owner touches free, used, carved, flags and the lists.
  */
 #include "internal.h"
 
@@ -37,6 +37,7 @@ pthread_mutex_t hk_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_slab_t *abandoned[HK_NCLASSES];
 uint64_t hk_slabs_abandoned, hk_slabs_adopted;
 _Atomic uint64_t hk_class_spans[HK_NCLASSES];
+_Atomic uint64_t hk_retired_allocs[HK_NCLASSES];
 
 /* ---- list helpers -------------------------------------------------------- */
 static void avail_remove(hk_heap_t *h, hk_slab_t *s) {
@@ -72,14 +73,14 @@ static void full_push(hk_heap_t *h, hk_slab_t *s) {
   s->next = h->full[c];
   if (s->next) s->next->prev = s;
   h->full[c] = s;
-  s->in_full = 1;
+  hk_slab_set_flags(s, s->flags | HK_SLAB_PARKED);
 }
 static void full_remove(hk_heap_t *h, hk_slab_t *s) {
   if (s->prev) s->prev->next = s->next;
   else h->full[s->cls] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  s->in_full = 0;
+  hk_slab_set_flags(s, s->flags & ~HK_SLAB_PARKED);
 }
 
 /* ---- carving and draining ------------------------------------------------ */
@@ -139,6 +140,7 @@ void hk_span_release(hk_slab_t *s) {
   HK_ASSERT(s->used == 0);
   atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
   atomic_fetch_sub_explicit(&hk_class_spans[s->cls], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hk_retired_allocs[s->cls], s->allocs, memory_order_relaxed);
   hk_span_free(s);
 }
 
@@ -239,13 +241,13 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
   hk_block_t *b = s->free;
   s->free = b->next;
   s->used++;
-  HK_CNT_ADD(h->cnt[c].allocs, 1);
+  s->allocs++;
   return b;
 }
 
 /* A local free made the slab empty or landed on a parked slab. */
 void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
-  if (s->in_full) {
+  if (s->flags & HK_SLAB_PARKED) {
     /* Unpark: the CAS-free path may race with pushers, so take the queue. */
     full_remove(h, s);
     drain(h, s);
@@ -272,19 +274,35 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
     atomic_fetch_or_explicit(&owner->remote_hint, (uint64_t)1 << c,
                              memory_order_release);
   hk_heap_t *me = hk_tl_heap;
-  if (me != &hk_heap_empty) {
-    HK_CNT_ADD(me->cnt[c].frees, 1);
+  if (me != &hk_heap_empty)
     HK_CNT_ADD(me->cnt[c].remote_frees, 1);
-  } else {
-    __atomic_fetch_add(&hk_orphan_cnt[c].frees, 1, __ATOMIC_RELAXED);
+  else
     __atomic_fetch_add(&hk_orphan_cnt[c].remote_frees, 1, __ATOMIC_RELAXED);
+}
+
+/* Blocks of s that are live: handed out and not freed, i.e. used minus
+ * the frees still waiting on the remote queue.  The queue is walked with
+ * every node checked against the slab's geometry, so a racing or corrupt
+ * queue ends the walk instead of leading it astray. */
+HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
+  uint32_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED);
+  uintptr_t v = atomic_load_explicit(&((hk_slab_t *)s)->remote, memory_order_acquire);
+  const hk_block_t *b = (const hk_block_t *)(v & ~HK_REMOTE_PARKED);
+  uintptr_t end = s->user0 + (uintptr_t)s->capacity * s->stride;
+  uint32_t pending = 0;
+  while (b != NULL && pending < used) {
+    uintptr_t a = (uintptr_t)b;
+    if (a < s->user0 || a >= end || (a - s->user0) % s->stride != 0) break;
+    pending++;
+    b = __atomic_load_n(&b->next, __ATOMIC_RELAXED);
   }
+  return used - pending;
 }
 
 /* ---- thread exit ------------------------------------------------------- */
 static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
   s->next = s->prev = NULL;
-  s->in_full = 0;
+  hk_slab_set_flags(s, s->flags & ~HK_SLAB_PARKED);
   drain(h, s);
   if (s->used == 0) {
     hk_span_release(s);

@@ -25,4 +25,18 @@
 #define HK_TRACK_HANDOFF(addr)       ((void)(addr))
 #define HK_TRACK_ACQUIRE(addr)       ((void)(addr))
 
+/* Functions that read other threads' owner-only counters on purpose (the
+ * statistics snapshot) opt out of TSan instrumentation here. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HK_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#if !defined(HK_NO_TSAN) && defined(__SANITIZE_THREAD__)
+#define HK_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#ifndef HK_NO_TSAN
+#define HK_NO_TSAN
+#endif
+
 #endif /* HAKMEM_TRACK_H */

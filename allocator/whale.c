@@ -6,9 +6,9 @@
  * alignment, and costs an mmap/munmap pair per block.
  *
  * Invariants:
- *   - the mapping base is aligned to max(2 MiB, alignment), so every chunk
- *     of the mapping registers to this header and no other segment starts
- *     in those chunks;
+ *   - the mapping base is aligned to max(2 MiB, alignment): its first chunk
+ *     is registered HK_CHUNK_WHALE with the header at the base, the others
+ *     HK_CHUNK_TAIL, and no other segment starts in those chunks;
  *   - the header lies before the user pointer, outside the usable bytes;
  *   - usable = map_size - user_off >= the request.
  */
@@ -35,11 +35,7 @@ void *hk_whale_alloc(size_t size, size_t align) {
   w->map_size = map_size;
   w->user_off = user_off;
   w->usable = map_size - user_off;
-  if (hk_registry_set(base, map_size, &w->seg) != 0) {
-    hk_os_unmap(base, map_size);
-    errno = ENOMEM;
-    return NULL;
-  }
+  hk_registry_set(base, map_size, HK_CHUNK_WHALE);
   atomic_fetch_add_explicit(&whale_allocs, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&whale_live_bytes, w->usable, memory_order_relaxed);
   HK_TRACK_ALLOC(base + user_off, w->usable, 1);
@@ -53,7 +49,7 @@ void hk_whale_free(hk_whale_t *w, void *p) {
   atomic_fetch_sub_explicit(&whale_live_bytes, w->usable, memory_order_relaxed);
   HK_TRACK_FREE(p, w->usable);
   size_t map_size = w->map_size;
-  hk_registry_set(w, map_size, NULL);
+  hk_registry_set(w, map_size, HK_CHUNK_NONE);
   hk_os_unmap(w, map_size);
 }
 
