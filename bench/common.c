@@ -39,6 +39,12 @@
 
 volatile uint64_t bench_sink;
 
+void bench_oom(const char *what, size_t size)
+{
+  fprintf(stderr, "bench: %s(%zu) failed\n", what, size);
+  exit(1);
+}
+
 /* ---- the slot workload -------------------------------------------------- */
 uint64_t bench_slot_ops(void **slot, uint32_t slots, uint64_t ops,
                         size_t min, size_t max, bench_rng *rng)
@@ -53,11 +59,7 @@ uint64_t bench_slot_ops(void **slot, uint32_t slots, uint64_t ops,
       slot[k] = NULL;
     } else {
       size_t size = bench_rng_range(rng, min, max);
-      p = malloc(size);
-      if (!p) {
-        fprintf(stderr, "bench: malloc(%zu) failed\n", size);
-        exit(1);
-      }
+      p = bench_malloc(size);
       bench_touch(p, size, (uint8_t)i);
       slot[k] = p;
       mallocs++;

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* ---- keeping the compiler honest ----------------------------------------- */
 /* Make a pointer escape, so malloc/free pairs cannot be elided. */
@@ -35,6 +36,28 @@ static inline void bench_touch(void *p, size_t size, uint8_t v)
   for (size_t off = 0; off < size; off += 4096)
     b[off] = v;
   b[size - 1] = v;
+}
+
+/* ---- checked allocation -------------------------------------------------- */
+/* Reports a failed allocation of size bytes and exits 1. */
+void bench_oom(const char *what, size_t size) __attribute__((noreturn, cold));
+
+/* malloc, or exit on failure (inline: it sits in timed loops). */
+static inline void *bench_malloc(size_t size)
+{
+  void *p = malloc(size);
+  if (__builtin_expect(p == NULL, 0))
+    bench_oom("malloc", size);
+  return p;
+}
+
+/* realloc, or exit on failure. */
+static inline void *bench_realloc(void *old, size_t size)
+{
+  void *p = realloc(old, size);
+  if (__builtin_expect(p == NULL, 0))
+    bench_oom("realloc", size);
+  return p;
 }
 
 /* ---- PRNG ---------------------------------------------------------------- */

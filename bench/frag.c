@@ -57,11 +57,7 @@ int main(int argc, char **argv)
     size_t lo = r % 2 ? mid : min, hi = r % 2 ? max : mid;
     for (uint64_t i = 0; i < count; i++) {
       size_t size = bench_rng_range(&rng, lo, hi);
-      blk[i] = malloc(size);
-      if (!blk[i]) {
-        fprintf(stderr, "frag: malloc(%zu) failed\n", size);
-        return 1;
-      }
+      blk[i] = bench_malloc(size);
       bench_touch(blk[i], size, (uint8_t)i);
       if (i % keep == 0)
         live_bytes += size;

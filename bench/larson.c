@@ -71,16 +71,6 @@ static uint64_t drain(ring_t *in, uint64_t mask, uint64_t *acc)
   return tail - head;
 }
 
-static void *xmalloc(size_t size)
-{
-  void *p = malloc(size);
-  if (!p) {
-    fprintf(stderr, "larson: malloc(%zu) failed\n", size);
-    exit(1);
-  }
-  return p;
-}
-
 /* --mode=swap: random replacement in a table that moves round the ring. */
 static void swap_thread(unsigned idx, void *arg)
 {
@@ -103,7 +93,7 @@ static void swap_thread(unsigned idx, void *arg)
       acc += old[0];
       free(old);
       size_t size = bench_rng_range(&rng, L->min, L->max);
-      void *p = xmalloc(size);
+      void *p = bench_malloc(size);
       bench_touch(p, size, (uint8_t)j);
       t[k] = p;
     }
@@ -130,7 +120,7 @@ static void pc_thread(unsigned idx, void *arg)
     uint64_t n = mine - made < L->batch ? mine - made : L->batch;
     for (uint64_t j = 0; j < n; j++) {
       size_t size = bench_rng_range(&rng, L->min, L->max);
-      void *p = xmalloc(size);
+      void *p = bench_malloc(size);
       bench_touch(p, size, (uint8_t)j);
       buf[j] = p;
     }
@@ -212,7 +202,7 @@ int main(int argc, char **argv)
       L.table[i] = bench_harness_alloc(slots * sizeof(void *));
       for (uint64_t k = 0; k < slots; k++) {
         size_t size = bench_rng_range(&rng, min, max);
-        L.table[i][k] = xmalloc(size);
+        L.table[i][k] = bench_malloc(size);
         bench_touch(L.table[i][k], size, 1);
       }
     }

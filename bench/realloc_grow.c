@@ -15,16 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void *xalloc(void *old, size_t size)
-{
-  void *p = old ? realloc(old, size) : malloc(size);
-  if (!p) {
-    fprintf(stderr, "realloc_grow: allocation of %zu failed\n", size);
-    exit(1);
-  }
-  return p;
-}
-
 int main(int argc, char **argv)
 {
   uint64_t ops = 1000000, chains = 1, min = 16, max = 65536, step = 256;
@@ -50,7 +40,7 @@ int main(int argc, char **argv)
   unsigned char **buf = bench_harness_alloc(chains * sizeof *buf);
   size_t *len = bench_harness_alloc(chains * sizeof *len);
   for (uint64_t c = 0; c < chains; c++) {
-    buf[c] = xalloc(NULL, min);
+    buf[c] = bench_malloc(min);
     buf[c][0] = (unsigned char)c;
     len[c] = min;
   }
@@ -64,12 +54,12 @@ int main(int argc, char **argv)
     if (n > max) {
       acc += buf[c][0];
       free(buf[c]);
-      buf[c] = xalloc(NULL, min);
+      buf[c] = bench_malloc(min);
       buf[c][0] = (unsigned char)i;
       len[c] = min;
       restarts++;
     } else {
-      buf[c] = xalloc(buf[c], n);
+      buf[c] = bench_realloc(buf[c], n);
       acc += buf[c][0];
       buf[c][n - 1] = (unsigned char)i;
       len[c] = n;

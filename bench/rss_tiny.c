@@ -33,17 +33,13 @@ int main(int argc, char **argv)
   bench_run b;
   bench_begin(&b, "rss_tiny");
   void **blk = bench_harness_alloc(count * sizeof *blk);
-  void *warm = malloc(size);
+  void *warm = bench_malloc(size);
   BENCH_ESCAPE(warm);
   free(warm);
 
   bench_start(&b);
   for (uint64_t i = 0; i < count; i++) {
-    blk[i] = malloc(size);
-    if (!blk[i]) {
-      fprintf(stderr, "rss_tiny: malloc failed\n");
-      return 1;
-    }
+    blk[i] = bench_malloc(size);
     bench_touch(blk[i], size, (uint8_t)i);
   }
   bench_stop(&b);

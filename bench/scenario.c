@@ -47,16 +47,6 @@ static const scenario_t scenarios[] = {
     {"vm", 2 << 20, 4096, 16, 256, 32, 256, 64 << 10, 4, 8192, 200, 0},
 };
 
-static void *xmalloc(size_t size)
-{
-  void *p = malloc(size);
-  if (!p) {
-    fprintf(stderr, "scenario: malloc(%zu) failed\n", size);
-    exit(1);
-  }
-  return p;
-}
-
 int main(int argc, char **argv)
 {
   scenario_t S = scenarios[SCENARIO - 1];
@@ -96,26 +86,22 @@ int main(int argc, char **argv)
 
   bench_start(&b);
   for (uint64_t it = 0; it < S.iters; it++) {
-    unsigned char *work = xmalloc(S.work);
+    unsigned char *work = bench_malloc(S.work);
     bench_touch(work, S.work, (uint8_t)it);
     ops++;
     uint64_t nv = 0;
     for (uint64_t i = 0; i < S.objs; i++) {
       size_t size = bench_rng_range(&rng, S.omin, S.omax);
-      obj[i] = xmalloc(size);
+      obj[i] = bench_malloc(size);
       bench_touch(obj[i], size, (uint8_t)i);
       ops++;
       if (every && nv < S.vecs && (i + 1) % every == 0) {
-        unsigned char *v = xmalloc(S.vmin);
+        unsigned char *v = bench_malloc(S.vmin);
         v[0] = (unsigned char)nv;
         ops++;
         for (size_t n = S.vmin * 2; n / 2 < S.vmax; n *= 2) {
           size_t sz = n < S.vmax ? n : S.vmax;
-          v = realloc(v, sz);
-          if (!v) {
-            fprintf(stderr, "%s: realloc(%zu) failed\n", S.name, sz);
-            return 1;
-          }
+          v = bench_realloc(v, sz);
           v[sz - 1] = (unsigned char)n;
           ops++;
         }

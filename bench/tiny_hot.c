@@ -36,18 +36,14 @@ int main(int argc, char **argv)
   bench_begin(&b, name);
   void **keep = held ? bench_harness_alloc(held * sizeof *keep) : NULL;
   for (uint64_t i = 0; i < held; i++) {
-    keep[i] = malloc(size);
+    keep[i] = bench_malloc(size);
     BENCH_ESCAPE(keep[i]);
   }
   uint64_t acc = 0;
 
   bench_start(&b);
   for (uint64_t i = 0; i < ops; i++) {
-    unsigned char *p = malloc(size);
-    if (!p) {
-      fprintf(stderr, "%s: malloc failed\n", name);
-      return 1;
-    }
+    unsigned char *p = bench_malloc(size);
     p[0] = (unsigned char)i;
     BENCH_ESCAPE(p);
     acc += p[0];

@@ -34,19 +34,14 @@ int main(int argc, char **argv)
   bench_begin(&b, "whale");
   void *keep = NULL;
   if (held) {
-    keep = malloc(size);
+    keep = bench_malloc(size);
     BENCH_ESCAPE(keep);
   }
   uint64_t acc = 0;
 
   bench_start(&b);
   for (uint64_t i = 0; i < ops; i++) {
-    unsigned char *p = malloc(size);
-    if (!p) {
-      fprintf(stderr, "whale: malloc(%llu) failed\n",
-              (unsigned long long)size);
-      return 1;
-    }
+    unsigned char *p = bench_malloc(size);
     if (pages) {
       bench_touch(p, size, (uint8_t)i);
     } else {
