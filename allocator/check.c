@@ -6,7 +6,8 @@
  * are safe inside the allocator.
  *
  * hak_check_heap walks the heap in checked builds (hardened, debug); the
- * release build has no heap walk and returns -1.
+ * release build has no heap walk and returns -1.  Each problem found is
+ * one line, "hakmem: heap check: <what>: at=0x... class=<n>".
  */
 #include "internal.h"
 
@@ -74,10 +75,147 @@ void hk_fatal(const char *fault, const void *ptr, int cls) {
   abort();
 }
 
+/* ---- the heap walk (hardened and debug builds) --------------------------
+ * Checks, for every superslab: the header, the unit map against free_mask,
+ * and for every span: geometry against the layout table, carved <= capacity,
+ * used <= carved, the free list (every node inside the carved range, on a
+ * stride boundary, no node twice, exactly carved - used nodes), the remote
+ * queue (same node checks), and every carved block's header byte.
+ * Other threads must not allocate or free during the walk. */
+#if HAKMEM_CHECK_LEVEL > 0
+typedef struct walk {
+  unsigned problems;
+  uint8_t seen[HK_UNIT_SIZE / 16 / 8 * 8]; /* one bit per block of a span */
+} walk_t;
+
+static void problem(walk_t *w, const char *what, const void *where, int cls) {
+  char line[200];
+  size_t len = 0;
+  const char *parts[] = {"hakmem: heap check: ", what, ": at="};
+  for (unsigned i = 0; i < 3; i++) {
+    size_t n = strlen(parts[i]);
+    if (n > 120) n = 120;
+    memcpy(line + len, parts[i], n);
+    len += n;
+  }
+  len += hk_fmt_hex(line + len, (uint64_t)(uintptr_t)where);
+  memcpy(line + len, " class=", 7);
+  len += 7;
+  if (cls < 0) line[len++] = '-';
+  else len += hk_fmt_u64(line + len, (uint64_t)cls);
+  line[len++] = '\n';
+  ssize_t r = write(2, line, len);
+  (void)r;
+  w->problems++;
+}
+
+/* Index of block b in s, or -1 when b is not a carved block start. */
+static long block_index(const hk_slab_t *s, uintptr_t b) {
+  if (b < s->user0) return -1;
+  uintptr_t off = b - s->user0;
+  if (off % s->stride != 0 || off / s->stride >= s->carved) return -1;
+  return (long)(off / s->stride);
+}
+
+/* Walk a block list; returns nodes counted, or -1 after reporting. */
+static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
+                      const char *which) {
+  long n = 0;
+  for (; b != NULL; b = b->next) {
+    long i = block_index(s, (uintptr_t)b);
+    if (i < 0) {
+      problem(w, which[0] == 'f' ? "free-list node off the stride grid"
+                                 : "remote-queue node off the stride grid",
+              b, s->cls);
+      return -1;
+    }
+    if (w->seen[i >> 3] & (1u << (i & 7))) {
+      problem(w, which[0] == 'f' ? "free-list node seen twice (double free or cycle)"
+                                 : "remote-queue node seen twice (double free or cycle)",
+              b, s->cls);
+      return -1;
+    }
+    w->seen[i >> 3] |= (uint8_t)(1u << (i & 7));
+    n++;
+  }
+  return n;
+}
+
+static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
+  hk_slab_t *s = &ss->slab[u];
+  if (s->cls >= HK_NCLASSES) {
+    problem(w, "slab class out of range", s, s->cls);
+    return;
+  }
+  const hk_class_info_t *ci = &hk_class[s->cls];
+  int c = s->cls;
+  uintptr_t base = (uintptr_t)ss + ((uintptr_t)u << HK_UNIT_SHIFT);
+  if (s->nunits != ci->units || u + s->nunits > HK_UNITS) {
+    problem(w, "span length disagrees with the layout table", s, c);
+    return;
+  }
+  for (unsigned k = 0; k < s->nunits; k++) {
+    const hk_slab_t *t = &ss->slab[u + k];
+    if (t->head != s || t->unit_kind != (k ? HK_UNIT_TAIL : HK_UNIT_HEAD) ||
+        (ss->free_mask >> (u + k) & 1u))
+      problem(w, "unit map disagrees with its span", t, c);
+  }
+  if (s->stride != ci->stride ||
+      s->capacity != (u == 0 ? ci->cap0 : ci->cap) ||
+      s->user0 != base + (u == 0 ? HK_SS_META : 0) + ci->first_off)
+    problem(w, "span geometry disagrees with the layout table", s, c);
+  if (s->carved > s->capacity) {
+    problem(w, "carved beyond capacity", s, c);
+    return;
+  }
+  if (s->used > s->carved) problem(w, "more blocks in use than carved", s, c);
+  memset(w->seen, 0, (s->carved + 7) / 8);
+  long nfree = walk_list(w, s, s->free, "free");
+  uintptr_t rv = atomic_load_explicit(&s->remote, memory_order_acquire);
+  long nremote = walk_list(w, s, (const hk_block_t *)(rv & ~HK_REMOTE_PARKED), "remote");
+  if (nfree >= 0 && (uint64_t)nfree + s->used != s->carved)
+    problem(w, "free-list length + used != carved", s, c);
+  if (nremote > (long)s->used) problem(w, "more remote frees than blocks in use", s, c);
+  if (ci->header) {
+    uint8_t want = (uint8_t)(HK_HDR_MAGIC | c);
+    for (uint32_t i = 0; i < s->carved; i++) {
+      const uint8_t *h = (const uint8_t *)(s->user0 + (uintptr_t)i * s->stride) - 1;
+      if (*h != want) problem(w, "block header overwritten", h + 1, c);
+    }
+  }
+}
+
+static void walk_ss(hk_ss_t *ss, void *arg) {
+  walk_t *w = arg;
+  if (ss->seg.magic != HK_SEG_MAGIC || ss->seg.kind != HK_SEG_SS) {
+    problem(w, "superslab header corrupt", ss, -1);
+    return;
+  }
+  if ((unsigned)__builtin_popcount(ss->free_mask) != ss->nfree)
+    problem(w, "superslab free count disagrees with its mask", ss, -1);
+  for (unsigned u = 0; u < HK_UNITS; u++) {
+    const hk_slab_t *s = &ss->slab[u];
+    if (ss->free_mask >> u & 1u) {
+      if (s->unit_kind != HK_UNIT_FREE) problem(w, "free unit marked in use", s, -1);
+      continue;
+    }
+    if (s->unit_kind == HK_UNIT_HEAD) walk_span(w, ss, u);
+    else if (s->unit_kind != HK_UNIT_TAIL) problem(w, "used unit marked free", s, -1);
+  }
+}
+#endif
+
 HK_PUBLIC int hak_check_heap(void) {
 #if HAKMEM_CHECK_LEVEL == 0
   return -1;
 #else
-  return -1; /* replaced by the full heap walk with the debug checks */
+  static walk_t w;
+  static pthread_mutex_t walk_lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&walk_lock);
+  w.problems = 0;
+  hk_ss_foreach(walk_ss, &w);
+  int n = (int)w.problems;
+  pthread_mutex_unlock(&walk_lock);
+  return n;
 #endif
 }
