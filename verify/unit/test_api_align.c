@@ -223,7 +223,8 @@ static void test_valloc_pvalloc(void **state) {
   assert_int_equal(ut_live_blocks(), live0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_posix_memalign_bad_alignment),
       cmocka_unit_test(test_posix_memalign_impossible),

@@ -241,7 +241,8 @@ static void test_reallocarray_products(void **state) {
   hak_free(p);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_realloc_null_is_malloc),
       cmocka_unit_test(test_realloc_zero),

@@ -288,7 +288,8 @@ static void test_calloc_overflow(void **state) {
   assert_int_equal(ut_live_blocks(), live0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_alignment_every_size),
       cmocka_unit_test(test_edges_no_overlap_contents_kept),

@@ -250,7 +250,8 @@ static void test_nested_fork(void **state) {
   if (err) fail_msg("nested fork: %s", err);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fork_from_main_while_threads_allocate),
       cmocka_unit_test(test_fork_from_worker_thread),

@@ -260,7 +260,8 @@ static void test_concurrent_cross_thread_frees(void **state) {
   assert_int_equal(ut_live_blocks(), live0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_lived_threads_abandon_adopt),
       cmocka_unit_test(test_thread_exit_memory_bounded),
