@@ -2,17 +2,19 @@
  *
  *   hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]
  *                    [--profile mixed|small] [--no-impossible] [--text] -o FILE
- *   hakmem-trace convert IN -o OUT [--text|--binary]
+ *   hakmem-trace convert IN -o OUT [--text|--binary] [--head N]
  *   hakmem-trace stats TRACE
  *   hakmem-trace record -o FILE [--text] -- PROGRAM ARGS...
  *
  * `record` runs PROGRAM with libhakmem_recorder.so preloaded (found next to
  * this binary in ../lib, or via $HAKMEM_RECORDER).  FILE may contain %p for
- * the pid; without it only the first process of the tree records.
+ * the pid (every process records); without it only PROGRAM's own process
+ * records (across its execs; children do not).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,7 @@
 static void usage(void) {
   fputs("usage: hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]\n"
         "                        [--profile mixed|small] [--no-impossible] [--text] -o FILE\n"
-        "       hakmem-trace convert IN -o OUT [--text|--binary]\n"
+        "       hakmem-trace convert IN -o OUT [--text|--binary] [--head N]\n"
         "       hakmem-trace stats TRACE\n"
         "       hakmem-trace record -o FILE [--text] -- PROGRAM [ARGS...]\n",
         stderr);
@@ -73,9 +75,11 @@ static int cmd_gen(int argc, char **argv) {
 static int cmd_convert(int argc, char **argv) {
   const char *in = NULL, *out = NULL;
   int fmt = -1;
+  uint64_t head = UINT64_MAX;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-o") && v) out = v, i++;
+    else if (!strcmp(a, "--head") && v) head = vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--text")) fmt = VF_FMT_TEXT;
     else if (!strcmp(a, "--binary")) fmt = VF_FMT_BINARY;
     else if (!in) in = a;
@@ -89,10 +93,17 @@ static int cmd_convert(int argc, char **argv) {
     in_text = fread(m, 1, 4, f) == 4 && memcmp(m, VF_TRACE_MAGIC, 4) != 0;
     fclose(f);
   }
+  size_t ol = strlen(out);
+  if (fmt < 0 && ol > 4 && !strcmp(out + ol - 4, ".txt")) fmt = VF_FMT_TEXT;
+  if (fmt < 0 && ol > 5 && !strcmp(out + ol - 5, ".hktr")) fmt = VF_FMT_BINARY;
   if (fmt < 0) fmt = in_text ? VF_FMT_BINARY : VF_FMT_TEXT;
   vf_trace_t t;
   char err[512];
   if (vf_trace_load(in, &t, err, sizeof err)) vf_cli_die("hakmem-trace: %s", err);
+  if (head < t.n) { /* any prefix is a valid trace; live blocks are freed at the end */
+    t.n = (size_t)head;
+    vf_trace_refresh(&t);
+  }
   save_or_die(&t, out, (vf_trace_fmt_t)fmt);
   vf_trace_free(&t);
   return 0;
@@ -199,6 +210,9 @@ static int cmd_record(int argc, char **argv) {
   if (pid == 0) {
     setenv("LD_PRELOAD", pre, 1);
     setenv("HAKMEM_TRACE_OUT", text ? bin_out : out, 1);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    setenv("HAKMEM_TRACE_PID", pid, 1);
     execvp(argv[i + 1], argv + i + 1);
     fprintf(stderr, "hakmem-trace record: %s: %s\n", argv[i + 1], strerror(errno));
     _exit(127);

@@ -16,8 +16,10 @@
  *  - pointers the recorder never saw allocated (start-up, valloc, ...) are
  *    passed to the real allocator and not recorded;
  *  - a forked child stops recording (its parent's unflushed bytes are
- *    dropped); without %p in the path only the first process that opens the
- *    file records (O_EXCL).
+ *    dropped); without %p in the path only the process named by
+ *    $HAKMEM_TRACE_PID records (a new image after its exec starts the file
+ *    over), or without that variable the first process that opens the file
+ *    (O_EXCL).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -395,7 +397,18 @@ __attribute__((constructor)) static void rec_init(void) {
     }
   }
   name[k] = 0;
-  int fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC | (has_pid ? O_TRUNC : O_EXCL), 0644);
+  /* HAKMEM_TRACE_PID (set by hakmem-trace record) names the one process
+   * that records; it may exec itself, and each new image starts over. */
+  const char *owner = getenv("HAKMEM_TRACE_PID");
+  int mine = 0;
+  if (owner && *owner && !has_pid) {
+    long want = 0;
+    for (const char *c = owner; *c >= '0' && *c <= '9'; c++) want = want * 10 + (*c - '0');
+    if (want != (long)getpid()) return;
+    mine = 1;
+  }
+  int excl = has_pid || mine ? O_TRUNC : O_EXCL;
+  int fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC | excl, 0644);
   if (fd < 0) return; /* another process records */
   in_hook = 1;
   pthread_atfork(before_fork, after_fork_parent, in_child);
