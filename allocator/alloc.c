@@ -203,8 +203,9 @@ HK_PUBLIC void *hak_aligned_alloc(size_t align, size_t n) {
 }
 
 HK_PUBLIC void *hak_memalign(size_t align, size_t n) {
-  /* glibc semantics: a non-power-of-two alignment is rounded up. */
-  if (align > ((size_t)1 << (sizeof(size_t) * 8 - 2))) {
+  /* glibc semantics: a non-power-of-two alignment is rounded up; one that
+   * cannot be rounded up within size_t is EINVAL. */
+  if (align > ((size_t)1 << (sizeof(size_t) * 8 - 1))) {
     errno = EINVAL;
     return NULL;
   }

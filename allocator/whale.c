@@ -20,6 +20,7 @@ static _Atomic uint64_t whale_allocs, whale_frees, whale_live_bytes;
 
 void *hk_whale_alloc(size_t size, size_t align) {
   if (align < 64) align = 64;
+  if (size < HK_ALIGN) size = HK_ALIGN; /* the user pointer stays inside the mapping */
   size_t user_off = (sizeof(hk_whale_t) + align - 1) & ~(align - 1);
   if (size > PTRDIFF_MAX || size > SIZE_MAX - user_off - HK_PAGE) {
     errno = ENOMEM;

@@ -75,7 +75,11 @@ typedef struct hak_stats {
   uint32_t nclasses;         /* entries used in cls[] */
   /* live set, exact when no other thread is allocating */
   uint64_t live_blocks;      /* blocks allocated and not yet freed       */
-  uint64_t live_bytes;       /* sum of usable bytes of the live blocks   */
+  uint64_t live_bytes;       /* sum of the live blocks' block sizes: each
+                                block's full usable size, so for a block
+                                handed out at an aligned interior offset
+                                it exceeds hak_malloc_usable_size(ptr) by
+                                that offset; always >= the bytes requested */
   uint64_t allocs, frees;    /* totals over all paths                    */
   /* blocks served by direct mappings (above the pooled classes) */
   uint64_t large_allocs, large_frees, large_live_bytes;
