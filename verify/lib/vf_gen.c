@@ -65,8 +65,9 @@ static uint64_t pick_size(rng_t *r, unsigned profile) {
   return log_uniform(r, 2097153, 8u << 20);
 }
 
-static uint64_t pick_align(rng_t *r, int impossible) {
+static uint64_t pick_align(rng_t *r, int impossible, unsigned profile) {
   uint64_t x = below(r, 1000);
+  if (profile == VF_GEN_SMALL) return (uint64_t)1 << (3 + below(r, 4)); /* 8..64 */
   if (impossible && x < 10) {
     static const uint64_t bad[] = {0, 3, 24, 48, 4097, (uint64_t)1 << 63};
     return bad[below(r, 6)];
@@ -110,7 +111,7 @@ static void emit_alloc(rng_t *r, const vf_gen_opts_t *o, vf_op_t *op) {
     op->code = x < 80 ? VF_OP_POSIX_MEMALIGN
                : x < 90 ? VF_OP_ALIGNED_ALLOC
                         : VF_OP_MEMALIGN;
-    op->aux = pick_align(r, o->impossible);
+    op->aux = pick_align(r, o->impossible, o->profile);
     if (op->code == VF_OP_ALIGNED_ALLOC && op->aux && !imp)
       op->size = (size + op->aux - 1) / op->aux * op->aux; /* C11 rule */
   }

@@ -213,6 +213,7 @@ static int verify_block(vf_oracle_t *o, uint64_t idx, uint32_t b,
 typedef struct vf_expect {
   size_t req;     /* bytes requested (0 when impossible) */
   size_t align;   /* alignment the result must have (0 = default rule) */
+  size_t asked;   /* alignment asked for, valid or not (for the bound) */
   int must_fail;  /* impossible: success is a violation */
   int may_fail;   /* NULL is allowed */
   int any_errno;  /* NULL allowed without an errno requirement (size 0) */
@@ -252,6 +253,7 @@ static void expect_op(const vf_oracle_t *o, const vf_op_t *op, vf_expect_t *e) {
     expect_size(o, e, size, ovf || total > (uint64_t)PTRDIFF_MAX);
     if (al >= o->opt.soft_limit) e->may_fail = 1;
     int impossible = e->must_fail;
+    e->asked = al > SIZE_MAX ? SIZE_MAX : (size_t)al;
     int bad = !is_pow2(al);
     int posix = op->code == VF_OP_POSIX_MEMALIGN;
     if (posix) bad = bad || al % sizeof(void *);
@@ -304,11 +306,29 @@ static int check_null(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
   return VF_OK;
 }
 
+/* Offset of the first non-zero byte of [p, p+n), or SIZE_MAX. */
+static size_t first_nonzero(const void *p, size_t n) {
+  const unsigned char *b = p;
+  size_t k = 0;
+  for (; k + 64 <= n; k += 64) {
+    uint64_t acc = 0, w;
+    for (size_t j = 0; j < 64; j += 8) {
+      memcpy(&w, b + k + j, 8);
+      acc |= w;
+    }
+    if (acc) break;
+  }
+  for (; k < n; k++)
+    if (b[k]) return k;
+  return SIZE_MAX;
+}
+
 /* Validate and adopt a fresh non-NULL block p for slot.  For realloc, `prev`
- * gives the id and size of the old contents that must survive as a prefix. */
+ * gives the id and size of the old contents that must survive as a prefix,
+ * and prev_ptr the old address. */
 static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
                  const vf_expect_t *e, void *p, int zeroed,
-                 const vf_bmeta_t *prev) {
+                 const vf_bmeta_t *prev, const void *prev_ptr) {
   if (e->must_fail)
     return fail(o, idx, VF_CHK_MUST_FAIL, p, op->size, 0,
                 "%s succeeded for an impossible request (aux=%" PRIu64 ")",
@@ -322,7 +342,9 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
     return fail(o, idx, VF_CHK_USABLE, p, e->req, u,
                 "usable size below the request");
   if (o->a->usable_bound) {
-    size_t bound = o->a->usable_bound(e->req, e->align);
+    size_t bound = o->a->usable_bound(e->req, e->asked);
+    /* realloc may keep a block in place, in its old (larger) class */
+    if (bound && prev && p == prev_ptr && prev->usable > bound) bound = prev->usable;
     if (bound && u > bound)
       return fail(o, idx, VF_CHK_BOUND, p, e->req, u,
                   "usable size above the class bound %zu", bound);
@@ -342,12 +364,10 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
   }
   size_t plen = pat_len(o, u);
   if (zeroed) {
-    size_t n = e->req < plen ? e->req : plen;
-    const unsigned char *b = p;
-    for (size_t k = 0; k < n; k++)
-      if (b[k])
-        return fail(o, idx, VF_CHK_CALLOC_ZERO, p, e->req, u,
-                    "byte +%zu is 0x%02x", k, b[k]);
+    size_t n = e->req < plen ? e->req : plen, bad = first_nonzero(p, n);
+    if (bad != SIZE_MAX)
+      return fail(o, idx, VF_CHK_CALLOC_ZERO, p, e->req, u, "byte +%zu is 0x%02x",
+                  bad, ((unsigned char *)p)[bad]);
   }
   if (prev) {
     size_t n = prev->req < e->req ? prev->req : e->req;
@@ -428,7 +448,7 @@ static int op_alloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   }
   err = errno;
   if (!p) return check_null(o, idx, op, &e, err);
-  return adopt(o, idx, op, &e, p, op->code == VF_OP_CALLOC, NULL);
+  return adopt(o, idx, op, &e, p, op->code == VF_OP_CALLOC, NULL, NULL);
 }
 
 static int op_free(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
@@ -454,7 +474,7 @@ static int op_realloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     void *p = o->a->realloc(NULL, op->size);
     int err = errno;
     if (!p) return check_null(o, idx, op, &e, err);
-    return adopt(o, idx, op, &e, p, 0, NULL);
+    return adopt(o, idx, op, &e, p, 0, NULL, NULL);
   }
   int r = verify_block(o, idx, b, "before realloc");
   if (r) return r;
@@ -469,7 +489,7 @@ static int op_realloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     drop_block(o, b);
     if (!p) return VF_OK;
     e.may_fail = 0;
-    return adopt(o, idx, op, &e, p, 0, &prev);
+    return adopt(o, idx, op, &e, p, 0, &prev, old);
   }
   if (!p) {
     r = check_null(o, idx, op, &e, err);
@@ -481,7 +501,7 @@ static int op_realloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     return VF_OK;
   }
   drop_block(o, b);
-  return adopt(o, idx, op, &e, p, 0, &prev);
+  return adopt(o, idx, op, &e, p, 0, &prev, old);
 }
 
 static int op_usable(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
