@@ -1,0 +1,87 @@
+/* vf_buggy_malloc.c - libvf_buggy_malloc.so, a malloc with one known bug,
+ * for proving the oracle and the minimizer end to end through the dlopen
+ * backend (hakmem's own HAKMEM_INJECT catalog does the same in-tree).
+ *
+ * It wraps glibc's __libc_* entry points and injects the bug named by
+ * $VF_BUGGY (default: none):
+ *   realloc_truncate  growing realloc of a block >= 256 bytes copies one
+ *                     byte less than it must;
+ *   calloc_dirty      calloc of 128..255 bytes skips zeroing;
+ *   usable_overstate  usable_size reports 8 bytes more than the block has,
+ *                     for requests of 1..24 bytes.
+ * Invariant: with no bug selected it behaves exactly like glibc.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+enum { BUG_NONE, BUG_REALLOC_TRUNCATE, BUG_CALLOC_DIRTY, BUG_USABLE_OVERSTATE };
+
+static int bug(void) {
+  static int b = -1;
+  if (b < 0) {
+    const char *e = getenv("VF_BUGGY");
+    b = !e                                   ? BUG_NONE
+        : !strcmp(e, "realloc_truncate")     ? BUG_REALLOC_TRUNCATE
+        : !strcmp(e, "calloc_dirty")         ? BUG_CALLOC_DIRTY
+        : !strcmp(e, "usable_overstate")     ? BUG_USABLE_OVERSTATE
+                                             : BUG_NONE;
+  }
+  return b;
+}
+
+/* glibc's own malloc_usable_size (ours shadows the name). */
+static size_t libc_usable(void *p) {
+  static size_t (*fn)(void *);
+  if (!fn) {
+    void *h = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_NOW);
+    fn = (size_t(*)(void *))dlsym(h, "malloc_usable_size");
+  }
+  return fn(p);
+}
+
+void *malloc(size_t n) { return __libc_malloc(n); }
+void free(void *p) { __libc_free(p); }
+
+void *calloc(size_t k, size_t n) {
+  size_t t;
+  if (bug() == BUG_CALLOC_DIRTY && !__builtin_mul_overflow(k, n, &t) && t >= 128 &&
+      t < 256)
+    return __libc_malloc(t);
+  return __libc_calloc(k, n);
+}
+
+void *realloc(void *p, size_t n) {
+  if (bug() != BUG_REALLOC_TRUNCATE || !p || !n) return __libc_realloc(p, n);
+  size_t old = libc_usable(p);
+  if (n <= old || old < 256) return __libc_realloc(p, n);
+  void *q = __libc_malloc(n);
+  if (!q) return NULL;
+  memcpy(q, p, old - 1);
+  __libc_free(p);
+  return q;
+}
+
+int posix_memalign(void **out, size_t al, size_t n) {
+  if (!al || (al & (al - 1)) || al % sizeof(void *)) return 22; /* EINVAL */
+  void *p = __libc_memalign(al, n);
+  if (!p) return 12; /* ENOMEM */
+  *out = p;
+  return 0;
+}
+
+void *aligned_alloc(size_t al, size_t n) { return __libc_memalign(al, n); }
+void *memalign(size_t al, size_t n) { return __libc_memalign(al, n); }
+
+size_t malloc_usable_size(void *p) {
+  if (!p) return 0;
+  size_t u = libc_usable(p);
+  return bug() == BUG_USABLE_OVERSTATE && u == 24 ? u + 8 : u;
+}
