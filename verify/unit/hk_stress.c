@@ -427,8 +427,8 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (i + 1 >= argc) usage();
+  if (argc % 2 == 0) usage(); /* options come in pairs */
+  for (int i = 1; i < argc; i += 2) {
     unsigned long long v = strtoull(argv[i + 1], NULL, 0);
     if (!strcmp(argv[i], "--ops")) opt_ops = v;
     else if (!strcmp(argv[i], "--threads")) opt_threads = (int)v;
@@ -436,7 +436,6 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--slots")) opt_slots = (size_t)v;
     else if (!strcmp(argv[i], "--check-every")) opt_check_every = v;
     else usage();
-    i++;
   }
   if (opt_threads < 1 || opt_threads > 256 || opt_slots < 1) usage();
   page_size = ut_page_size();

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "ut_cmocka.h"
 #include "ut_common.h"
 
 #define SENTINEL ((void *)(uintptr_t)0xDEADBEEFCAFEF00DULL)
@@ -224,7 +225,6 @@ static void test_valloc_pvalloc(void **state) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_posix_memalign_bad_alignment),
       cmocka_unit_test(test_posix_memalign_impossible),
@@ -234,5 +234,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_memalign_bad_alignment),
       cmocka_unit_test(test_valloc_pvalloc),
   };
-  return cmocka_run_group_tests_name("hakmem_api_align", tests, NULL, NULL);
+  int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
+  if (rc) return rc;
+  rc = cmocka_run_group_tests_name("hakmem_api_align", tests, NULL, NULL);
+  return rc ? rc : ut_final_heap_check();
 }

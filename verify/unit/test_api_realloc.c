@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "ut_cmocka.h"
 #include "ut_common.h"
 
 static ut_edges_t edges;
@@ -242,7 +243,6 @@ static void test_reallocarray_products(void **state) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_realloc_null_is_malloc),
       cmocka_unit_test(test_realloc_zero),
@@ -252,5 +252,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_realloc_failure_keeps_block),
       cmocka_unit_test(test_reallocarray_products),
   };
-  return cmocka_run_group_tests_name("hakmem_api_realloc", tests, setup_edges, NULL);
+  int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
+  if (rc) return rc;
+  rc = cmocka_run_group_tests_name("hakmem_api_realloc", tests, setup_edges, NULL);
+  return rc ? rc : ut_final_heap_check();
 }

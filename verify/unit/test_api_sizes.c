@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "ut_cmocka.h"
 #include "ut_common.h"
 
 static ut_edges_t edges;
@@ -289,7 +290,6 @@ static void test_calloc_overflow(void **state) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_alignment_every_size),
       cmocka_unit_test(test_edges_no_overlap_contents_kept),
@@ -301,5 +301,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_calloc_zeroes_reused),
       cmocka_unit_test(test_calloc_overflow),
   };
-  return cmocka_run_group_tests_name("hakmem_api_sizes", tests, setup_edges, NULL);
+  int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
+  if (rc) return rc;
+  rc = cmocka_run_group_tests_name("hakmem_api_sizes", tests, setup_edges, NULL);
+  return rc ? rc : ut_final_heap_check();
 }

@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "ut_cmocka.h"
 #include "ut_common.h"
 
 enum { CHILD_TIMEOUT_S = 20, PREFORK = 64 };
@@ -251,11 +252,13 @@ static void test_nested_fork(void **state) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fork_from_main_while_threads_allocate),
       cmocka_unit_test(test_fork_from_worker_thread),
       cmocka_unit_test(test_nested_fork),
   };
-  return cmocka_run_group_tests_name("hakmem_fork", tests, NULL, NULL);
+  int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
+  if (rc) return rc;
+  rc = cmocka_run_group_tests_name("hakmem_fork", tests, NULL, NULL);
+  return rc ? rc : ut_final_heap_check();
 }

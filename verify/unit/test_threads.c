@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "ut_cmocka.h"
 #include "ut_common.h"
 
 typedef struct tblk {
@@ -261,11 +262,13 @@ static void test_concurrent_cross_thread_frees(void **state) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test per CTest entry */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_lived_threads_abandon_adopt),
       cmocka_unit_test(test_thread_exit_memory_bounded),
       cmocka_unit_test(test_concurrent_cross_thread_frees),
   };
-  return cmocka_run_group_tests_name("hakmem_threads", tests, NULL, NULL);
+  int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
+  if (rc) return rc;
+  rc = cmocka_run_group_tests_name("hakmem_threads", tests, NULL, NULL);
+  return rc ? rc : ut_final_heap_check();
 }

@@ -129,6 +129,15 @@ int ut_edges_init(ut_edges_t *e, size_t max_size) {
   return 0;
 }
 
+int ut_final_heap_check(void) {
+  int rc = hak_check_heap();
+  if (rc > 0) {
+    fprintf(stderr, "hak_check_heap() found %d problems after the tests\n", rc);
+    return 1;
+  }
+  return 0;
+}
+
 size_t ut_page_size(void) {
   long p = sysconf(_SC_PAGESIZE);
   return p > 0 ? (size_t)p : 4096;

@@ -59,6 +59,11 @@ typedef struct ut_edges {
 } ut_edges_t;
 int ut_edges_init(ut_edges_t *e, size_t max_size);
 
+/* The last check of every test program: 0 when hak_check_heap() finds no
+ * problem (or the build has no walk), 1 otherwise (with a message).  Used
+ * as an exit status: cmocka ignores a failing group teardown's result. */
+int ut_final_heap_check(void);
+
 size_t ut_page_size(void);
 
 /* xorshift64* PRNG, deterministic per seed. */
