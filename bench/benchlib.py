@@ -274,7 +274,9 @@ def git_commit():
         return "?"
 
 
-def header(tool, argv):
+def header(tool, argv, load_before):
+    """The date/machine/load/commit/command block; load_before is
+    os.getloadavg() taken before the runs."""
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -291,6 +293,8 @@ def header(tool, argv):
         "- machine: %s, %d cores, Linux %s, %s" % (
             cpu, os.cpu_count() or 0, platform.release(),
             platform.libc_ver()[0] + " " + platform.libc_ver()[1]),
+        "- load average (1/5/15 min) before the runs: %.2f %.2f %.2f, "
+        "after: %.2f %.2f %.2f" % (tuple(load_before) + os.getloadavg()),
         "- commit: %s" % git_commit(),
         "- command: `%s %s`" % (tool, " ".join(shlex.quote(a) for a in argv)),
         ""])
