@@ -53,8 +53,14 @@ DEFAULT_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 FIELDS = ["bench", "allocator", "variant", "path", "ops", "secs",
           "ops_per_sec", "ns_per_op", "minflt", "rss_delta_kb",
           "peak_rss_kb"]
+# Printed by the programs but not required (older builds lack them).
+OPTIONAL_FIELDS = ["cpu_secs", "cpu_ns_per_op"]
 CSV_COLUMNS = (["time", "workload", "rep", "label", "preload", "status"]
-               + FIELDS + ["ir", "ir_per_op", "params", "line"])
+               + FIELDS + OPTIONAL_FIELDS + ["ir", "ir_per_op", "params",
+                                            "line"])
+# --metric: wall time per op (throughput) or CPU time per op (all threads;
+# excludes time the process was preempted, steadier on a shared machine).
+METRICS = {"wall": "ns_per_op", "cpu": "cpu_ns_per_op"}
 
 
 class Fail(Exception):
@@ -227,6 +233,9 @@ def add_common_args(ap):
                     "'hakmem-hardened' (default build/hardened/lib/...)")
     ap.add_argument("--bin", help="directory of the bench programs "
                     "(default: $BENCH_BIN, build/release/bin, build/*/bin)")
+    ap.add_argument("--metric", choices=sorted(METRICS), default="wall",
+                    help="what ns/op means in the tables: wall time per op "
+                    "(default) or process CPU time per op")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds a single run may take (default 300)")
 
@@ -255,7 +264,7 @@ def csv_writer(path, columns):
 def params_of(res):
     """The program-specific tokens of a result line."""
     return " ".join(t for t in res.get("line", "").split()
-                    if t.split("=", 1)[0] not in FIELDS)
+                    if t.split("=", 1)[0] not in FIELDS + OPTIONAL_FIELDS)
 
 def progress(msg, final=False):
     if sys.stderr.isatty():

@@ -181,6 +181,13 @@ double bench_now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double bench_cpu_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 uint64_t bench_minflt(void)
 {
   struct rusage ru;
@@ -407,6 +414,7 @@ void bench_start(bench_run *b)
 {
   b->rss0 = bench_rss_kb();
   b->flt0 = bench_minflt();
+  b->cpu0 = bench_cpu_now();
   BENCH_CG_START();
   b->t0 = bench_now();
 }
@@ -415,6 +423,7 @@ void bench_stop(bench_run *b)
 {
   b->t1 = bench_now();
   BENCH_CG_STOP();
+  b->cpu1 = bench_cpu_now();
   b->flt1 = bench_minflt();
   b->rss1 = bench_rss_kb();
 }
@@ -430,12 +439,14 @@ int bench_report(bench_run *b, uint64_t ops)
       st.version == HAKMEM_API_VERSION)
     snprintf(hak, sizeof hak, " hak_allocs=%llu",
              (unsigned long long)st.allocs);
+  double cpu = b->cpu1 - b->cpu0;
   printf("bench=%s allocator=%s variant=%s path=%s ops=%llu secs=%.6f "
-         "ops_per_sec=%.0f ns_per_op=%.3f minflt=%llu rss_delta_kb=%lld "
-         "peak_rss_kb=%llu%s%s\n",
+         "ops_per_sec=%.0f ns_per_op=%.3f cpu_secs=%.6f cpu_ns_per_op=%.3f "
+         "minflt=%llu rss_delta_kb=%lld peak_rss_kb=%llu%s%s\n",
          b->bench, ident.name, ident.variant, ident.path,
          (unsigned long long)ops, secs, (double)ops / secs,
-         secs * 1e9 / (double)(ops ? ops : 1),
+         secs * 1e9 / (double)(ops ? ops : 1), cpu,
+         cpu * 1e9 / (double)(ops ? ops : 1),
          (unsigned long long)(b->flt1 - b->flt0),
          (long long)b->rss1 - (long long)b->rss0,
          (unsigned long long)bench_peak_rss_kb(), b->params, hak);

@@ -128,6 +128,7 @@ void bench_parse(int argc, char **argv, const char *bench, const char *about,
 
 /* ---- time, faults, RSS --------------------------------------------------- */
 double bench_now(void);          /* seconds, CLOCK_MONOTONIC */
+double bench_cpu_now(void);      /* CPU seconds of all threads so far */
 uint64_t bench_minflt(void);     /* minor faults of the process so far */
 uint64_t bench_rss_kb(void);     /* current resident set, KiB */
 uint64_t bench_peak_rss_kb(void);/* VmHWM (or ru_maxrss), KiB */
@@ -141,6 +142,7 @@ void bench_harness_free(void *p, size_t bytes);
 typedef struct {
   const char *bench;
   double t0, t1;
+  double cpu0, cpu1;   /* process CPU time: excludes time preempted */
   uint64_t flt0, flt1;
   uint64_t rss0, rss1;
   char params[512];    /* " key=value" tokens appended by bench_param */
