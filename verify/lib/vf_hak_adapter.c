@@ -21,6 +21,9 @@ static struct {
   uint32_t size, usable;
 } g_cls[HAK_STATS_MAX_CLASSES];
 static int g_ncls = -1; /* -1: not read yet */
+/* bound for requests 0..VF_SMALL_MAX, by (size + 15) / 16: no search */
+#define VF_SMALL_MAX 4096
+static uint32_t g_small[VF_SMALL_MAX / 16 + 1];
 
 static int adapter_stats(vf_stats_t *out) {
   hak_stats_t s;
@@ -50,11 +53,10 @@ static void load_classes(void) {
     g_ncls++;
   }
   qsort(g_cls, (size_t)g_ncls, sizeof g_cls[0], cls_cmp);
+  for (size_t i = 0; i <= VF_SMALL_MAX / 16; i++) g_small[i] = 0;
 }
 
-static size_t adapter_bound(size_t size, size_t align) {
-  if (g_ncls < 0) load_classes();
-  if (align > 16) return 0;
+static size_t search_bound(size_t size) {
   int lo = 0, hi = g_ncls; /* first class with size >= request */
   while (lo < hi) {
     int mid = (lo + hi) / 2;
@@ -62,6 +64,21 @@ static size_t adapter_bound(size_t size, size_t align) {
     else hi = mid;
   }
   return lo < g_ncls ? g_cls[lo].usable : 0;
+}
+
+static size_t adapter_bound(size_t size, size_t align) {
+  if (g_ncls < 0) load_classes();
+  if (align > 16) return 0;
+  if (size > VF_SMALL_MAX) return search_bound(size);
+  /* requests in one 16-byte step can straddle a class edge (class sizes
+   * such as 15 or 1024+1); cache per step only when the step is uniform */
+  size_t step = (size + 15) / 16;
+  if (!g_small[step]) {
+    size_t lo = step ? step * 16 - 15 : 0, hi = step * 16;
+    size_t a = search_bound(lo), b = search_bound(hi);
+    g_small[step] = a == b ? (uint32_t)a + 1 : UINT32_MAX;
+  }
+  return g_small[step] == UINT32_MAX ? search_bound(size) : g_small[step] - 1;
 }
 
 void vf_hak_adapter_attach(vf_alloc_t *a, void *stats_fn, void *check_fn) {

@@ -115,13 +115,17 @@ vf_oracle_t *vf_oracle_new(const vf_alloc_t *a, uint32_t nslots,
     o->meta[i].next = o->free_head;
     o->free_head = i;
   }
-  vf_tree_init(&o->tree, o->nodes, 0x9E3779B97F4A7C15ull);
+  if (vf_tree_init(&o->tree, o->nodes, 0)) {
+    vf_oracle_destroy(o);
+    return NULL;
+  }
   o->next_id = 1;
   return o;
 }
 
 void vf_oracle_destroy(vf_oracle_t *o) {
   if (!o) return;
+  vf_tree_destroy(&o->tree);
   free(o->slots);
   free(o->nodes);
   free(o->meta);
@@ -393,7 +397,8 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
   m->slot = op->slot;
   o->nodes[b].lo = lo;
   o->nodes[b].hi = hi;
-  vf_tree_insert(&o->tree, b);
+  if (vf_tree_insert(&o->tree, b))
+    return fail(o, idx, VF_CHK_NULL, p, e->req, u, "oracle out of memory");
   uint32_t old = o->slots[op->slot];
   if (old) o->meta[old].slot = VF_NOSLOT; /* orphan: stays live */
   o->slots[op->slot] = b;

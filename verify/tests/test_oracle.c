@@ -316,7 +316,7 @@ static void test_tree_matches_bruteforce(void **state) {
   static vf_tnode_t nodes[N + 1];
   static int linked[N + 1];
   vf_tree_t t;
-  vf_tree_init(&t, nodes, 42);
+  assert_int_equal(vf_tree_init(&t, nodes, 42), 0);
   uint64_t x = 88172645463325252ull;
   for (int i = 1; i <= N; i++) { /* disjoint ranges [i*100, i*100+50) */
     nodes[i].lo = (uintptr_t)i * 100;
@@ -338,7 +338,19 @@ static void test_tree_matches_bruteforce(void **state) {
       if (k >= 1 && k <= N && linked[k] && nodes[k].lo < q + 30 && nodes[k].hi > q)
         want = k;
     assert_int_equal(o, (uint32_t)want);
+    if (step % 997 == 0) { /* first() is the smallest linked block */
+      int k = 1;
+      while (k <= N && !linked[k]) k++;
+      assert_int_equal(vf_tree_first(&t), k <= N ? (uint32_t)k : 0);
+    }
   }
+  /* drain: every linked block erases once, then the tree is empty */
+  for (int i = 1; i <= N; i++)
+    if (linked[i]) assert_int_equal(vf_tree_erase(&t, (uint32_t)i), 0);
+  assert_int_equal(t.count, 0);
+  assert_int_equal(vf_tree_first(&t), 0);
+  assert_int_equal(vf_tree_erase(&t, 1), -1);
+  vf_tree_destroy(&t);
 }
 
 static void test_pattern(void **state) {
