@@ -1,9 +1,9 @@
 /* vf_oracle.c - the shadow-heap oracle (see vf_oracle.h).
  *
- * State: a block table (meta[] parallel to the treap's node array; index 0
+ * State: a block table (meta[] parallel to the address map's block array; index 0
  * unused), a slot table mapping trace slots to block indexes, and the live
  * totals.  Invariants kept between calls:
- *  - every live block is linked in the treap by its address, with
+ *  - every live block is linked in the address map (B+tree) by its address, with
  *    [lo, hi) = [p, p + max(usable, 1)); linked ranges never overlap
  *    (an overlapping result is reported and never linked);
  *  - a live block's first min(usable, pattern_cap) bytes hold the pattern of

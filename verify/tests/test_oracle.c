@@ -1,6 +1,6 @@
 /* test_oracle.c - every oracle check must fire on a deliberately wrong
  * allocator (a test double over the system malloc, one fault per mode) and
- * stay silent on the right one; plus unit tests of the address treap and the
+ * stay silent on the right one; plus unit tests of the address map (B+tree) and the
  * contents pattern.
  *
  * The double's block layout: [base ... | size | base | user ...], so it can
