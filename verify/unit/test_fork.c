@@ -63,11 +63,26 @@ static void *child_thread(void *arg) {
   return NULL;
 }
 
+/* Allocate and free enough 48 KiB blocks to need fresh spans. */
+static int span_burst(void) {
+  enum { B = 24 };
+  void *ps[B];
+  int ok = 1;
+  for (int i = 0; i < B; i++) {
+    ps[i] = hak_malloc(49000);
+    if (ps[i]) ((volatile char *)ps[i])[i] = 1;
+    else ok = 0;
+  }
+  for (int i = 0; i < B; i++) hak_free(ps[i]);
+  return ok;
+}
+
 /* Everything a forked child does; never returns. */
 static void child_body(int with_prefork) {
   alarm(CHILD_TIMEOUT_S);
   hak_stats_t st0, st1;
   if (hak_stats_get(&st0) != 0) child_fail("hak_stats_get failed");
+  if (!span_burst()) child_fail("48 KiB allocations failed");
   if (with_prefork)
     for (int i = 0; i < PREFORK; i++) {
       if (ut_check(prefork[i], prefork_u[i], (uint64_t)i) != SIZE_MAX) child_fail("pre-fork block %d corrupted", i);
@@ -136,7 +151,7 @@ static void *worker(void *arg) {
   void *slot[SLOTS] = {0};
   int forker = (uintptr_t)arg == 1;
   uint64_t it = 0;
-  while (!atomic_load(&stop_workers)) {
+  for (; !atomic_load(&stop_workers); it++) {
     size_t i = ut_rng_below(&rng, SLOTS);
     if (slot[i]) {
       hak_free(slot[i]);
@@ -146,7 +161,15 @@ static void *worker(void *arg) {
       slot[i] = ut_rng_below(&rng, 2) ? hak_malloc(n) : hak_memalign(64, n);
       if (slot[i]) memset(slot[i], 1, n < 64 ? n : 64);
     }
-    if (forker && (++it % 5000) == 0 && atomic_load(&worker_forks_left) > 0) {
+    /* Paths that take the allocator's global locks, so that forks often
+     * land while another thread holds one: stats snapshots (superslab and
+     * heap lists) and bursts of mid blocks (span allocation and release). */
+    if ((it & 63) == 0) {
+      hak_stats_t st;
+      hak_stats_get(&st);
+    }
+    if ((it & 255) == 0) span_burst();
+    if (forker && (it % 5000) == 4999 && atomic_load(&worker_forks_left) > 0) {
       atomic_fetch_sub(&worker_forks_left, 1);
       pid_t pid = fork();
       if (pid == 0) child_body(0);
@@ -222,6 +245,49 @@ static void test_fork_from_worker_thread(void **state) {
   assert_int_equal(ut_live_blocks(), live0);
 }
 
+/* Lock storm: both workers do nothing but take the allocator's global
+ * locks (span allocation and release, trim, stats snapshots, whale maps),
+ * so most forks land while some lock is held.  Each child takes every one
+ * of those locks again; without correct atfork handlers it hangs. */
+static void *lock_storm(void *arg) {
+  (void)arg;
+  hak_stats_t st;
+  while (!atomic_load(&stop_workers)) {
+    span_burst();
+    hak_malloc_trim(0);
+    hak_stats_get(&st);
+    void *w = hak_malloc(300000);
+    if (w) ((volatile char *)w)[0] = 1;
+    hak_free(w);
+  }
+  return NULL;
+}
+
+static void test_fork_during_lock_storm(void **state) {
+  (void)state;
+  enum { FORKS = 200 };
+  uint64_t live0 = ut_live_blocks();
+  pthread_t th[2];
+  atomic_store(&stop_workers, 0);
+  for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, lock_storm, NULL), 0);
+  const char *err = NULL;
+  char buf[128];
+  int f = 0;
+  for (; f < FORKS && !err; f++) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      alarm(CHILD_TIMEOUT_S);
+      hak_malloc_trim(0);
+      child_body(0);
+    }
+    err = reap(pid, buf, sizeof buf);
+  }
+  stop_and_join(th);
+  if (err) fail_msg("fork %d during the lock storm: %s", f - 1, err);
+  assert_int_equal(ut_live_blocks(), live0);
+}
+
 /* fork in a child of a fork: the atfork handlers are re-entrant across
  * generations. */
 static void test_nested_fork(void **state) {
@@ -255,6 +321,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fork_from_main_while_threads_allocate),
       cmocka_unit_test(test_fork_from_worker_thread),
+      cmocka_unit_test(test_fork_during_lock_storm),
       cmocka_unit_test(test_nested_fork),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
