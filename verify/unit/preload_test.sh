@@ -75,6 +75,35 @@ s = set(range(0, 300000, 7)) ^ set(range(0, 300000, 11))
 big = "".join(str(x) for x in sorted(s)[:50000])
 print(len(d), len(blob), cnt, len(s), hashlib.sha256(big.encode()).hexdigest())
 '
+  # threads freeing each other's objects, fork and a subprocess
+  run_both threads_fork "$PY" -c '
+import os, sys, threading, queue, subprocess
+q = queue.Queue()
+def produce(n):
+    for i in range(n):
+        q.put({"i": i, "s": "x" * (i % 300), "l": list(range(i % 50))})
+def consume(n, out):
+    tot = 0
+    for _ in range(n):
+        o = q.get()
+        tot += len(o["s"]) + sum(o["l"])
+    out.append(tot)
+out = []
+ts = [threading.Thread(target=produce, args=(20000,)) for _ in range(2)]
+ts += [threading.Thread(target=consume, args=(20000, out)) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sum(out))
+sys.stdout.flush()
+for k in range(3):
+    pid = os.fork()
+    if pid == 0:
+        x = [str(i) * 10 for i in range(50000)]
+        os._exit(len(x) % 251)
+    _, st = os.waitpid(pid, 0)
+    print("child", k, os.waitstatus_to_exitcode(st))
+print(subprocess.run(["sh", "-c", "echo sub; ls / | wc -l"], capture_output=True, text=True).stdout)
+'
   ;;
 cc)
   need cc
@@ -134,7 +163,7 @@ git rev-list --count HEAD'
 sort)
   need sort awk
   awk 'BEGIN { srand(7); for (i = 0; i < 200000; i++) printf "%08d %s %d\n", int(rand() * 1e8), substr("abcdefghijklmnopqrstuvwxyz", int(rand() * 26) + 1, int(rand() * 20) + 1), i }' >"$T/in.txt"
-  run_both sort sh -c "sort '$T/in.txt' | md5sum; sort -k2,2 -k1,1n '$T/in.txt' | md5sum; sort -u -k2,2 '$T/in.txt' | head -50; sort -S 1M -T . '$T/in.txt' | tail -3"
+  run_both sort sh -c "sort '$T/in.txt' | md5sum; sort -k2,2 -k1,1n '$T/in.txt' | md5sum; sort -u -k2,2 '$T/in.txt' | head -50; sort -S 1M -T . '$T/in.txt' | tail -3; sort --parallel=2 -S 64M -k3,3n '$T/in.txt' | md5sum"
   ;;
 sed_awk)
   need sed awk
