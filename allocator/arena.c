@@ -104,8 +104,10 @@ hk_heap_t *hk_heap_get(void) {
 }
 
 /* ---- fork ---------------------------------------------------------------- */
-/* Lock order: heaps, abandoned, superslab, meta. */
+/* Lock order: snapshot, heaps, abandoned, superslab, meta.  (The snapshot
+ * lock is held while the others are taken, by hak_stats_get.) */
 static void fork_prepare(void) {
+  pthread_mutex_lock(&hk_snapshot_lock);
   pthread_mutex_lock(&hk_heaps_lock);
   pthread_mutex_lock(&hk_abandoned_lock);
   pthread_mutex_lock(&hk_ss_lock);
@@ -116,12 +118,14 @@ static void fork_parent(void) {
   pthread_mutex_unlock(&hk_ss_lock);
   pthread_mutex_unlock(&hk_abandoned_lock);
   pthread_mutex_unlock(&hk_heaps_lock);
+  pthread_mutex_unlock(&hk_snapshot_lock);
 }
 static void fork_child(void) {
   pthread_mutex_init(&meta_lock, NULL);
   pthread_mutex_init(&hk_ss_lock, NULL);
   pthread_mutex_init(&hk_abandoned_lock, NULL);
   pthread_mutex_init(&hk_heaps_lock, NULL);
+  pthread_mutex_init(&hk_snapshot_lock, NULL);
   /* Threads other than this one are gone: abandon their heaps. */
   hk_heap_t *me = hk_tl_heap;
   for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {

@@ -16,6 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Serialises the whole-heap readers (stats snapshot, heap walk), which use
+ * static buffers; taken first by the fork handlers (arena.c). */
+pthread_mutex_t hk_snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void hk_write_str(int fd, const char *s) {
   size_t n = strlen(s);
   while (n > 0) {
@@ -210,12 +214,11 @@ HK_PUBLIC int hak_check_heap(void) {
   return -1;
 #else
   static walk_t w;
-  static pthread_mutex_t walk_lock = PTHREAD_MUTEX_INITIALIZER;
-  pthread_mutex_lock(&walk_lock);
+  pthread_mutex_lock(&hk_snapshot_lock);
   w.problems = 0;
   hk_ss_foreach(walk_ss, &w);
   int n = (int)w.problems;
-  pthread_mutex_unlock(&walk_lock);
+  pthread_mutex_unlock(&hk_snapshot_lock);
   return n;
 #endif
 }

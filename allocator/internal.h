@@ -75,6 +75,7 @@ int   hk_os_advise(void *p, size_t size, int advice);
 void  hk_os_stats(hk_os_stats_t *out);
 
 /* ---- internal error reporting (check.c) --------------------------------- */
+extern pthread_mutex_t hk_snapshot_lock; /* stats snapshot and heap walk */
 void hk_write_str(int fd, const char *s);
 size_t hk_fmt_u64(char *buf, uint64_t v);            /* decimal, returns len */
 size_t hk_fmt_hex(char *buf, uint64_t v);            /* 0x..., returns len    */

@@ -37,8 +37,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   if (out == NULL) return -1;
   memset(out, 0, sizeof *out);
   static class_sums_t sum; /* 704 bytes: off the caller's stack */
-  static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
-  pthread_mutex_lock(&sum_lock);
+  pthread_mutex_lock(&hk_snapshot_lock);
   memset(&sum, 0, sizeof sum);
   hk_ss_foreach(sum_slabs, &sum);
   out->version = HAKMEM_API_VERSION;
@@ -68,7 +67,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   out->threads_started = hk_threads_started;
   out->threads_exited = hk_threads_exited;
   pthread_mutex_unlock(&hk_heaps_lock);
-  pthread_mutex_unlock(&sum_lock);
+  pthread_mutex_unlock(&hk_snapshot_lock);
 
   pthread_mutex_lock(&hk_abandoned_lock);
   out->slabs_abandoned = hk_slabs_abandoned;
