@@ -27,6 +27,7 @@
 
 #include "vf_oracle.h"
 #include "vf_replay.h"
+#include "vf_testutil.h"
 #include "vf_tree.h"
 
 enum {
@@ -274,13 +275,8 @@ static void test_each_check_fires(void **state) {
 
 static void test_good_allocator_passes_random(void **state) {
   (void)state;
-  vf_gen_opts_t g;
-  vf_gen_defaults(&g);
-  g.ops = 20000;
-  g.seed = 7;
-  g.slots = 256;
   vf_trace_t t;
-  assert_int_equal(vf_trace_gen(&g, &t), 0);
+  vf_test_gen(&t, 7, 20000, 1, 256, 1);
   vf_oracle_opts_t oo;
   vf_oracle_defaults(&oo);
   oo.check_every = 1;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "vf_replay.h"
+#include "vf_testutil.h"
 
 /* tcmalloc leaks one registration object at start-up: not ours */
 const char *__lsan_default_suppressions(void);
@@ -58,15 +59,9 @@ static const vf_alloc_t spy = {
     .min_align = 16,
 };
 
+/* few slots: many cross-thread (remote) frees */
 static void gen(vf_trace_t *t, uint64_t seed, uint64_t ops, unsigned threads) {
-  vf_gen_opts_t g;
-  vf_gen_defaults(&g);
-  g.seed = seed;
-  g.ops = ops;
-  g.threads = threads;
-  g.slots = 128; /* small: many cross-thread (remote) frees */
-  g.impossible = 0;
-  assert_int_equal(vf_trace_gen(&g, t), 0);
+  vf_test_gen(t, seed, ops, threads, 128, 0);
 }
 
 static void test_mt_deterministic(void **state) {
@@ -142,13 +137,7 @@ static void test_peers(void **state) {
   const char *peers[] = {"system", "jemalloc", "mimalloc", "tcmalloc"};
   const int known[] = {VF_OK, VF_OK, VF_CHK_ALIGN, VF_OK};
   vf_trace_t t;
-  vf_gen_opts_t g;
-  vf_gen_defaults(&g);
-  g.seed = 77;
-  g.ops = 20000;
-  g.threads = 2;
-  g.impossible = 0;
-  assert_int_equal(vf_trace_gen(&g, &t), 0);
+  vf_test_gen(&t, 77, 20000, 2, 0, 0);
   for (size_t i = 0; i < sizeof peers / sizeof peers[0]; i++) {
     char err[512];
     vf_alloc_t *a = vf_alloc_by_name(peers[i], err, sizeof err);

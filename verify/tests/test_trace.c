@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "vf_testutil.h"
 #include "vf_trace.h"
 
 static int ops_equal(const vf_trace_t *a, const vf_trace_t *b) {
@@ -37,12 +38,7 @@ static char *dump(const vf_trace_t *t, vf_trace_fmt_t fmt, size_t *len) {
 }
 
 static void gen(vf_trace_t *t, uint64_t seed, uint64_t ops, unsigned threads) {
-  vf_gen_opts_t g;
-  vf_gen_defaults(&g);
-  g.seed = seed;
-  g.ops = ops;
-  g.threads = threads;
-  assert_int_equal(vf_trace_gen(&g, t), 0);
+  vf_test_gen(t, seed, ops, threads, 0, 1);
 }
 
 static void test_round_trip(void **state) {
