@@ -1,6 +1,6 @@
 /* alloc.c - the front end: the hak_ API.
  *
- * Size dispatch: requests up to HK_MID_MAX go to the class engine through
+ * Size dispatch: requests up to HK_CLASS_MAX go to the class engine through
  * the fast paths below (pop from / push to the current slab of this
  * thread's heap); larger requests and large alignments go to whale.c.
  *
@@ -40,7 +40,7 @@ HK_INLINE void *class_alloc(size_t n) {
 }
 
 HK_INLINE void *do_malloc(size_t n) {
-  if (HK_LIKELY(n <= HK_MID_MAX)) return class_alloc(n);
+  if (HK_LIKELY(n <= HK_CLASS_MAX)) return class_alloc(n);
   /* above the class range */
   return hk_whale_alloc(n, HK_ALIGN);
 }
@@ -124,7 +124,7 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     errno = ENOMEM;
     return NULL;
   }
-  if (align <= HK_UNIT_SIZE && n <= HK_MID_MAX - (align - HK_ALIGN)) {
+  if (align <= HK_UNIT_SIZE && n <= HK_CLASS_MAX - (align - HK_ALIGN)) {
     /* Pad a class block: the aligned pointer lies within align - 16 bytes
      * of the block start, so the block's usable bytes cover n from there. */
     char *p = class_alloc(n + align - HK_ALIGN);
@@ -150,9 +150,11 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HK_MID_MAX) return hk_whale_alloc(n, HK_ALIGN); /* fresh mapping: zero */
+  if (n > HK_CLASS_MAX) return hk_whale_calloc(n);
   void *p = class_alloc(n);
-  if (p != NULL) memset(p, 0, n);
+  if (p == NULL) return NULL;
+  if (hk_opt.lazy_zero && n >= 65536) hk_os_zero_lazy(p, n);
+  else memset(p, 0, n);
   return p;
 }
 
@@ -165,6 +167,12 @@ HK_PUBLIC void *hak_realloc(void *p, size_t n) {
   size_t old = usable_of(p);
   HK_CHECK(HK_LEVEL_HARDENED, old != 0, "invalid realloc (not a hakmem pointer)", p, -1);
   if (n <= old && n >= old / 2) return p;
+  if (old > HK_CLASS_MAX && n > HK_CLASS_MAX) {
+    /* whale to whale: mremap, in place or by moving pages, never copying */
+    hk_seg_t *seg = hk_seg_lookup(p);
+    void *q = hk_whale_resize((hk_whale_t *)seg, p, n);
+    if (q != NULL) return q;
+  }
   void *q = do_malloc(n);
   if (q == NULL) return NULL;
   memcpy(q, p, old < n ? old : n);
@@ -227,6 +235,9 @@ HK_PUBLIC void *hak_pvalloc(size_t n) {
 HK_PUBLIC int hak_malloc_trim(size_t pad) {
   (void)pad;
   size_t released = hk_abandoned_trim();
+  hk_heap_t *h = hk_tl_heap;
+  if (h != &hk_heap_empty) hk_whale_flush(h);
+  released += hk_whale_trim();
   released += hk_ss_trim();
   return released != 0;
 }

@@ -60,6 +60,7 @@ void *hk_meta_alloc(size_t size) {
 
 /* ---- thread lifecycle ---------------------------------------------------- */
 static void heap_retire(hk_heap_t *h) {
+  hk_whale_flush(h);
   hk_heap_abandon(h);
   pthread_mutex_lock(&hk_heaps_lock);
   h->alive = 0;
@@ -104,17 +105,19 @@ hk_heap_t *hk_heap_get(void) {
 }
 
 /* ---- fork ---------------------------------------------------------------- */
-/* Lock order: snapshot, heaps, abandoned, superslab, meta.  (The snapshot
+/* Lock order: snapshot, heaps, abandoned, superslab, whale, meta.  (The snapshot
  * lock is held while the others are taken, by hak_stats_get.) */
 static void fork_prepare(void) {
   pthread_mutex_lock(&hk_snapshot_lock);
   pthread_mutex_lock(&hk_heaps_lock);
   pthread_mutex_lock(&hk_abandoned_lock);
   pthread_mutex_lock(&hk_ss_lock);
+  pthread_mutex_lock(hk_whale_lock());
   pthread_mutex_lock(&meta_lock);
 }
 static void fork_parent(void) {
   pthread_mutex_unlock(&meta_lock);
+  pthread_mutex_unlock(hk_whale_lock());
   pthread_mutex_unlock(&hk_ss_lock);
   pthread_mutex_unlock(&hk_abandoned_lock);
   pthread_mutex_unlock(&hk_heaps_lock);
@@ -122,6 +125,7 @@ static void fork_parent(void) {
 }
 static void fork_child(void) {
   pthread_mutex_init(&meta_lock, NULL);
+  pthread_mutex_init(hk_whale_lock(), NULL);
   pthread_mutex_init(&hk_ss_lock, NULL);
   pthread_mutex_init(&hk_abandoned_lock, NULL);
   pthread_mutex_init(&hk_heaps_lock, NULL);
@@ -143,6 +147,7 @@ void hk_init_slow(void) {
     pthread_key_create(&heap_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     hk_stats_init();
+    if (hk_opt.prewarm) hk_ss_prewarm((unsigned)hk_opt.prewarm);
     if (hk_opt.verbose) hk_options_print(2);
     tl_in_init = 0;
     atomic_store_explicit(&hk_init_state, 2, memory_order_release);

@@ -52,7 +52,15 @@
   X(STATS,    stats,    0, 0, 1,    "print the statistics dump at exit")   \
   X(TIMING,   timing,   0, 0, 1,    "time mmap/munmap/madvise calls with rdtsc") \
   X(SS_CACHE, ss_cache, 4, 0, 1024, "empty superslabs kept mapped for reuse") \
-  X(CARVE,    carve,    16, 1, 4096, "KiB carved from a slab per refill (at least one block)")
+  X(CARVE,    carve,    16, 1, 4096, "KiB carved from a slab per refill (at least one block)") \
+  X(PREFAULT, prefault, 0, 0, 3,    "prefault new superslabs and whale mappings: 0 off, 1 MAP_POPULATE, 2 MADV_POPULATE_WRITE (touch where unsupported), 3 touch every page") \
+  X(PREWARM,  prewarm,  0, 0, 64,   "superslabs mapped at start-up and parked in the cache (the cache grows to hold them)") \
+  X(THP,      thp,      0, 0, 2,    "transparent huge pages for superslabs and whales: 0 system default, 1 madvise(MADV_HUGEPAGE), 2 madvise(MADV_NOHUGEPAGE)") \
+  X(HUGETLB,  hugetlb,  0, 0, 1,    "back superslabs and whales with reserved 2 MiB pages (MAP_HUGETLB); without reserved pages: one log line, normal pages") \
+  X(LAZY_ZERO, lazy_zero, 0, 0, 1,  "calloc of a reused block of 64 KiB or more zeroes its whole pages by MADV_DONTNEED instead of memset") \
+  X(WHALE_CACHE_MB, whale_cache_mb, 64, 0, 1048576, "MiB of freed whale mappings kept for reuse") \
+  X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
+  X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE")
 
 #define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;
 typedef struct hk_options { HK_OPTION_TABLE(HK_OPT_FIELD) } hk_options_t;
@@ -63,16 +71,38 @@ void hk_options_print(int fd);
 
 /* ---- OS layer (os.c): the only file that calls mmap/munmap/madvise ----- */
 typedef struct hk_os_stats {
-  uint64_t mmap_calls, munmap_calls, madvise_calls;
-  uint64_t mmap_cycles, munmap_cycles, madvise_cycles;
+  uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls;
+  uint64_t mmap_cycles, munmap_cycles, madvise_cycles, mremap_cycles;
   uint64_t mapped_bytes;
+  uint64_t prefaulted_bytes, thp_advised, hugetlb_maps, hugetlb_fallbacks;
 } hk_os_stats_t;
 /* Map size bytes (a multiple of HK_PAGE) aligned to align (a power of two
- * >= HK_PAGE).  Returns NULL on failure with errno set. */
+ * >= HK_PAGE), for allocator metadata.  NULL on failure with errno set. */
 void *hk_os_map(size_t size, size_t align);
+/* Map memory for blocks (superslabs, whales): applies the HUGETLB, THP and
+ * PREFAULT policies.  *huge is set when the mapping uses MAP_HUGETLB (its
+ * size is then a multiple of HK_SS_SIZE and it must not be remapped). */
+void *hk_os_map_data(size_t size, size_t align, int *huge);
 void  hk_os_unmap(void *p, size_t size);
 int   hk_os_advise(void *p, size_t size, int advice);
+/* Grow or shrink a mapping: in place when fixed == NULL, else move it to
+ * fixed (which the caller reserved).  Returns the new address or NULL. */
+void *hk_os_remap(void *p, size_t old_size, size_t new_size, void *fixed);
+/* Zero [p, p+n): memset the partial pages, MADV_DONTNEED the whole ones. */
+void  hk_os_zero_lazy(void *p, size_t n);
 void  hk_os_stats(hk_os_stats_t *out);
+/* Telemetry of page faults taken inside the allocator, by bucket; active
+ * with HAKMEM_STATS=1 (two getrusage calls around each first touch). */
+enum { HK_BUCKET_TINY, HK_BUCKET_MID, HK_BUCKET_L25, HK_BUCKET_WHALE,
+       HK_BUCKET_META, HK_BUCKETS };
+uint64_t hk_fault_begin(void);
+void hk_fault_end(unsigned bucket, uint64_t begin);
+void hk_fresh_pages(unsigned bucket, uint64_t pages); /* pages first handed out */
+void hk_fault_counts(uint64_t faults[HK_BUCKETS], uint64_t fresh[HK_BUCKETS]);
+HK_INLINE unsigned hk_bucket_of_class(unsigned c) {
+  return c < HK_TINY_CLASSES ? HK_BUCKET_TINY
+       : c < HK_L25_FIRST   ? HK_BUCKET_MID : HK_BUCKET_L25;
+}
 
 /* ---- internal error reporting (check.c) --------------------------------- */
 extern pthread_mutex_t hk_snapshot_lock; /* stats snapshot and heap walk */
@@ -198,6 +228,7 @@ hk_slab_t *hk_span_alloc(unsigned cls);
 void hk_span_free(hk_slab_t *s);
 /* Release cached empty superslabs; returns bytes released. */
 size_t hk_ss_trim(void);
+void hk_ss_prewarm(unsigned n);
 /* Call fn on every mapped superslab, holding hk_ss_lock. */
 void hk_ss_foreach(void (*fn)(hk_ss_t *ss, void *arg), void *arg);
 void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped, uint64_t *unmapped);
@@ -223,6 +254,7 @@ struct hk_heap {
   hk_heap_t *next_all;              /* every heap ever made                */
   hk_heap_t *next_free;             /* recycled heaps                      */
   uint64_t drains;                  /* remote queues drained               */
+  struct hk_whale *whale;           /* one freed whale mapping, for reuse  */
 };
 
 extern hk_heap_t hk_heap_empty;     /* the heap of threads that have none   */
@@ -259,18 +291,32 @@ HK_INLINE void hk_init(void) {
 }
 void *hk_meta_alloc(size_t size);         /* zeroed, never freed          */
 
-/* ---- whale: direct mappings above the class range (whale.c) ------------ */
-typedef struct hk_whale {
+/* ---- whale: mappings above the class range (whale.c) -------------------- */
+typedef struct hk_whale hk_whale_t;
+struct hk_whale {
   hk_seg_t seg;
-  uint32_t pad_;
+  uint8_t huge;             /* MAP_HUGETLB-backed: never remapped          */
+  uint8_t reused;           /* handed out before: contents not known zero  */
+  uint8_t released;         /* pages given back while cached               */
+  uint8_t pad_;
   size_t map_size;          /* bytes mapped, from the segment base        */
   size_t user_off;          /* user pointer = base + user_off             */
   size_t usable;            /* bytes from the user pointer to the end     */
-} hk_whale_t;
+  hk_whale_t *next, *prev;  /* the cache list                             */
+};
+typedef struct hk_whale_counts {
+  uint64_t allocs, frees, live_bytes, hits, misses, evictions, remaps;
+  uint64_t cached_bytes, cached_count;
+} hk_whale_counts_t;
 void  *hk_whale_alloc(size_t size, size_t align);
+void  *hk_whale_calloc(size_t size);
 void   hk_whale_free(hk_whale_t *w, void *p);
 size_t hk_whale_usable(hk_whale_t *w, const void *p);
-void   hk_whale_counts(uint64_t *allocs, uint64_t *frees, uint64_t *live_bytes);
+void  *hk_whale_resize(hk_whale_t *w, void *p, size_t size);
+void   hk_whale_flush(hk_heap_t *h);
+size_t hk_whale_trim(void);
+void   hk_whale_counts(hk_whale_counts_t *out);
+pthread_mutex_t *hk_whale_lock(void);
 
 /* ---- stats (stats.c) ---------------------------------------------------- */
 void hk_stats_init(void);   /* at start-up: keep a stderr for the exit dump */

@@ -51,8 +51,10 @@
  * X(index, stride, header, units)
  *   stride: bytes per block; header: 1 = in-band header byte; units: 64 KiB
  *   units per span of this class.  Tiny classes (<= 1 KiB) step by 16 up to
- *   128 B, then four classes per doubling; mid classes (1 KiB - 64 KiB) keep
- *   four per doubling.  Rationale and measured waste: docs/architecture.md.
+ *   128 B, then four classes per doubling; mid classes (1 KiB - 64 KiB) and
+ *   L2.5 classes (64 KiB - 256 KiB) keep four per doubling.  Above 256 KiB
+ *   blocks are whale mappings (whale.c).  Rationale and measured waste:
+ *   docs/architecture.md.
  */
 #define HK_CLASS_TABLE_A(X, a) \
   X(a,  0,    16, 1, 1) X(a,  1,    32, 1, 1) X(a,  2,    48, 1, 1) X(a,  3,    64, 1, 1) \
@@ -65,16 +67,20 @@
   X(a, 28,  5120, 0, 1) X(a, 29,  6144, 0, 1) X(a, 30,  7168, 0, 1) X(a, 31,  8192, 0, 1) \
   X(a, 32, 10240, 0, 2) X(a, 33, 12288, 0, 2) X(a, 34, 14336, 0, 2) X(a, 35, 16384, 0, 2) \
   X(a, 36, 20480, 0, 4) X(a, 37, 24576, 0, 4) X(a, 38, 28672, 0, 4) X(a, 39, 32768, 0, 4) \
-  X(a, 40, 40960, 0, 8) X(a, 41, 49152, 0, 8) X(a, 42, 57344, 0, 8) X(a, 43, 65536, 0, 8)
+  X(a, 40, 40960, 0, 8) X(a, 41, 49152, 0, 8) X(a, 42, 57344, 0, 8) X(a, 43, 65536, 0, 8) \
+  X(a, 44,  81920, 0, 8) X(a, 45,  98304, 0, 8) X(a, 46, 114688, 0, 8) X(a, 47, 131072, 0, 16) \
+  X(a, 48, 163840, 0, 16) X(a, 49, 196608, 0, 16) X(a, 50, 229376, 0, 16) X(a, 51, 262144, 0, 32)
 /* The plain form X(index, stride, header, units). */
 #define HK_APPLY_(X, i, st, h, u) X(i, st, h, u)
 #define HK_CLASS_TABLE(X) HK_CLASS_TABLE_A(HK_APPLY_, X)
 
-#define HK_NCLASSES      44
+#define HK_NCLASSES      52
 #define HK_TINY_CLASSES  20          /* classes 0..19 are the tiny range   */
 #define HK_TINY_MAX      1024u       /* largest tiny request               */
 #define HK_MID_FIRST     20          /* first mid class                    */
-#define HK_MID_MAX       65536u      /* largest request served by classes  */
+#define HK_MID_MAX       65536u      /* largest mid request                */
+#define HK_L25_FIRST     44          /* first L2.5 class                   */
+#define HK_CLASS_MAX     262144u     /* largest request served by classes  */
 
 /* Derived quantities, as constant expressions of a row. */
 #define HK_ROW_USABLE(st, h)        ((st) - (h))
@@ -97,7 +103,8 @@
                      - (h) <= HK_ROW_SPAN(u), "I3: unit-0 overrun, class " #i); \
   _Static_assert(HK_ROW_CAP(st, h, u) <= 65535, "capacity fits 16 bits " #i);  \
   _Static_assert((h) == 0 || (i) <= (int)HK_HDR_CLASS_MASK, "I5: class " #i);  \
-  _Static_assert((u) >= 1 && (u) <= 8, "span units of class " #i);
+  _Static_assert((u) == 1 || (u) == 2 || (u) == 4 || (u) == 8 || (u) == 16 ||  \
+                 (u) == (int)HK_UNITS, "span units of class " #i);
 HK_CLASS_TABLE(HK_ROW_ASSERTS)
 
 /* I4: sortedness without nesting the table in itself.  In one enum, each
@@ -112,8 +119,10 @@ enum { HK_ORDER_START_ = 0, HK_CLASS_TABLE(HK_ROW_ORDER_ENUM) HK_ORDER_END_ };
 HK_CLASS_TABLE(HK_ROW_SORTED)
 _Static_assert(HK_ORDER_USABLE_19 == HK_TINY_MAX && HK_TINY_CLASSES == 20,
                "I2: the last tiny class serves HK_TINY_MAX");
-_Static_assert(HK_ORDER_USABLE_43 == HK_MID_MAX && HK_NCLASSES == 44,
+_Static_assert(HK_ORDER_USABLE_43 == HK_MID_MAX && HK_L25_FIRST == 44,
                "I2: the last mid class serves HK_MID_MAX");
+_Static_assert(HK_ORDER_USABLE_51 == HK_CLASS_MAX && HK_NCLASSES == 52,
+               "I2: the last L2.5 class serves HK_CLASS_MAX");
 
 /* Smallest tiny class whose usable size covers every request n with
  * (n + 16) >> 4 == q, i.e. n in [16q - 16, min(16q - 1, HK_TINY_MAX)].

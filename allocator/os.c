@@ -1,26 +1,57 @@
-/* os.c - the OS layer: the only file that calls mmap, munmap and madvise.
+/* os.c - the OS layer: the only file that calls mmap, munmap, mremap and
+ * madvise, and the home of the OS-level policies.
  *
  * Every call is counted; with HAKMEM_TIMING=1 it is also timed with rdtsc
  * (cycles).  Aligned mappings are made by over-mapping and trimming the
  * unaligned head and tail, so the result is exactly [p, p+size).
  *
- * Invariants: hk_os_map never returns memory it has not counted in
+ * Policies for block memory (hk_os_map_data; metadata never gets them):
+ *   HAKMEM_HUGETLB=1   MAP_HUGETLB 2 MiB pages; when the kernel has none
+ *                      reserved, one log line and normal pages from then on;
+ *   HAKMEM_THP=1|2     madvise MADV_HUGEPAGE / MADV_NOHUGEPAGE;
+ *   HAKMEM_PREFAULT    1 MAP_POPULATE, 2 MADV_POPULATE_WRITE (falling back
+ *                      to touching each page on kernels without it), 3 touch.
+ * Lazy zeroing (hk_os_zero_lazy) gives whole pages back with MADV_DONTNEED,
+ * so the kernel supplies zero pages on the next touch.
+ *
+ * Fault telemetry: with HAKMEM_STATS=1 the layers wrap their first touches
+ * of fresh memory in hk_fault_begin/hk_fault_end, which read the thread's
+ * minor-fault count (getrusage RUSAGE_THREAD) and charge the difference to
+ * a bucket.  Fresh pages handed out are counted always (no syscall).
+ *
+ * Invariants: hk_os_map* never returns memory it has not counted in
  * mapped_bytes; failures return NULL with errno = ENOMEM and leave nothing
- * mapped.  Nothing here allocates from the heap.
+ * mapped; errno is preserved across successful calls.  Nothing here
+ * allocates from the heap.
  */
+#define _GNU_SOURCE
 #include "internal.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <x86intrin.h>
 
-static struct {
-  _Atomic uint64_t calls[3];
-  _Atomic uint64_t cycles[3];
-  _Atomic int64_t mapped;
-} os_stat;
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#define HK_MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
 
-enum { OS_MMAP, OS_MUNMAP, OS_MADVISE };
+enum { OS_MMAP, OS_MUNMAP, OS_MADVISE, OS_MREMAP, OS_NCALLS };
+
+static struct {
+  _Atomic uint64_t calls[OS_NCALLS];
+  _Atomic uint64_t cycles[OS_NCALLS];
+  _Atomic int64_t mapped;
+  _Atomic uint64_t prefaulted, thp_advised, hugetlb_maps, hugetlb_fallbacks;
+  _Atomic int hugetlb_off;      /* set after the first refused MAP_HUGETLB */
+  _Atomic int populate_missing; /* MADV_POPULATE_WRITE not supported     */
+  _Atomic uint64_t faults[HK_BUCKETS], fresh[HK_BUCKETS];
+} os_stat;
 
 static inline uint64_t os_clock(void) {
   return hk_opt.timing ? __rdtsc() : 0;
@@ -32,15 +63,12 @@ static inline void os_count(int which, uint64_t t0) {
                               memory_order_relaxed);
 }
 
-static void *os_mmap(size_t size) {
+static void *os_mmap(size_t size, int extra_flags) {
   uint64_t t0 = os_clock();
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | extra_flags, -1, 0);
   os_count(OS_MMAP, t0);
-  if (p == MAP_FAILED) {
-    errno = ENOMEM;
-    return NULL;
-  }
+  if (p == MAP_FAILED) return NULL;
   atomic_fetch_add_explicit(&os_stat.mapped, (int64_t)size, memory_order_relaxed);
   return p;
 }
@@ -55,41 +83,165 @@ void hk_os_unmap(void *p, size_t size) {
   atomic_fetch_sub_explicit(&os_stat.mapped, (int64_t)size, memory_order_relaxed);
 }
 
-void *hk_os_map(size_t size, size_t align) {
-  HK_ASSERT(size % HK_PAGE == 0 && (align & (align - 1)) == 0);
-  if (align <= HK_PAGE) return os_mmap(size);
-  if (size > SIZE_MAX - align) {
+static void *map_aligned(size_t size, size_t align, int extra_flags) {
+  int saved = errno;
+  void *r = NULL;
+  if (align <= HK_PAGE) {
+    r = os_mmap(size, extra_flags);
+  } else if (size <= SIZE_MAX - align) {
+    /* Over-map by align - page, then trim both ends. */
+    size_t span = size + align - HK_PAGE;
+    char *raw = os_mmap(span, extra_flags);
+    if (raw != NULL) {
+      char *p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+      size_t head = (size_t)(p - raw);
+      size_t tail = span - head - size;
+      if (head) hk_os_unmap(raw, head);
+      if (tail) hk_os_unmap(p + size, tail);
+      r = p;
+    }
+  }
+  if (r == NULL) {
     errno = ENOMEM;
     return NULL;
   }
-  /* Over-map by align - page, then trim both ends. */
-  size_t span = size + align - HK_PAGE;
-  char *raw = os_mmap(span);
-  if (raw == NULL) return NULL;
-  char *p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
-  size_t head = (size_t)(p - raw);
-  size_t tail = span - head - size;
-  if (head) hk_os_unmap(raw, head);
-  if (tail) hk_os_unmap(p + size, tail);
-  return p;
+  errno = saved;
+  return r;
+}
+
+void *hk_os_map(size_t size, size_t align) {
+  HK_ASSERT(size % HK_PAGE == 0 && (align & (align - 1)) == 0);
+  return map_aligned(size, align, 0);
 }
 
 int hk_os_advise(void *p, size_t size, int advice) {
   uint64_t t0 = os_clock();
   int saved = errno;
   int rc = madvise(p, size, advice);
+  if (rc != 0) rc = errno;
   errno = saved;
   os_count(OS_MADVISE, t0);
   return rc;
+}
+
+static void touch_pages(char *p, size_t size) {
+  for (size_t off = 0; off < size; off += HK_PAGE) ((volatile char *)p)[off] = 0;
+}
+
+static void prefault(void *p, size_t size) {
+  int mode = (int)hk_opt.prefault;
+  if (mode == 2 && !atomic_load_explicit(&os_stat.populate_missing, memory_order_relaxed)) {
+    int rc = hk_os_advise(p, size, MADV_POPULATE_WRITE);
+    if (rc == 0) goto done;
+    if (rc == EINVAL) atomic_store(&os_stat.populate_missing, 1); /* old kernel */
+  }
+  if (mode >= 2) touch_pages(p, size);
+done:
+  atomic_fetch_add_explicit(&os_stat.prefaulted, size, memory_order_relaxed);
+}
+
+void *hk_os_map_data(size_t size, size_t align, int *huge) {
+  HK_ASSERT(size % HK_PAGE == 0 && (align & (align - 1)) == 0);
+  *huge = 0;
+  int populate = hk_opt.prefault == 1 ? MAP_POPULATE : 0;
+  void *p = NULL;
+  if (hk_opt.hugetlb && !atomic_load_explicit(&os_stat.hugetlb_off, memory_order_relaxed) &&
+      size % HK_SS_SIZE == 0 && align <= HK_SS_SIZE) {
+    int saved = errno;
+    p = os_mmap(size, MAP_HUGETLB | HK_MAP_HUGE_2MB | populate);
+    errno = saved;
+    if (p != NULL) {
+      *huge = 1;
+      atomic_fetch_add_explicit(&os_stat.hugetlb_maps, 1, memory_order_relaxed);
+    } else if (!atomic_exchange(&os_stat.hugetlb_off, 1)) {
+      atomic_fetch_add_explicit(&os_stat.hugetlb_fallbacks, 1, memory_order_relaxed);
+      hk_write_str(2, "hakmem: HAKMEM_HUGETLB=1 but no 2 MiB huge pages could be "
+                      "mapped (see /proc/sys/vm/nr_hugepages); using normal pages\n");
+    }
+  }
+  if (p == NULL) {
+    p = map_aligned(size, align, populate);
+    if (p == NULL) return NULL;
+    if (hk_opt.thp) {
+      hk_os_advise(p, size, hk_opt.thp == 1 ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+      atomic_fetch_add_explicit(&os_stat.thp_advised, 1, memory_order_relaxed);
+    }
+  }
+  if (hk_opt.prefault == 1) atomic_fetch_add_explicit(&os_stat.prefaulted, size, memory_order_relaxed);
+  else if (hk_opt.prefault >= 2) prefault(p, size);
+  return p;
+}
+
+void *hk_os_remap(void *p, size_t old_size, size_t new_size, void *fixed) {
+  uint64_t t0 = os_clock();
+  int saved = errno;
+  void *r = fixed == NULL ? mremap(p, old_size, new_size, 0)
+                          : mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed);
+  errno = saved;
+  os_count(OS_MREMAP, t0);
+  if (r == MAP_FAILED) return NULL;
+  atomic_fetch_add_explicit(&os_stat.mapped, (int64_t)new_size - (int64_t)old_size,
+                            memory_order_relaxed);
+  if (fixed != NULL) /* the reservation at fixed was replaced by the move */
+    atomic_fetch_sub_explicit(&os_stat.mapped, (int64_t)new_size, memory_order_relaxed);
+  return r;
+}
+
+void hk_os_zero_lazy(void *p, size_t n) {
+  char *b = p, *e = b + n;
+  char *pb = (char *)(((uintptr_t)b + HK_PAGE - 1) & ~(uintptr_t)(HK_PAGE - 1));
+  char *pe = (char *)((uintptr_t)e & ~(uintptr_t)(HK_PAGE - 1));
+  if (pe <= pb) {
+    memset(b, 0, n);
+    return;
+  }
+  memset(b, 0, (size_t)(pb - b));
+  if (hk_os_advise(pb, (size_t)(pe - pb), MADV_DONTNEED) != 0)
+    memset(pb, 0, (size_t)(pe - pb));
+  memset(pe, 0, (size_t)(e - pe));
 }
 
 void hk_os_stats(hk_os_stats_t *out) {
   out->mmap_calls = atomic_load(&os_stat.calls[OS_MMAP]);
   out->munmap_calls = atomic_load(&os_stat.calls[OS_MUNMAP]);
   out->madvise_calls = atomic_load(&os_stat.calls[OS_MADVISE]);
+  out->mremap_calls = atomic_load(&os_stat.calls[OS_MREMAP]);
   out->mmap_cycles = atomic_load(&os_stat.cycles[OS_MMAP]);
   out->munmap_cycles = atomic_load(&os_stat.cycles[OS_MUNMAP]);
   out->madvise_cycles = atomic_load(&os_stat.cycles[OS_MADVISE]);
+  out->mremap_cycles = atomic_load(&os_stat.cycles[OS_MREMAP]);
   int64_t m = atomic_load(&os_stat.mapped);
   out->mapped_bytes = m > 0 ? (uint64_t)m : 0;
+  out->prefaulted_bytes = atomic_load(&os_stat.prefaulted);
+  out->thp_advised = atomic_load(&os_stat.thp_advised);
+  out->hugetlb_maps = atomic_load(&os_stat.hugetlb_maps);
+  out->hugetlb_fallbacks = atomic_load(&os_stat.hugetlb_fallbacks);
+}
+
+/* ---- fault telemetry ------------------------------------------------------ */
+uint64_t hk_fault_begin(void) {
+  if (!hk_opt.stats) return 0;
+  struct rusage ru;
+  int saved = errno;
+  getrusage(RUSAGE_THREAD, &ru);
+  errno = saved;
+  return (uint64_t)ru.ru_minflt;
+}
+
+void hk_fault_end(unsigned bucket, uint64_t begin) {
+  if (!hk_opt.stats) return;
+  uint64_t now = hk_fault_begin();
+  if (now > begin)
+    atomic_fetch_add_explicit(&os_stat.faults[bucket], now - begin, memory_order_relaxed);
+}
+
+void hk_fresh_pages(unsigned bucket, uint64_t pages) {
+  atomic_fetch_add_explicit(&os_stat.fresh[bucket], pages, memory_order_relaxed);
+}
+
+void hk_fault_counts(uint64_t faults[HK_BUCKETS], uint64_t fresh[HK_BUCKETS]) {
+  for (unsigned b = 0; b < HK_BUCKETS; b++) {
+    faults[b] = atomic_load(&os_stat.faults[b]);
+    fresh[b] = atomic_load(&os_stat.fresh[b]);
+  }
 }

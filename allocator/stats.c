@@ -74,7 +74,20 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   out->slabs_adopted = hk_slabs_adopted;
   pthread_mutex_unlock(&hk_abandoned_lock);
 
-  hk_whale_counts(&out->large_allocs, &out->large_frees, &out->large_live_bytes);
+  hk_whale_counts_t wc;
+  hk_whale_counts(&wc);
+  out->large_allocs = wc.allocs;
+  out->large_frees = wc.frees;
+  out->large_live_bytes = wc.live_bytes;
+  out->whale_hits = wc.hits;
+  out->whale_misses = wc.misses;
+  out->whale_evictions = wc.evictions;
+  out->whale_remaps = wc.remaps;
+  out->whale_cached_bytes = wc.cached_bytes;
+  out->whale_cached_count = wc.cached_count;
+  _Static_assert(HK_BUCKETS == 5 && (int)HAK_BUCKET_META == (int)HK_BUCKET_META,
+                 "hak_stats_t fault buckets match the allocator's");
+  hk_fault_counts(out->faults, out->fresh_pages);
   out->allocs += out->large_allocs;
   out->frees += out->large_frees;
   out->live_bytes += out->large_live_bytes;
@@ -91,6 +104,12 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   out->munmap_cycles = os.munmap_cycles;
   out->madvise_cycles = os.madvise_cycles;
   out->mapped_bytes = os.mapped_bytes;
+  out->mremap_calls = os.mremap_calls;
+  out->mremap_cycles = os.mremap_cycles;
+  out->prefaulted_bytes = os.prefaulted_bytes;
+  out->thp_advised = os.thp_advised;
+  out->hugetlb_maps = os.hugetlb_maps;
+  out->hugetlb_fallbacks = os.hugetlb_fallbacks;
   return 0;
 }
 
@@ -147,10 +166,25 @@ HK_PUBLIC void hak_stats_print(int fd) {
     put_u(&l, cs->slabs, 7);
     flush(fd, &l);
   }
-  put_s(&l, "hakmem stats: large");
+  put_s(&l, "hakmem stats: whale");
   put_kv(&l, "allocs", st.large_allocs);
   put_kv(&l, "frees", st.large_frees);
   put_kv(&l, "live_bytes", st.large_live_bytes);
+  put_kv(&l, "cache_hits", st.whale_hits);
+  put_kv(&l, "cache_misses", st.whale_misses);
+  put_kv(&l, "hit_rate_pct", st.whale_hits + st.whale_misses
+                                 ? st.whale_hits * 100 / (st.whale_hits + st.whale_misses) : 0);
+  put_kv(&l, "evictions", st.whale_evictions);
+  put_kv(&l, "remaps", st.whale_remaps);
+  put_kv(&l, "cached_bytes", st.whale_cached_bytes);
+  put_kv(&l, "cached_count", st.whale_cached_count);
+  flush(fd, &l);
+  static const char *const bucket[] = {"tiny", "mid", "l25", "whale", "meta"};
+  put_s(&l, "hakmem stats: faults");
+  for (unsigned b = 0; b < 5; b++) put_kv(&l, bucket[b], st.faults[b]);
+  flush(fd, &l);
+  put_s(&l, "hakmem stats: fresh_pages");
+  for (unsigned b = 0; b < 5; b++) put_kv(&l, bucket[b], st.fresh_pages[b]);
   flush(fd, &l);
   put_s(&l, "hakmem stats: superslabs");
   put_kv(&l, "live", st.superslabs_live);
@@ -172,7 +206,15 @@ HK_PUBLIC void hak_stats_print(int fd) {
   put_kv(&l, "mmap_cycles", st.mmap_cycles);
   put_kv(&l, "munmap_cycles", st.munmap_cycles);
   put_kv(&l, "madvise_cycles", st.madvise_cycles);
+  put_kv(&l, "mremap", st.mremap_calls);
+  put_kv(&l, "mremap_cycles", st.mremap_cycles);
   put_kv(&l, "mapped_bytes", st.mapped_bytes);
+  flush(fd, &l);
+  put_s(&l, "hakmem stats: policies");
+  put_kv(&l, "prefaulted_bytes", st.prefaulted_bytes);
+  put_kv(&l, "thp_advised", st.thp_advised);
+  put_kv(&l, "hugetlb_maps", st.hugetlb_maps);
+  put_kv(&l, "hugetlb_fallbacks", st.hugetlb_fallbacks);
   flush(fd, &l);
 }
 

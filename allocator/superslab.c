@@ -102,23 +102,34 @@ static void ss_format(hk_ss_t *ss) {
   }
 }
 
+/* Map a superslab, register it and format its header; hk_ss_lock held. */
+static hk_ss_t *ss_map(void) {
+  int huge;
+  hk_ss_t *ss = hk_os_map_data(HK_SS_SIZE, HK_SS_SIZE, &huge);
+  if (ss == NULL) return NULL;
+  hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS);
+  ss_mapped++;
+  ss->all_prev = NULL;
+  ss->all_next = ss_all;
+  if (ss_all) ss_all->all_prev = ss;
+  ss_all = ss;
+  uint64_t f0 = hk_fault_begin();
+  ss_format(ss);
+  hk_fault_end(HK_BUCKET_META, f0);
+  return ss;
+}
+
 /* Called with hk_ss_lock held. */
 static hk_ss_t *ss_new(void) {
   hk_ss_t *ss = ss_cache;
   if (ss != NULL) {
     list_remove(&ss_cache, ss);
     ss_cached--;
+    ss_format(ss);
   } else {
-    ss = hk_os_map(HK_SS_SIZE, HK_SS_SIZE);
+    ss = ss_map();
     if (ss == NULL) return NULL;
-    hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS);
-    ss_mapped++;
-    ss->all_prev = NULL;
-    ss->all_next = ss_all;
-    if (ss_all) ss_all->all_prev = ss;
-    ss_all = ss;
   }
-  ss_format(ss);
   ss_live++;
   list_push(&ss_partial, ss);
   return ss;
@@ -149,6 +160,7 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
     }
     /* Prefer unit 1 onwards: unit 0 holds the header and fewer blocks. */
     start = find_run(ss->free_mask & ~1u, n);
+    if (start < 0) start = find_run(ss->free_mask, n); /* a whole-superslab span */
   }
   uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
   ss->free_mask &= ~bits;
@@ -192,7 +204,7 @@ void hk_span_free(hk_slab_t *s) {
   if (ss->nfree == HK_UNITS) {
     list_remove(&ss_partial, ss);
     ss_live--;
-    if (ss_cached < (uint64_t)hk_opt.ss_cache) {
+    if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {
       ss->cached = 1;
       list_push(&ss_cache, ss);
       ss_cached++;
@@ -230,5 +242,19 @@ void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped,
 void hk_ss_foreach(void (*fn)(hk_ss_t *ss, void *arg), void *arg) {
   pthread_mutex_lock(&hk_ss_lock);
   for (hk_ss_t *ss = ss_all; ss != NULL; ss = ss->all_next) fn(ss, arg);
+  pthread_mutex_unlock(&hk_ss_lock);
+}
+
+/* HAKMEM_PREWARM: map n superslabs at start-up and park them in the cache
+ * (with the prefault policy applied), so the first refills find them. */
+void hk_ss_prewarm(unsigned n) {
+  pthread_mutex_lock(&hk_ss_lock);
+  for (unsigned i = 0; i < n; i++) {
+    hk_ss_t *ss = ss_map();
+    if (ss == NULL) break;
+    ss->cached = 1;
+    list_push(&ss_cache, ss);
+    ss_cached++;
+  }
   pthread_mutex_unlock(&hk_ss_lock);
 }

@@ -94,11 +94,20 @@ static hk_block_t *carve(hk_slab_t *s) {
   if (batch > left) batch = left;
   uintptr_t u = s->user0 + (uintptr_t)s->carved * ci->stride;
   hk_block_t *first = (hk_block_t *)u;
+  /* telemetry: pages this batch brings into use for the first time */
+  uintptr_t lo = s->carved ? u : u - ci->first_off;
+  uintptr_t hi = u + (uintptr_t)batch * ci->stride;
+  uint64_t fresh = ((hi + HK_PAGE - 1) / HK_PAGE) -
+                   (s->carved ? (lo + HK_PAGE - 1) / HK_PAGE : lo / HK_PAGE);
+  unsigned bucket = hk_bucket_of_class(s->cls);
+  uint64_t f0 = hk_fault_begin();
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
   for (uint32_t i = 0; i < batch; i++, u += ci->stride) {
     if (ci->header) ((uint8_t *)u)[-1] = hdr;
     ((hk_block_t *)u)->next = i + 1 < batch ? (hk_block_t *)(u + ci->stride) : NULL;
   }
+  hk_fault_end(bucket, f0);
+  hk_fresh_pages(bucket, fresh);
   s->carved += batch;
   return first;
 }

@@ -1,46 +1,210 @@
-/* whale.c - blocks above the class range (> 64 KiB): one direct mapping
- * per block, with its header at the mapping's 2 MiB-aligned base.
+/* whale.c - blocks above the class range (> 256 KiB): one mapping per
+ * block, with its header at the mapping's 2 MiB-aligned base, and a
+ * bounded cache of freed mappings for reuse.
  *
- * Until the L2.5 pools and the whale cache land (issue 5), every request
- * above HK_MID_MAX is served here; that is correct for any size and
- * alignment, and costs an mmap/munmap pair per block.
+ * Cache: a list of freed mappings sorted by size, capped by
+ * HAKMEM_WHALE_CACHE_MB and HAKMEM_WHALE_CACHE_COUNT.  A request takes the
+ * smallest cached mapping that fits (best fit), if that mapping is at most
+ * twice the request; otherwise it maps a new one.  Inserting beyond the caps
+ * evicts the largest entries (munmap).  HAKMEM_WHALE_RELEASE chooses what
+ * happens to a cached mapping's pages: kept resident (0), MADV_DONTNEED (1:
+ * RSS drops and the pages read back as zero) or MADV_FREE (2: the kernel
+ * takes them only under memory pressure).  In front of the shared cache each
+ * thread's heap keeps one freed mapping, so a malloc/free cycle of one whale
+ * takes no lock and no syscall.
+ *
+ * realloc grows a whale with mremap: in place when the address space after
+ * it is free, else by moving its pages to a new 2 MiB-aligned reservation
+ * (no copy).  Hugetlb-backed whales are not remapped.
  *
  * Invariants:
  *   - the mapping base is aligned to max(2 MiB, alignment): its first chunk
  *     is registered HK_CHUNK_WHALE with the header at the base, the others
- *     HK_CHUNK_TAIL, and no other segment starts in those chunks;
+ *     HK_CHUNK_TAIL, and no other segment starts in those chunks; a cached
+ *     mapping stays registered (its chunks are still ours);
  *   - the header lies before the user pointer, outside the usable bytes;
- *   - usable = map_size - user_off >= the request.
+ *   - usable = map_size - user_off >= the request;
+ *   - cached_bytes/cached_count describe exactly the list, under whale_lock.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
 
+static pthread_mutex_t whale_lock = PTHREAD_MUTEX_INITIALIZER;
+static hk_whale_t *cache;              /* sorted by map_size, ascending */
+static uint64_t cached_bytes, cached_count;
 static _Atomic uint64_t whale_allocs, whale_frees, whale_live_bytes;
+static _Atomic uint64_t whale_hits, whale_misses, whale_evictions, whale_remaps;
 
-void *hk_whale_alloc(size_t size, size_t align) {
+pthread_mutex_t *hk_whale_lock(void) { return &whale_lock; }
+
+static size_t user_off_for(size_t align) {
   if (align < 64) align = 64;
-  if (size < HK_ALIGN) size = HK_ALIGN; /* the user pointer stays inside the mapping */
-  size_t user_off = (sizeof(hk_whale_t) + align - 1) & ~(align - 1);
-  if (size > PTRDIFF_MAX || size > SIZE_MAX - user_off - HK_PAGE) {
+  return (sizeof(hk_whale_t) + align - 1) & ~(align - 1);
+}
+
+/* Bytes to map for size at user_off (hugetlb mappings round to 2 MiB). */
+static size_t map_size_for(size_t user_off, size_t size, int huge) {
+  size_t round = huge ? HK_SS_SIZE : HK_PAGE;
+  return (user_off + size + round - 1) & ~(round - 1);
+}
+
+/* ---- the shared cache ------------------------------------------------------ */
+static void cache_unlink(hk_whale_t *w) {
+  if (w->prev) w->prev->next = w->next; else cache = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->next = w->prev = NULL;
+  cached_bytes -= w->map_size;
+  cached_count--;
+}
+
+static void unmap_whale(hk_whale_t *w) {
+  size_t map_size = w->map_size;
+  hk_registry_set(w, map_size, HK_CHUNK_NONE);
+  hk_os_unmap(w, map_size);
+}
+
+/* Best fit for need bytes from the list; whale_lock held. */
+static hk_whale_t *cache_take(size_t need) {
+  for (hk_whale_t *w = cache; w != NULL; w = w->next) {
+    if (w->map_size < need) continue;
+    if (w->map_size / 2 > need) return NULL; /* smallest fit is too wasteful */
+    cache_unlink(w);
+    return w;
+  }
+  return NULL;
+}
+
+static void cache_put(hk_whale_t *w) {
+  uint64_t cap_bytes = (uint64_t)hk_opt.whale_cache_mb << 20;
+  uint64_t cap_count = (uint64_t)hk_opt.whale_cache_count;
+  if (w->map_size > cap_bytes || cap_count == 0) {
+    atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
+    unmap_whale(w);
+    return;
+  }
+  if (hk_opt.whale_release && !w->huge) {
+    hk_os_advise(w, w->map_size, hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
+    w->seg.magic = HK_SEG_MAGIC; /* the header page may have been zeroed */
+    w->seg.kind = HK_SEG_WHALE;
+    w->released = 1;
+  }
+  hk_whale_t *evict = NULL;
+  pthread_mutex_lock(&whale_lock);
+  hk_whale_t **at = &cache, *prev = NULL;
+  while (*at != NULL && (*at)->map_size < w->map_size) {
+    prev = *at;
+    at = &(*at)->next;
+  }
+  w->prev = prev;
+  w->next = *at;
+  if (*at) (*at)->prev = w;
+  *at = w;
+  cached_bytes += w->map_size;
+  cached_count++;
+  /* Over a cap: evict from the large end. */
+  while (cached_bytes > cap_bytes || cached_count > cap_count) {
+    hk_whale_t *last = cache;
+    while (last->next) last = last->next;
+    cache_unlink(last);
+    last->next = evict;
+    evict = last;
+  }
+  pthread_mutex_unlock(&whale_lock);
+  while (evict != NULL) {
+    hk_whale_t *next = evict->next;
+    atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
+    unmap_whale(evict);
+    evict = next;
+  }
+}
+
+/* ---- allocation ---------------------------------------------------------- */
+static void *hand_out(hk_whale_t *w, size_t user_off) {
+  w->user_off = user_off;
+  w->usable = w->map_size - user_off;
+  atomic_fetch_add_explicit(&whale_allocs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&whale_live_bytes, w->usable, memory_order_relaxed);
+  HK_TRACK_ALLOC((char *)w + user_off, w->usable, 0);
+  return (char *)w + user_off;
+}
+
+static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
+  size_t map_align = align > HK_SS_SIZE ? align : HK_SS_SIZE;
+  int huge = 0;
+  if (size > PTRDIFF_MAX || size > SIZE_MAX - user_off - HK_SS_SIZE) {
     errno = ENOMEM;
     return NULL;
   }
-  size_t map_size = (user_off + size + HK_PAGE - 1) & ~(size_t)(HK_PAGE - 1);
-  size_t map_align = align > HK_SS_SIZE ? align : HK_SS_SIZE;
-  char *base = hk_os_map(map_size, map_align);
+  /* the size a hugetlb mapping would take; hk_os_map_data decides */
+  size_t map_size = map_size_for(user_off, size, hk_opt.hugetlb != 0);
+  uint64_t f0 = hk_fault_begin();
+  char *base = hk_os_map_data(map_size, map_align, &huge);
   if (base == NULL) return NULL;
+  if (!huge && hk_opt.hugetlb) { /* fell back: give the rounding back */
+    size_t exact = map_size_for(user_off, size, 0);
+    hk_os_unmap(base + exact, map_size - exact);
+    map_size = exact;
+  }
   hk_whale_t *w = (hk_whale_t *)base;
   w->seg.magic = HK_SEG_MAGIC;
   w->seg.kind = HK_SEG_WHALE;
   w->map_size = map_size;
-  w->user_off = user_off;
-  w->usable = map_size - user_off;
+  w->huge = (uint8_t)huge;
+  w->reused = 0;
+  w->released = 0;
+  w->next = w->prev = NULL;
   hk_registry_set(base, map_size, HK_CHUNK_WHALE);
-  atomic_fetch_add_explicit(&whale_allocs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&whale_live_bytes, w->usable, memory_order_relaxed);
-  HK_TRACK_ALLOC(base + user_off, w->usable, 1);
-  return base + user_off;
+  hk_fault_end(HK_BUCKET_WHALE, f0);
+  hk_fresh_pages(HK_BUCKET_WHALE, map_size / HK_PAGE);
+  return w;
+}
+
+void *hk_whale_alloc(size_t size, size_t align) {
+  if (size < HK_ALIGN) size = HK_ALIGN; /* the user pointer stays inside the mapping */
+  size_t user_off = user_off_for(align);
+  if (size > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t need = map_size_for(user_off, size, 0);
+  if (align <= HK_SS_SIZE) {
+    hk_heap_t *h = hk_tl_heap;
+    hk_whale_t *w = h->whale;
+    if (w != NULL && w->map_size >= need && w->map_size / 2 <= need) {
+      h->whale = NULL;
+    } else {
+      w = NULL;
+      if (__atomic_load_n(&cached_count, __ATOMIC_RELAXED) != 0) {
+        pthread_mutex_lock(&whale_lock);
+        w = cache_take(need);
+        pthread_mutex_unlock(&whale_lock);
+      }
+    }
+    if (w != NULL) {
+      atomic_fetch_add_explicit(&whale_hits, 1, memory_order_relaxed);
+      if (w->released) hk_fresh_pages(HK_BUCKET_WHALE, w->map_size / HK_PAGE);
+      return hand_out(w, user_off);
+    }
+  }
+  atomic_fetch_add_explicit(&whale_misses, 1, memory_order_relaxed);
+  hk_whale_t *w = map_new(size, align, user_off);
+  return w ? hand_out(w, user_off) : NULL;
+}
+
+/* calloc: fresh or released-with-DONTNEED mappings are already zero. */
+void *hk_whale_calloc(size_t size) {
+  char *p = hk_whale_alloc(size, HK_ALIGN);
+  if (p == NULL) return NULL;
+  hk_whale_t *w = (hk_whale_t *)hk_seg_lookup(p);
+  int zero = !w->reused || (w->released && hk_opt.whale_release == 1);
+  if (!zero) {
+    if (hk_opt.lazy_zero) hk_os_zero_lazy(p, size);
+    else memset(p, 0, size);
+  }
+  return p;
 }
 
 void hk_whale_free(hk_whale_t *w, void *p) {
@@ -49,9 +213,23 @@ void hk_whale_free(hk_whale_t *w, void *p) {
   atomic_fetch_add_explicit(&whale_frees, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&whale_live_bytes, w->usable, memory_order_relaxed);
   HK_TRACK_FREE(p, w->usable);
-  size_t map_size = w->map_size;
-  hk_registry_set(w, map_size, HK_CHUNK_NONE);
-  hk_os_unmap(w, map_size);
+  w->reused = 1;
+  w->released = 0;
+  hk_heap_t *h = hk_tl_heap;
+  if (h != &hk_heap_empty && !w->huge) {
+    hk_whale_t *old = h->whale;
+    h->whale = w;
+    if (old == NULL) return;
+    w = old; /* keep the newest in the slot, the older one goes on */
+  }
+  cache_put(w);
+}
+
+/* Thread exit: the heap's slot goes to the shared cache. */
+void hk_whale_flush(hk_heap_t *h) {
+  hk_whale_t *w = h->whale;
+  h->whale = NULL;
+  if (w != NULL) cache_put(w);
 }
 
 size_t hk_whale_usable(hk_whale_t *w, const void *p) {
@@ -60,8 +238,69 @@ size_t hk_whale_usable(hk_whale_t *w, const void *p) {
   return w->usable - (size_t)((const char *)p - user);
 }
 
-void hk_whale_counts(uint64_t *allocs, uint64_t *frees, uint64_t *live_bytes) {
-  *allocs = atomic_load(&whale_allocs);
-  *frees = atomic_load(&whale_frees);
-  *live_bytes = atomic_load(&whale_live_bytes);
+/* Grow (or shrink) a whale to hold size bytes; NULL when it cannot be done
+ * without copying, in which case the block is untouched. */
+void *hk_whale_resize(hk_whale_t *w, void *p, size_t size) {
+  if (w->huge || (char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX)
+    return NULL;
+  size_t old_size = w->map_size, user_off = w->user_off;
+  size_t new_size = map_size_for(user_off, size, 0);
+  if (new_size == old_size) return p;
+  hk_whale_t *nw = NULL;
+  if (hk_os_remap(w, old_size, new_size, NULL) != NULL) {
+    nw = w;
+  } else if (new_size > old_size) {
+    int huge;
+    size_t save = (size_t)hk_opt.prefault;
+    hk_opt.prefault = 0; /* a reservation: its pages are replaced, not used */
+    void *dst = hk_os_map_data(new_size, HK_SS_SIZE, &huge);
+    hk_opt.prefault = (long)save;
+    if (dst == NULL) return NULL;
+    if (huge || hk_os_remap(w, old_size, new_size, dst) == NULL) {
+      hk_os_unmap(dst, new_size);
+      return NULL;
+    }
+    hk_registry_set(w, old_size, HK_CHUNK_NONE);
+    nw = dst;
+  } else {
+    return NULL;
+  }
+  hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
+  nw->map_size = new_size;
+  atomic_fetch_sub_explicit(&whale_live_bytes, nw->usable, memory_order_relaxed);
+  nw->usable = new_size - user_off;
+  atomic_fetch_add_explicit(&whale_live_bytes, nw->usable, memory_order_relaxed);
+  atomic_fetch_add_explicit(&whale_remaps, 1, memory_order_relaxed);
+  return (char *)nw + user_off;
+}
+
+void hk_whale_counts(hk_whale_counts_t *out) {
+  out->allocs = atomic_load(&whale_allocs);
+  out->frees = atomic_load(&whale_frees);
+  out->live_bytes = atomic_load(&whale_live_bytes);
+  out->hits = atomic_load(&whale_hits);
+  out->misses = atomic_load(&whale_misses);
+  out->evictions = atomic_load(&whale_evictions);
+  out->remaps = atomic_load(&whale_remaps);
+  pthread_mutex_lock(&whale_lock);
+  out->cached_bytes = cached_bytes;
+  out->cached_count = cached_count;
+  pthread_mutex_unlock(&whale_lock);
+}
+
+/* Give every cached mapping back (malloc_trim); returns bytes released. */
+size_t hk_whale_trim(void) {
+  pthread_mutex_lock(&whale_lock);
+  hk_whale_t *list = cache;
+  cache = NULL;
+  size_t bytes = cached_bytes;
+  cached_bytes = cached_count = 0;
+  pthread_mutex_unlock(&whale_lock);
+  while (list != NULL) {
+    hk_whale_t *next = list->next;
+    atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
+    unmap_whale(list);
+    list = next;
+  }
+  return bytes;
 }

@@ -96,7 +96,23 @@ typedef struct hak_stats {
   uint64_t mmap_cycles, munmap_cycles, madvise_cycles; /* HAKMEM_TIMING=1 */
   uint64_t mapped_bytes;     /* currently mapped by hakmem */
   hak_class_stats_t cls[HAK_STATS_MAX_CLASSES];
+  /* whale path (blocks above the class range) and its cache */
+  uint64_t whale_hits, whale_misses, whale_evictions, whale_remaps;
+  uint64_t whale_cached_bytes, whale_cached_count;
+  /* OS layer, continued */
+  uint64_t mremap_calls, mremap_cycles;
+  uint64_t prefaulted_bytes, thp_advised, hugetlb_maps, hugetlb_fallbacks;
+  /* Page-fault telemetry by bucket (HAK_BUCKET_*): minor faults taken
+   * inside the allocator (counted with HAKMEM_STATS=1 only), and pages the
+   * allocator handed out for the first time (each costs one minor fault
+   * when first touched, by the allocator or the program, unless
+   * prefaulted). */
+  uint64_t faults[5], fresh_pages[5];
 } hak_stats_t;
+
+/* Buckets of the page-fault telemetry. */
+enum { HAK_BUCKET_TINY, HAK_BUCKET_MID, HAK_BUCKET_L25, HAK_BUCKET_WHALE,
+       HAK_BUCKET_META };
 
 /* Fill *out with a snapshot.  Returns 0 on success. */
 int  hak_stats_get(hak_stats_t *out);
