@@ -8,11 +8,22 @@
  *                     byte less than it must;
  *   calloc_dirty      calloc of 128..255 bytes skips zeroing;
  *   usable_overstate  usable_size reports 8 bytes more than the block has,
- *                     for requests of 1..24 bytes.
- * Invariant: with no bug selected it behaves exactly like glibc.
+ *                     for requests of 1..24 bytes;
+ *   double_push       a per-size-class cache of freed blocks (8 deep, as a
+ *                     thread cache would be) pushes the 7th block twice, so
+ *                     two later mallocs hand out the same block: needs a
+ *                     history of 7 frees of one class, which makes it a
+ *                     real workout for the minimizer.
+ * Invariant: with no bug selected it behaves exactly like glibc.  With
+ * double_push every path is made independent of the heap's state (calloc
+ * and realloc go through malloc, aligned blocks are padded out of the cached
+ * range), so whether a block is cached depends only on the op sequence and
+ * a minimized trace fails in any process.  The cache is not locked: the
+ * oracle runs one thread at a time.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +33,10 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
-enum { BUG_NONE, BUG_REALLOC_TRUNCATE, BUG_CALLOC_DIRTY, BUG_USABLE_OVERSTATE };
+enum {
+  BUG_NONE, BUG_REALLOC_TRUNCATE, BUG_CALLOC_DIRTY, BUG_USABLE_OVERSTATE,
+  BUG_DOUBLE_PUSH
+};
 
 static int bug(void) {
   static int b = -1;
@@ -32,6 +46,7 @@ static int bug(void) {
         : !strcmp(e, "realloc_truncate")     ? BUG_REALLOC_TRUNCATE
         : !strcmp(e, "calloc_dirty")         ? BUG_CALLOC_DIRTY
         : !strcmp(e, "usable_overstate")     ? BUG_USABLE_OVERSTATE
+        : !strcmp(e, "double_push")          ? BUG_DOUBLE_PUSH
                                              : BUG_NONE;
   }
   return b;
@@ -47,11 +62,39 @@ static size_t libc_usable(void *p) {
   return fn(p);
 }
 
-void *malloc(size_t n) { return __libc_malloc(n); }
-void free(void *p) { __libc_free(p); }
+/* double_push: class c caches blocks with c*16 <= usable < (c+1)*16 */
+#define CACHE_CLASSES 17
+#define CACHE_DEPTH 8
+static void *cache[CACHE_CLASSES][CACHE_DEPTH];
+static unsigned cached[CACHE_CLASSES];
+
+void *malloc(size_t n) {
+  if (bug() != BUG_DOUBLE_PUSH || n > 256) return __libc_malloc(n);
+  size_t c = (n + 15) / 16;
+  if (cached[c]) return cache[c][--cached[c]];
+  return __libc_malloc(c ? c * 16 : 16);
+}
+
+void free(void *p) {
+  if (!p) return;
+  if (bug() == BUG_DOUBLE_PUSH) {
+    size_t c = libc_usable(p) / 16;
+    if (c < CACHE_CLASSES && cached[c] < CACHE_DEPTH) {
+      cache[c][cached[c]++] = p;
+      if (cached[c] == CACHE_DEPTH - 1) cache[c][cached[c]++] = p; /* the bug */
+      return;
+    }
+  }
+  __libc_free(p);
+}
 
 void *calloc(size_t k, size_t n) {
   size_t t;
+  if (bug() == BUG_DOUBLE_PUSH) {
+    if (__builtin_mul_overflow(k, n, &t)) return __libc_calloc(k, n); /* ENOMEM */
+    void *p = malloc(t);
+    return p ? memset(p, 0, t) : NULL;
+  }
   if (bug() == BUG_CALLOC_DIRTY && !__builtin_mul_overflow(k, n, &t) && t >= 128 &&
       t < 256)
     return __libc_malloc(t);
@@ -59,6 +102,14 @@ void *calloc(size_t k, size_t n) {
 }
 
 void *realloc(void *p, size_t n) {
+  if (bug() == BUG_DOUBLE_PUSH && p && n && n <= PTRDIFF_MAX) {
+    void *q = malloc(n);
+    if (!q) return NULL;
+    size_t old = libc_usable(p);
+    memcpy(q, p, old < n ? old : n);
+    free(p);
+    return q;
+  }
   if (bug() != BUG_REALLOC_TRUNCATE || !p || !n) return __libc_realloc(p, n);
   size_t old = libc_usable(p);
   if (n <= old || old < 256) return __libc_realloc(p, n);
@@ -69,16 +120,22 @@ void *realloc(void *p, size_t n) {
   return q;
 }
 
+/* aligned blocks: padded past the cached range under double_push */
+static void *aligned(size_t al, size_t n) {
+  if (bug() == BUG_DOUBLE_PUSH && n < 512) n = 512;
+  return __libc_memalign(al, n);
+}
+
 int posix_memalign(void **out, size_t al, size_t n) {
   if (!al || (al & (al - 1)) || al % sizeof(void *)) return 22; /* EINVAL */
-  void *p = __libc_memalign(al, n);
+  void *p = aligned(al, n);
   if (!p) return 12; /* ENOMEM */
   *out = p;
   return 0;
 }
 
-void *aligned_alloc(size_t al, size_t n) { return __libc_memalign(al, n); }
-void *memalign(size_t al, size_t n) { return __libc_memalign(al, n); }
+void *aligned_alloc(size_t al, size_t n) { return aligned(al, n); }
+void *memalign(size_t al, size_t n) { return aligned(al, n); }
 
 size_t malloc_usable_size(void *p) {
   if (!p) return 0;

@@ -2,6 +2,7 @@
  *
  *   hakmem-minimize TRACE -o SMALL [--allocator NAME] [--check NAME]
  *                   [--check-every N] [--timeout S] [--serial] [--text]
+ *                   [--no-aslr]
  *
  * Every candidate runs in a forked child that replays it with the oracle and
  * exits with the failing check's number (a signal counts as "crash", the
@@ -12,6 +13,9 @@
  * chunks, keep the smaller trace when it is still interesting, refine n up
  * to single ops, so the result is 1-minimal: removing any single op makes
  * the failure go away.  Ops after the failing op are cut first.
+ * Bugs that depend on addresses (allocators whose behaviour varies with
+ * where the heap lands) reproduce across processes only with --no-aslr,
+ * here and in hakmem-replay.
  */
 #include <errno.h>
 #include <signal.h>
@@ -107,7 +111,8 @@ static void ddmin(mctx_t *m, size_t *cur, size_t *n, int want) {
 
 static void usage(void) {
   fputs("usage: hakmem-minimize TRACE -o SMALL [--allocator NAME] [--check NAME]\n"
-        "                       [--check-every N] [--timeout S] [--serial] [--text]\n",
+        "                       [--check-every N] [--timeout S] [--serial] [--text]\n"
+        "                       [--no-aslr]\n",
         stderr);
   exit(2);
 }
@@ -121,6 +126,7 @@ int main(int argc, char **argv) {
   m.threads = 1;
   m.timeout = 20;
   vf_trace_fmt_t fmt = VF_FMT_BINARY;
+  int no_aslr = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-o") && v) out = v, i++;
@@ -128,6 +134,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--check") && v) check_name = v, i++;
     else if (!strcmp(a, "--check-every") && v) m.oo.check_every = vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--timeout") && v) m.timeout = (unsigned)vf_cli_u64(a, v), i++;
+    else if (!strcmp(a, "--no-aslr")) no_aslr = 1;
     else if (!strcmp(a, "--serial")) m.threads = 0;
     else if (!strcmp(a, "--text")) fmt = VF_FMT_TEXT;
     else if (a[0] == '-' && a[1]) usage();
@@ -135,6 +142,7 @@ int main(int argc, char **argv) {
     else usage();
   }
   if (!in || !out) usage();
+  if (no_aslr) vf_cli_no_aslr(argv);
   vf_trace_t full;
   char err[512];
   if (vf_trace_load(in, &full, err, sizeof err)) vf_cli_die("hakmem-minimize: %s", err);

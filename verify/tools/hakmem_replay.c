@@ -17,6 +17,7 @@ static void usage(void) {
         "                     PATH.so (default: hakmem when built in, else system)\n"
         "  --check-every N    stats and heap walk every N ops (default 1024, 0=end only)\n"
         "  --serial           ignore thread ids: run every op on one thread\n"
+        "  --no-aslr          run with address randomization off (exact repeats)\n"
         "  --strict-align     require 16-byte alignment for every request size\n"
         "  --pattern-cap N    pattern at most N bytes per block (default 64M)\n"
         "  --timeout S        report a hang after S seconds (default 0 = none)\n"
@@ -31,7 +32,7 @@ int main(int argc, char **argv) {
   const char *alloc_name = vf_alloc_hakmem() ? "hakmem" : "system";
   vf_oracle_opts_t oo;
   vf_oracle_defaults(&oo);
-  int threads = 1, quiet = 0, strict = 0;
+  int threads = 1, quiet = 0, strict = 0, no_aslr = 0;
   unsigned timeout = 0;
   uint64_t repeat = 1;
   for (int i = 1; i < argc; i++) {
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--pattern-cap") && v) oo.pattern_cap = vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--timeout") && v) timeout = (unsigned)vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--repeat") && v) repeat = vf_cli_u64(a, v), i++;
+    else if (!strcmp(a, "--no-aslr")) no_aslr = 1;
     else if (!strcmp(a, "--serial")) threads = 0;
     else if (!strcmp(a, "--strict-align")) strict = 1;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
@@ -51,6 +53,7 @@ int main(int argc, char **argv) {
     else usage();
   }
   if (!path) usage();
+  if (no_aslr) vf_cli_no_aslr(argv);
   vf_trace_t t;
   char err[512];
   if (vf_trace_load(path, &t, err, sizeof err)) vf_cli_die("hakmem-replay: %s", err);

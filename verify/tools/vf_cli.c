@@ -3,6 +3,7 @@
  * raise) and format numbers by hand.
  */
 #include <signal.h>
+#include <sys/personality.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,13 @@ vf_alloc_t *vf_cli_alloc(const char *name, char **argv) {
   }
   if (!a) vf_cli_die("allocator %s: %s", name, err);
   return a;
+}
+
+void vf_cli_no_aslr(char **argv) {
+  int cur = personality(0xffffffff);
+  if (cur == -1 || (cur & ADDR_NO_RANDOMIZE)) return;
+  if (personality((unsigned long)cur | ADDR_NO_RANDOMIZE) == -1) return;
+  execv("/proc/self/exe", argv);
 }
 
 static size_t fmt_u64(char *b, unsigned long long v) {

@@ -17,6 +17,10 @@ uint64_t vf_cli_u64(const char *opt, const char *s);
 /* Allocator by name or exit 2.  When a peer cannot be dlopen'ed for lack of
  * static TLS, re-executes argv once with more static TLS reserved. */
 vf_alloc_t *vf_cli_alloc(const char *name, char **argv);
+/* Run this program again (same argv) with address-space randomization off,
+ * unless it already is: replays of address-dependent bugs then repeat
+ * exactly across processes.  Returns only when already off (or on error). */
+void vf_cli_no_aslr(char **argv);
 /* Install SIGSEGV/SIGBUS/SIGABRT/SIGFPE/SIGILL (and SIGALRM when
  * timeout_s > 0) handlers that print
  *   oracle: op N: crash: ptr=0x0 size=0 usable=0 (signal S)
