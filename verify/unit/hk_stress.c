@@ -182,19 +182,25 @@ typedef struct worker {
   uint64_t passes, remote_ops;
 } worker_t;
 
-static size_t small_edges[1024], all_edges[4096];
-static size_t n_small_edges, n_all_edges;
+static size_t small_edges[1024], all_edges[4096], large_edges[1024];
+static size_t n_small_edges, n_all_edges, n_large_edges;
 static uint64_t live_base;
 
 static void setup_sizes(void) {
-  size_t tmp[4096];
-  size_t n = ut_edge_sizes(tmp, 4096, 70000);
+  static size_t tmp[4096];
+  size_t n = ut_edge_sizes(tmp, 4096, 300000);
   for (size_t i = 0; i < n; i++) {
-    all_edges[n_all_edges++] = tmp[i];
+    if (tmp[i] <= 70000 && n_all_edges < 4096) all_edges[n_all_edges++] = tmp[i];
     if (tmp[i] <= 1100 && n_small_edges < 1024) small_edges[n_small_edges++] = tmp[i];
+    if (tmp[i] > 70000 && n_large_edges < 1024) large_edges[n_large_edges++] = tmp[i];
   }
+  if (n_large_edges == 0) large_edges[n_large_edges++] = 262145;
 }
 
+/* Size mix (per 10000): 55% tiny class edges +-1, 15% every class edge up to
+ * 70000, 3% the named limits (1 KiB, 64 KiB +-1), 0.05% 2 MiB +-1, 0.05%
+ * 256 KiB..4 MiB (whale cache, best fit), 0.2% pooled class edges above
+ * 70000, and uniform sizes for the rest (mostly small). */
 static size_t gen_size(worker_t *w) {
   uint64_t r = ut_rng_below(&w->rng, 10000);
   if (r < 5500) return small_edges[ut_rng_below(&w->rng, n_small_edges)];
@@ -204,6 +210,8 @@ static size_t gen_size(worker_t *w) {
     return lim[ut_rng_below(&w->rng, 6)];
   }
   if (r < 7305) return (2u << 20) - 1 + ut_rng_below(&w->rng, 3); /* 2 MiB +-1 */
+  if (r < 7310) return (256u << 10) + ut_rng_below(&w->rng, (4u << 20) - (256u << 10));
+  if (r < 7330) return large_edges[ut_rng_below(&w->rng, n_large_edges)];
   if (r < 9670) return ut_rng_below(&w->rng, 1101);
   if (r < 9970) return ut_rng_below(&w->rng, 70001);
   return ut_rng_below(&w->rng, 600001);
