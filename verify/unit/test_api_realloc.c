@@ -163,6 +163,28 @@ static void test_realloc_prefix_jumps(void **state) {
   assert_int_equal(ut_live_blocks(), live0);
 }
 
+/* Large blocks (mremap territory): double from 1 MiB to 64 MiB and halve
+ * back down to 100 bytes, with another large block kept live in between. */
+static void test_realloc_large_chain(void **state) {
+  (void)state;
+  uint64_t live0 = ut_live_blocks();
+  const uint64_t id = 31337;
+  void *p = hak_malloc(1u << 20);
+  assert_non_null(p);
+  ut_fill(p, hak_malloc_usable_size(p), id);
+  void *other = hak_malloc(3u << 20);
+  assert_non_null(other);
+  ut_fill(other, hak_malloc_usable_size(other), id + 1);
+  for (size_t n = 2u << 20; n <= (64u << 20); n <<= 1) p = step(p, n + 12345, id, "large-grow");
+  for (size_t n = 32u << 20; n >= 1024; n >>= 1) p = step(p, n - 7, id, "large-shrink");
+  p = step(p, 100, id, "large-shrink");
+  size_t bad = ut_check(other, hak_malloc_usable_size(other), id + 1);
+  if (bad != SIZE_MAX) fail_msg("a live 3 MiB block was corrupted at %zu by reallocs of another block", bad);
+  hak_free(other);
+  hak_free(p);
+  assert_int_equal(ut_live_blocks(), live0);
+}
+
 /* realloc of blocks from the aligned allocation family keeps contents too. */
 static void test_realloc_aligned_blocks(void **state) {
   (void)state;
@@ -248,6 +270,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_realloc_zero),
       cmocka_unit_test(test_realloc_prefix_all_edges),
       cmocka_unit_test(test_realloc_prefix_jumps),
+      cmocka_unit_test(test_realloc_large_chain),
       cmocka_unit_test(test_realloc_aligned_blocks),
       cmocka_unit_test(test_realloc_failure_keeps_block),
       cmocka_unit_test(test_reallocarray_products),

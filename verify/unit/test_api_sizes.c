@@ -256,6 +256,35 @@ static void test_calloc_zeroes_reused(void **state) {
   }
 }
 
+/* A dirtied large block, freed, then calloc of a smaller size: with the
+ * whale cache's best fit (and L2.5 pools) the smaller request may reuse the
+ * larger dirty mapping, at any page offset. */
+static void test_calloc_zeroes_reused_best_fit(void **state) {
+  (void)state;
+  static const size_t pairs[][2] = {
+      {3u << 20, (5u << 19) + 123},     {(4u << 20) + 5, (2u << 20) + 1}, {8u << 20, (6u << 20) + 4095},
+      {(2u << 20) + 1, (2u << 20) - 1}, {300000, 262145},                {262144, 200007},
+      {131072, 70001},                  {100000, 65537},                 {65536, 4097}};
+  for (int round = 0; round < 2; round++)
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+      size_t big = pairs[i][0], small = pairs[i][1];
+      void *p = hak_malloc(big);
+      assert_non_null(p);
+      memset(p, 0xCD, hak_malloc_usable_size(p));
+      hak_free(p);
+      void *q = round ? hak_calloc(small, 1) : hak_calloc(1, small);
+      if (!q) fail_msg("hak_calloc(%zu) after freeing %zu returned NULL", small, big);
+      check_zero(q, small, "hak_calloc (best-fit reuse)", 1, small);
+      memset(q, 0xCD, hak_malloc_usable_size(q));
+      hak_free(q);
+      /* and once more at the same size: exact reuse of a dirtied block */
+      q = hak_calloc(1, small);
+      assert_non_null(q);
+      check_zero(q, small, "hak_calloc (exact reuse)", 1, small);
+      hak_free(q);
+    }
+}
+
 static void expect_enomem_calloc(size_t a, size_t b) {
   errno = 0;
   void *p = hak_calloc(a, b);
@@ -299,6 +328,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_impossible_sizes),
       cmocka_unit_test(test_calloc_zeroes_fresh),
       cmocka_unit_test(test_calloc_zeroes_reused),
+      cmocka_unit_test(test_calloc_zeroes_reused_best_fit),
       cmocka_unit_test(test_calloc_overflow),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
