@@ -39,10 +39,20 @@ HK_INLINE void *class_alloc(size_t n) {
   return hk_class_alloc_slow(h, c);
 }
 
+/* The heap for a whale allocation: made on demand, so that a thread whose
+ * first allocation is a whale gets its one-entry whale cache too. */
+static hk_heap_t *whale_heap(void) {
+  hk_heap_t *h = hk_tl_heap;
+  if (HK_UNLIKELY(h == &hk_heap_empty)) {
+    h = hk_heap_get();
+    if (h == NULL) h = &hk_heap_empty;
+  }
+  return h;
+}
+
 HK_INLINE void *do_malloc(size_t n) {
   if (HK_LIKELY(n <= HK_CLASS_MAX)) return class_alloc(n);
-  /* above the class range */
-  return hk_whale_alloc(n, HK_ALIGN);
+  return hk_whale_alloc(whale_heap(), n, HK_ALIGN);
 }
 
 /* Start of the block containing p in a slab that holds aligned blocks. */
@@ -76,7 +86,7 @@ static HK_NOINLINE void free_other(void *p) {
   if (p == NULL) return;
   hk_seg_t *seg = hk_seg_lookup(p);
   if (seg != NULL && seg->kind == HK_SEG_WHALE) {
-    hk_whale_free((hk_whale_t *)seg, p);
+    hk_whale_free(hk_tl_heap, (hk_whale_t *)seg, p);
     return;
   }
   free_invalid(p);
@@ -105,10 +115,10 @@ HK_INLINE void do_free(void *p) {
 }
 
 static size_t usable_of(const void *p) {
-  if (p == NULL) return 0;
-  hk_seg_t *seg = hk_seg_lookup(p);
-  if (seg == NULL) return 0;
-  if (seg->kind == HK_SEG_WHALE) return hk_whale_usable((hk_whale_t *)seg, p);
+  if (hk_chunk_of(p) != HK_CHUNK_SS) {
+    hk_seg_t *seg = p ? hk_seg_lookup(p) : NULL;
+    return seg != NULL && seg->kind == HK_SEG_WHALE ? hk_whale_usable((hk_whale_t *)seg, p) : 0;
+  }
   hk_slab_t *s = hk_slab_of(p);
   if (s == NULL || (uintptr_t)p < s->user0) return 0;
   size_t usable = hk_class[s->cls].usable;
@@ -136,7 +146,7 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     }
     return q;
   }
-  return hk_whale_alloc(n, align);
+  return hk_whale_alloc(whale_heap(), n, align);
 }
 
 /* ---- the public API ------------------------------------------------------ */
@@ -150,7 +160,7 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HK_CLASS_MAX) return hk_whale_calloc(n);
+  if (n > HK_CLASS_MAX) return hk_whale_calloc(whale_heap(), n);
   void *p = class_alloc(n);
   if (p == NULL) return NULL;
   if (hk_opt.lazy_zero && n >= 65536) hk_os_zero_lazy(p, n);
@@ -173,7 +183,12 @@ HK_PUBLIC void *hak_realloc(void *p, size_t n) {
     void *q = hk_whale_resize((hk_whale_t *)seg, p, n);
     if (q != NULL) return q;
   }
-  void *q = do_malloc(n);
+  /* Creeping growth (a buffer grown a little at a time, which glibc would
+   * extend in place) gets twice the old size, so the copies cost O(1) per
+   * byte; a jump to a new size gets exactly what it asks for. */
+  size_t want = n;
+  if (n > old && n - old <= old / 4 && old <= HK_CLASS_MAX / 2) want = old * 2;
+  void *q = do_malloc(want);
   if (q == NULL) return NULL;
   memcpy(q, p, old < n ? old : n);
   do_free(p);

@@ -243,6 +243,11 @@ typedef struct hk_counters {
 } hk_counters_t;
 extern _Atomic uint64_t hk_retired_allocs[HK_NCLASSES];
 
+/* Whale counters, per heap: bytes_in - bytes_out = live whale bytes. */
+typedef struct hk_whale_cnt {
+  uint64_t allocs, frees, hits, bytes_in, bytes_out;
+} hk_whale_cnt_t;
+
 typedef struct hk_heap hk_heap_t;
 struct hk_heap {
   hk_slab_t *cur[HK_NCLASSES];      /* current slab per class, never NULL  */
@@ -255,6 +260,7 @@ struct hk_heap {
   hk_heap_t *next_free;             /* recycled heaps                      */
   uint64_t drains;                  /* remote queues drained               */
   struct hk_whale *whale;           /* one freed whale mapping, for reuse  */
+  hk_whale_cnt_t wcnt;
 };
 
 extern hk_heap_t hk_heap_empty;     /* the heap of threads that have none   */
@@ -305,12 +311,14 @@ struct hk_whale {
   hk_whale_t *next, *prev;  /* the cache list                             */
 };
 typedef struct hk_whale_counts {
-  uint64_t allocs, frees, live_bytes, hits, misses, evictions, remaps;
-  uint64_t cached_bytes, cached_count;
+  hk_whale_cnt_t orphan;    /* counts of threads without a heap */
+  uint64_t misses, evictions, remaps, cached_bytes, cached_count;
 } hk_whale_counts_t;
-void  *hk_whale_alloc(size_t size, size_t align);
-void  *hk_whale_calloc(size_t size);
-void   hk_whale_free(hk_whale_t *w, void *p);
+/* h: the calling thread's heap (or &hk_heap_empty): its one-entry cache
+ * and its counters. */
+void  *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align);
+void  *hk_whale_calloc(hk_heap_t *h, size_t size);
+void   hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p);
 size_t hk_whale_usable(hk_whale_t *w, const void *p);
 void  *hk_whale_resize(hk_whale_t *w, void *p, size_t size);
 void   hk_whale_flush(hk_heap_t *h);

@@ -62,8 +62,17 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
     out->frees += cs->frees;
     out->live_bytes += (cs->allocs - cs->frees) * (uint64_t)cs->usable;
   }
-  for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all)
+  hk_whale_counts_t wc;
+  hk_whale_counts(&wc);
+  hk_whale_cnt_t w = wc.orphan;
+  for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {
     out->remote_drains += HK_CNT_GET(h->drains);
+    w.allocs += HK_CNT_GET(h->wcnt.allocs);
+    w.frees += HK_CNT_GET(h->wcnt.frees);
+    w.hits += HK_CNT_GET(h->wcnt.hits);
+    w.bytes_in += HK_CNT_GET(h->wcnt.bytes_in);
+    w.bytes_out += HK_CNT_GET(h->wcnt.bytes_out);
+  }
   out->threads_started = hk_threads_started;
   out->threads_exited = hk_threads_exited;
   pthread_mutex_unlock(&hk_heaps_lock);
@@ -74,12 +83,10 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   out->slabs_adopted = hk_slabs_adopted;
   pthread_mutex_unlock(&hk_abandoned_lock);
 
-  hk_whale_counts_t wc;
-  hk_whale_counts(&wc);
-  out->large_allocs = wc.allocs;
-  out->large_frees = wc.frees;
-  out->large_live_bytes = wc.live_bytes;
-  out->whale_hits = wc.hits;
+  out->large_allocs = w.allocs;
+  out->large_frees = w.frees;
+  out->large_live_bytes = w.bytes_in - w.bytes_out;
+  out->whale_hits = w.hits;
   out->whale_misses = wc.misses;
   out->whale_evictions = wc.evictions;
   out->whale_remaps = wc.remaps;

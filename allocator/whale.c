@@ -35,8 +35,16 @@
 static pthread_mutex_t whale_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_whale_t *cache;              /* sorted by map_size, ascending */
 static uint64_t cached_bytes, cached_count;
-static _Atomic uint64_t whale_allocs, whale_frees, whale_live_bytes;
-static _Atomic uint64_t whale_hits, whale_misses, whale_evictions, whale_remaps;
+/* Allocation counters live in the heap of the thread (h->wcnt, plain
+ * stores); threads without a heap count here, atomically. */
+static hk_whale_cnt_t orphan;
+static _Atomic uint64_t whale_misses, whale_evictions, whale_remaps;
+
+#define WCNT(h, field, n)                                                      \
+  do {                                                                         \
+    if ((h) != &hk_heap_empty) HK_CNT_ADD((h)->wcnt.field, (n));               \
+    else __atomic_fetch_add(&orphan.field, (n), __ATOMIC_RELAXED);             \
+  } while (0)
 
 pthread_mutex_t *hk_whale_lock(void) { return &whale_lock; }
 
@@ -122,11 +130,11 @@ static void cache_put(hk_whale_t *w) {
 }
 
 /* ---- allocation ---------------------------------------------------------- */
-static void *hand_out(hk_whale_t *w, size_t user_off) {
+static void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
   w->user_off = user_off;
   w->usable = w->map_size - user_off;
-  atomic_fetch_add_explicit(&whale_allocs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&whale_live_bytes, w->usable, memory_order_relaxed);
+  WCNT(h, allocs, 1);
+  WCNT(h, bytes_in, w->usable);
   HK_TRACK_ALLOC((char *)w + user_off, w->usable, 0);
   return (char *)w + user_off;
 }
@@ -162,7 +170,7 @@ static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
   return w;
 }
 
-void *hk_whale_alloc(size_t size, size_t align) {
+void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
   if (size < HK_ALIGN) size = HK_ALIGN; /* the user pointer stays inside the mapping */
   size_t user_off = user_off_for(align);
   if (size > PTRDIFF_MAX) {
@@ -171,7 +179,6 @@ void *hk_whale_alloc(size_t size, size_t align) {
   }
   size_t need = map_size_for(user_off, size, 0);
   if (align <= HK_SS_SIZE) {
-    hk_heap_t *h = hk_tl_heap;
     hk_whale_t *w = h->whale;
     if (w != NULL && w->map_size >= need && w->map_size / 2 <= need) {
       h->whale = NULL;
@@ -184,19 +191,19 @@ void *hk_whale_alloc(size_t size, size_t align) {
       }
     }
     if (w != NULL) {
-      atomic_fetch_add_explicit(&whale_hits, 1, memory_order_relaxed);
+      WCNT(h, hits, 1);
       if (w->released) hk_fresh_pages(HK_BUCKET_WHALE, w->map_size / HK_PAGE);
-      return hand_out(w, user_off);
+      return hand_out(h, w, user_off);
     }
   }
   atomic_fetch_add_explicit(&whale_misses, 1, memory_order_relaxed);
   hk_whale_t *w = map_new(size, align, user_off);
-  return w ? hand_out(w, user_off) : NULL;
+  return w ? hand_out(h, w, user_off) : NULL;
 }
 
 /* calloc: fresh or released-with-DONTNEED mappings are already zero. */
-void *hk_whale_calloc(size_t size) {
-  char *p = hk_whale_alloc(size, HK_ALIGN);
+void *hk_whale_calloc(hk_heap_t *h, size_t size) {
+  char *p = hk_whale_alloc(h, size, HK_ALIGN);
   if (p == NULL) return NULL;
   hk_whale_t *w = (hk_whale_t *)hk_seg_lookup(p);
   int zero = !w->reused || (w->released && hk_opt.whale_release == 1);
@@ -207,15 +214,14 @@ void *hk_whale_calloc(size_t size) {
   return p;
 }
 
-void hk_whale_free(hk_whale_t *w, void *p) {
+void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
   HK_CHECK(HK_LEVEL_HARDENED, (char *)p == (char *)w + w->user_off,
            "invalid free (interior pointer of a large block)", p, -1);
-  atomic_fetch_add_explicit(&whale_frees, 1, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&whale_live_bytes, w->usable, memory_order_relaxed);
+  WCNT(h, frees, 1);
+  WCNT(h, bytes_out, w->usable);
   HK_TRACK_FREE(p, w->usable);
   w->reused = 1;
   w->released = 0;
-  hk_heap_t *h = hk_tl_heap;
   if (h != &hk_heap_empty && !w->huge) {
     hk_whale_t *old = h->whale;
     h->whale = w;
@@ -267,18 +273,20 @@ void *hk_whale_resize(hk_whale_t *w, void *p, size_t size) {
   }
   hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
   nw->map_size = new_size;
-  atomic_fetch_sub_explicit(&whale_live_bytes, nw->usable, memory_order_relaxed);
+  hk_heap_t *h = hk_tl_heap;
+  WCNT(h, bytes_out, nw->usable);
   nw->usable = new_size - user_off;
-  atomic_fetch_add_explicit(&whale_live_bytes, nw->usable, memory_order_relaxed);
+  WCNT(h, bytes_in, nw->usable);
   atomic_fetch_add_explicit(&whale_remaps, 1, memory_order_relaxed);
   return (char *)nw + user_off;
 }
 
 void hk_whale_counts(hk_whale_counts_t *out) {
-  out->allocs = atomic_load(&whale_allocs);
-  out->frees = atomic_load(&whale_frees);
-  out->live_bytes = atomic_load(&whale_live_bytes);
-  out->hits = atomic_load(&whale_hits);
+  out->orphan.allocs = __atomic_load_n(&orphan.allocs, __ATOMIC_RELAXED);
+  out->orphan.frees = __atomic_load_n(&orphan.frees, __ATOMIC_RELAXED);
+  out->orphan.hits = __atomic_load_n(&orphan.hits, __ATOMIC_RELAXED);
+  out->orphan.bytes_in = __atomic_load_n(&orphan.bytes_in, __ATOMIC_RELAXED);
+  out->orphan.bytes_out = __atomic_load_n(&orphan.bytes_out, __ATOMIC_RELAXED);
   out->misses = atomic_load(&whale_misses);
   out->evictions = atomic_load(&whale_evictions);
   out->remaps = atomic_load(&whale_remaps);

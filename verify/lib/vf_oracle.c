@@ -49,6 +49,7 @@ struct vf_oracle {
   uint64_t live, live_req;
   uint64_t since_check;
   uint64_t skipped;
+  uint64_t misuses;
   int failed;
   uint64_t fail_index;
   char msg[512];
@@ -71,6 +72,7 @@ static const char *const check_names[VF_CHK_COUNT_] = {
     [VF_CHK_HEAP] = "heap-walk",
     [VF_CHK_CRASH] = "crash",
     [VF_CHK_TIMEOUT] = "timeout",
+    [VF_CHK_MISUSE_SURVIVED] = "misuse-survived",
 };
 
 const char *vf_check_name(int check) {
@@ -138,6 +140,7 @@ uint64_t vf_oracle_fail_index(const vf_oracle_t *o) { return o->fail_index; }
 uint64_t vf_oracle_live(const vf_oracle_t *o) { return o->live; }
 uint64_t vf_oracle_live_req(const vf_oracle_t *o) { return o->live_req; }
 uint64_t vf_oracle_skipped(const vf_oracle_t *o) { return o->skipped; }
+uint64_t vf_oracle_misuses(const vf_oracle_t *o) { return o->misuses; }
 
 /* Record the first failure as one report line. */
 __attribute__((format(printf, 7, 8))) static int
@@ -356,6 +359,14 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
     size_t bound = o->a->usable_bound(e->req, e->asked);
     /* realloc may keep a block in place, in its old (larger) class */
     if (bound && prev && p == prev_ptr && prev->usable > bound) bound = prev->usable;
+    /* a growing realloc may reserve up to twice the old block, so that a
+     * buffer grown a little at a time is copied O(1) times per byte
+     * (hakmem does for growth of at most a quarter; docs/architecture.md) */
+    if (bound && prev && e->req > prev->usable) {
+      size_t twice = prev->usable <= SIZE_MAX / 2 ? 2 * prev->usable : SIZE_MAX;
+      size_t grow = o->a->usable_bound(twice, e->asked);
+      if (grow > bound) bound = grow;
+    }
     if (bound && u > bound)
       return fail(o, idx, VF_CHK_BOUND, p, e->req, u,
                   "usable size above the class bound %zu", bound);
@@ -531,6 +542,51 @@ static int op_usable(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   return VF_OK;
 }
 
+/* A pointer no allocator handed out, for foreign frees. */
+static unsigned char foreign_buf[256] __attribute__((aligned(64)));
+
+static int op_misuse(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
+  void (*release)(void *) = o->a->free;
+  if (op->code == VF_OP_FOREIGN_FREE) {
+    o->misuses++;
+    release(foreign_buf + 64);
+    return VF_OK;
+  }
+  uint32_t b = o->slots[op->slot];
+  if (!b) {
+    o->skipped++;
+    return VF_OK;
+  }
+  unsigned char *p = (unsigned char *)o->nodes[b].lo;
+  size_t u = o->meta[b].usable;
+  if (op->code == VF_OP_DOUBLE_FREE) {
+    int r = verify_block(o, idx, b, "at free");
+    if (r) return r;
+    drop_block(o, b);
+    o->misuses++;
+    release(p);
+    release(p);
+    return VF_OK;
+  }
+  if (op->code == VF_OP_INTERIOR_FREE) {
+    if (u < 2) {
+      o->skipped++;
+      return VF_OK;
+    }
+    o->misuses++;
+    release(p + 1 + (size_t)(op->size % (u - 1))); /* offset 1..usable-1 */
+    return VF_OK;
+  }
+  /* overflow: 1..4096 bytes past the usable end, never into a live block */
+  size_t n = op->size < 1 ? 1 : op->size > 4096 ? 4096 : (size_t)op->size;
+  o->misuses++;
+  for (size_t k = 0; k < n; k++) {
+    uintptr_t a = (uintptr_t)p + u + k;
+    if (!vf_tree_overlap(&o->tree, a, a + 1)) *(volatile unsigned char *)a = 0xA5;
+  }
+  return VF_OK;
+}
+
 int vf_oracle_check_now(vf_oracle_t *o, uint64_t idx) {
   if (o->failed) return o->failed;
   o->since_check = 0;
@@ -593,6 +649,12 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     break;
   case VF_OP_USABLE_SIZE:
     r = op_usable(o, idx, op);
+    break;
+  case VF_OP_DOUBLE_FREE:
+  case VF_OP_INTERIOR_FREE:
+  case VF_OP_FOREIGN_FREE:
+  case VF_OP_OVERFLOW:
+    r = op_misuse(o, idx, op);
     break;
   default:
     return VF_OK;
