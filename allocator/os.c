@@ -65,8 +65,12 @@ static inline void os_count(int which, uint64_t t0) {
 
 static void *os_mmap(size_t size, int extra_flags) {
   uint64_t t0 = os_clock();
+  /* MAP_NORESERVE only for normal pages: a hugetlb mapping must reserve its
+   * pages at mmap time, so that "none reserved" fails here (and we fall
+   * back) instead of raising SIGBUS at the first touch. */
+  int noreserve = (extra_flags & MAP_HUGETLB) ? 0 : MAP_NORESERVE;
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | extra_flags, -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS | noreserve | extra_flags, -1, 0);
   os_count(OS_MMAP, t0);
   if (p == MAP_FAILED) return NULL;
   atomic_fetch_add_explicit(&os_stat.mapped, (int64_t)size, memory_order_relaxed);

@@ -222,7 +222,7 @@ void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
   HK_TRACK_FREE(p, w->usable);
   w->reused = 1;
   w->released = 0;
-  if (h != &hk_heap_empty && !w->huge) {
+  if (h != &hk_heap_empty) {
     hk_whale_t *old = h->whale;
     h->whale = w;
     if (old == NULL) return;
