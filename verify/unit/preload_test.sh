@@ -3,7 +3,7 @@
 # LD_PRELOAD=libhakmem.so and compare their output byte for byte
 # (stdout, stderr and exit status).  Driven by CTest (verify/unit/CMakeLists.txt),
 # one case per test; usable by hand:
-#   sh preload_test.sh build/release/lib/libhakmem.so python|cc|git|sort|sed_awk|ls|verbose|stats
+#   sh preload_test.sh build/release/lib/libhakmem.so python|cc|git|sort|sed_awk|ls|early|verbose|stats
 # Exit 0 = same output, 1 = difference (diff shown), 77 = skipped (tool missing).
 set -u
 
@@ -175,6 +175,45 @@ ls)
   need ls
   run_both ls ls -la /usr/lib
   run_both ls_r sh -c 'ls -laR /usr/include | head -2000'
+  ;;
+early)
+  # Another preloaded library allocates from its constructor (before or
+  # after hakmem's own), from a thread it starts there, through dlsym, and
+  # frees in its destructor: start-up and exit must be safe.
+  need cc "$PY"
+  cat >"$T/early.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static char *keep[64];
+static void *thr(void *a) { (void)a; for (int i = 0; i < 64; i++) free(malloc(i * 100 + 1)); return strdup("thread"); }
+__attribute__((constructor(101))) static void early(void) {
+  for (int i = 0; i < 64; i++) { keep[i] = malloc(i * 37 + 1); memset(keep[i], i, i * 37 + 1); }
+  void *(*m)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
+  void *p = m ? m(100) : NULL;
+  free(p);
+  pthread_t t; void *r = NULL;
+  if (pthread_create(&t, NULL, thr, NULL) == 0) { pthread_join(t, &r); free(r); }
+  char *s = NULL;
+  if (asprintf(&s, "%d", 42) > 0) free(s);
+}
+__attribute__((destructor)) static void late(void) {
+  long sum = 0;
+  for (int i = 0; i < 64; i++) { for (int j = 0; j < i * 37 + 1; j++) sum += (unsigned char)keep[i][j]; free(keep[i]); }
+  dprintf(1, "early.so: sum %ld\n", sum);
+}
+EOF
+  cc -O1 -shared -fPIC -o "$T/early.so" "$T/early.c" -lpthread || fail "cannot build early.so"
+  for order in first last; do
+    if [ $order = first ]; then pre="$T/early.so $LIB"; else pre="$LIB $T/early.so"; fi
+    LD_PRELOAD="$T/early.so" "$PY" -c "print('hello')" >"$T/e.plain" 2>&1
+    LD_PRELOAD="$pre" "$PY" -c "print('hello')" >"$T/e.pre" 2>&1 || fail "preload order $order: exit $?"
+    cmp -s "$T/e.plain" "$T/e.pre" || { diff "$T/e.plain" "$T/e.pre" | head; fail "output differs (early.so $order)"; }
+    echo "preload_test[early/$order]: identical ($(tr '\n' ' ' <"$T/e.pre"))"
+  done
   ;;
 verbose)
   need sh
