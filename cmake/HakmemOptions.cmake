@@ -9,6 +9,7 @@ function(hakmem_choice var default help)
   set_property(CACHE ${var} PROPERTY STRINGS ${ARGN})
   if(NOT "${${var}}" IN_LIST ARGN)
     list(JOIN ARGN ", " _allowed)
+    string(REGEX REPLACE "^, " "(empty), " _allowed "${_allowed}")
     message(FATAL_ERROR
       "hakmem: ${var}='${${var}}' is not valid.\nAllowed values: ${_allowed}.")
   endif()
