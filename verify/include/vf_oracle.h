@@ -13,6 +13,15 @@
  * line `oracle: op <index>: <check>: ptr=0x... size=... usable=... (detail)`
  * and every later call returns that same check.  The oracle is not
  * thread-safe; the multi-thread replayer runs one thread at a time.
+ *
+ * Misuse ops (double, interior and foreign frees, overflows past the usable
+ * end) are skipped unless opts.allow_misuse is set; then they are carried
+ * out as asked; the model then treats a double-freed block
+ * as freed and leaves everything else as it was, so an allocator that
+ * survives the misuse is still checked (it must never hand out an
+ * overlapping block).  Overflow bytes that would land inside another live
+ * block are skipped, so the oracle never blames the allocator for the
+ * harness's own writes.
  */
 #ifndef VF_ORACLE_H
 #define VF_ORACLE_H
@@ -45,6 +54,7 @@ typedef enum vf_check {
   VF_CHK_HEAP,          /* allocator's heap walk reported problems      */
   VF_CHK_CRASH,         /* the allocator crashed (replayer-level)       */
   VF_CHK_TIMEOUT,       /* the replay hung (replayer-level)             */
+  VF_CHK_MISUSE_SURVIVED, /* --expect-death: a misuse op did not kill it */
   VF_CHK_COUNT_
 } vf_check_t;
 
@@ -57,6 +67,7 @@ typedef struct vf_oracle_opts {
   size_t pattern_cap;     /* pattern at most this many bytes of a block      */
   uint64_t soft_limit;    /* NULL+ENOMEM is tolerated for requests >= this   */
   int verify_all_at_end;  /* vf_oracle_finish frees all blocks, verifying     */
+  int allow_misuse;       /* carry out misuse ops (default 0: skip them)    */
   FILE *report;           /* where the failure line goes (NULL = none)       */
 } vf_oracle_opts_t;
 
@@ -81,6 +92,7 @@ uint64_t vf_oracle_fail_index(const vf_oracle_t *o);
 uint64_t vf_oracle_live(const vf_oracle_t *o);     /* live blocks */
 uint64_t vf_oracle_live_req(const vf_oracle_t *o); /* sum of requested sizes */
 uint64_t vf_oracle_skipped(const vf_oracle_t *o);  /* ops on empty slots etc */
+uint64_t vf_oracle_misuses(const vf_oracle_t *o);  /* misuse ops carried out */
 
 /* Block contents pattern, exposed for tests. */
 void vf_pattern_fill(void *p, size_t n, uint64_t id);

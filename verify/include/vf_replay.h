@@ -35,6 +35,9 @@ int vf_replay(const vf_trace_t *t, const vf_alloc_t *a,
 
 /* Index of the op being executed (for crash handlers); UINT64_MAX if none. */
 uint64_t vf_replay_current_op(void);
+/* Index of the first misuse op executed by the running (or last) replay;
+ * UINT64_MAX if none. */
+uint64_t vf_replay_first_misuse(void);
 
 #ifdef __cplusplus
 }

@@ -39,8 +39,17 @@ typedef enum vf_opcode {
   VF_OP_MEMALIGN = 7,       /* slot = memalign(aux, size)             */
   VF_OP_USABLE_SIZE = 8,    /* malloc_usable_size(slot)               */
   VF_OP_SWITCH = 9,         /* hand the token to thread `tid`         */
-  VF_OP_MAX_ = 9
+  VF_OP_MAX_ = 9,           /* last ordinary op                       */
+  /* misuse (the allocator is expected to reject or die, see docs); the
+   * oracle skips these unless vf_oracle_opts_t.allow_misuse is set */
+  VF_OP_DOUBLE_FREE = 10,   /* free(slot); free(slot)                 */
+  VF_OP_INTERIOR_FREE = 11, /* free(slot + size)     size = offset    */
+  VF_OP_FOREIGN_FREE = 12,  /* free(a pointer no allocator made)      */
+  VF_OP_OVERFLOW = 13,      /* write `size` bytes past slot's usable end */
+  VF_OP_MISUSE_MAX_ = 13    /* last opcode of all                     */
 } vf_opcode_t;
+
+#define VF_OP_IS_MISUSE(c) ((c) >= VF_OP_DOUBLE_FREE && (c) <= VF_OP_OVERFLOW)
 
 typedef struct vf_op {
   uint8_t code;  /* vf_opcode_t */
@@ -106,6 +115,7 @@ typedef struct vf_gen_opts {
   unsigned profile;   /* VF_GEN_MIXED (all paths) or VF_GEN_SMALL       */
   int impossible;     /* include impossible sizes/alignments (default 1) */
   int free_at_end;    /* append frees for every live slot (default 1)   */
+  unsigned misuse;    /* misuse ops per 100000 ops (default 0)          */
 } vf_gen_opts_t;
 enum { VF_GEN_MIXED = 0, VF_GEN_SMALL = 1 };
 void vf_gen_defaults(vf_gen_opts_t *o);

@@ -6,6 +6,7 @@
  * 2 MiB).  Every op type appears.  The generator tracks which slots it
  * believes are occupied; the belief may be wrong after realloc(p, 0) or a
  * failed request, which is fine because every op is defined on any slot.
+ * Misuse ops appear only when asked for (opts.misuse per 100000 ops).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,6 +139,15 @@ int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out) {
     }
     op.tid = (uint8_t)tid;
     op.slot = (uint32_t)below(&r, slots);
+    if (o->misuse && below(&r, 100000) < o->misuse) {
+      static const uint8_t kinds[] = {VF_OP_DOUBLE_FREE, VF_OP_INTERIOR_FREE,
+                                      VF_OP_FOREIGN_FREE, VF_OP_OVERFLOW};
+      op.code = kinds[below(&r, 4)];
+      op.size = op.code == VF_OP_OVERFLOW ? 1 + below(&r, 64) : below(&r, 4096);
+      if (op.code == VF_OP_DOUBLE_FREE) used[op.slot] = 0;
+      if (vf_trace_push(out, &op)) goto oom;
+      continue;
+    }
     if (used[op.slot]) {
       uint64_t x = below(&r, 100);
       if (x < 60) {

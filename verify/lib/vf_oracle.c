@@ -547,6 +547,10 @@ static unsigned char foreign_buf[256] __attribute__((aligned(64)));
 
 static int op_misuse(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   void (*release)(void *) = o->a->free;
+  if (!o->opt.allow_misuse) {
+    o->skipped++;
+    return VF_OK;
+  }
   if (op->code == VF_OP_FOREIGN_FREE) {
     o->misuses++;
     release(foreign_buf + 64);

@@ -20,8 +20,19 @@
 #include "vf_replay.h"
 
 static volatile uint64_t g_current_op = UINT64_MAX;
+static volatile uint64_t g_first_misuse = UINT64_MAX;
 
 uint64_t vf_replay_current_op(void) { return g_current_op; }
+uint64_t vf_replay_first_misuse(void) { return g_first_misuse; }
+
+static int g_allow_misuse;
+
+/* Mark op i as current (and as the first misuse when it is one). */
+static void enter_op(const vf_op_t *op, uint64_t i) {
+  g_current_op = i;
+  if (g_allow_misuse && VF_OP_IS_MISUSE(op->code) && g_first_misuse == UINT64_MAX)
+    g_first_misuse = i;
+}
 
 static double clock_s(clockid_t id) {
   struct timespec ts;
@@ -68,7 +79,7 @@ static void run_as(mt_ctx_t *c, unsigned me) {
         break;
       }
       if (op->code == VF_OP_SWITCH) continue;
-      g_current_op = c->pos;
+      enter_op(op, c->pos);
       int r = vf_oracle_op(c->o, c->pos, op);
       c->pos++;
       c->ops_done++;
@@ -124,13 +135,15 @@ int vf_replay(const vf_trace_t *t, const vf_alloc_t *a,
     strcpy(res->message, "oracle: out of memory");
     return res->check;
   }
+  g_first_misuse = UINT64_MAX;
+  g_allow_misuse = opts && opts->allow_misuse;
   double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
   int r = VF_OK;
   if (threads && t->nthreads > 1) {
     r = replay_mt(t, o, &res->ops_done);
   } else {
     for (size_t i = 0; i < t->n && !r; i++) {
-      g_current_op = i;
+      enter_op(&t->ops[i], i);
       r = vf_oracle_op(o, i, &t->ops[i]);
       res->ops_done++;
     }

@@ -20,7 +20,7 @@
 
 #include "vf_trace.h"
 
-static const char *const op_names[VF_OP_MAX_ + 1] = {
+static const char *const op_names[VF_OP_MISUSE_MAX_ + 1] = {
     [VF_OP_MALLOC] = "malloc",
     [VF_OP_CALLOC] = "calloc",
     [VF_OP_REALLOC] = "realloc",
@@ -30,10 +30,14 @@ static const char *const op_names[VF_OP_MAX_ + 1] = {
     [VF_OP_MEMALIGN] = "memalign",
     [VF_OP_USABLE_SIZE] = "usable_size",
     [VF_OP_SWITCH] = "switch",
+    [VF_OP_DOUBLE_FREE] = "double_free",
+    [VF_OP_INTERIOR_FREE] = "interior_free",
+    [VF_OP_FOREIGN_FREE] = "foreign_free",
+    [VF_OP_OVERFLOW] = "overflow",
 };
 
 const char *vf_op_name(unsigned code) {
-  return code >= 1 && code <= VF_OP_MAX_ ? op_names[code] : NULL;
+  return code >= 1 && code <= VF_OP_MISUSE_MAX_ ? op_names[code] : NULL;
 }
 
 int vf_op_valid(const vf_op_t *op) {
@@ -214,7 +218,7 @@ static int parse_line(lex_t *l, size_t lineno, vf_trace_t *t, perr_t *e) {
   op.tid = (uint8_t)v;
   if (!lex_word(l, &w, &wl))
     return perror_at(e, "line %zu: missing operation name", lineno);
-  for (unsigned c = 1; c <= VF_OP_MAX_; c++)
+  for (unsigned c = 1; c <= VF_OP_MISUSE_MAX_; c++)
     if (strlen(op_names[c]) == wl && memcmp(op_names[c], w, wl) == 0) op.code = (uint8_t)c;
   if (!op.code)
     return perror_at(e, "line %zu: unknown operation '%.*s'", lineno,

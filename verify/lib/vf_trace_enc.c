@@ -13,6 +13,8 @@ int vf_op_nargs(unsigned code) {
   switch (code) {
   case VF_OP_MALLOC:
   case VF_OP_REALLOC:
+  case VF_OP_INTERIOR_FREE:
+  case VF_OP_OVERFLOW:
     return 1;
   case VF_OP_CALLOC:
   case VF_OP_POSIX_MEMALIGN:

@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -34,7 +37,9 @@ enum {
   M_GOOD, M_NULL, M_ERRNO, M_MUST_FAIL, M_ALIGN, M_ALIGN_BIG, M_USABLE,
   M_BOUND, M_USABLE_STABLE, M_OVERLAP, M_CONTENTS, M_CALLOC_DIRTY,
   M_REALLOC_TRUNC, M_REALLOC_NULL, M_REALLOC_DAMAGE, M_STATS_COUNT,
-  M_STATS_BYTES, M_HEAP, M_POSIX_EINVAL
+  M_STATS_BYTES, M_HEAP, M_POSIX_EINVAL,
+  M_STRICT,  /* correct, and dies (abort) on any invalid free or overflow */
+  M_LENIENT  /* correct, and ignores invalid frees */
 };
 
 static int mode;
@@ -44,13 +49,16 @@ static unsigned char *last_user;
 static void *bases[1 << 14];
 static size_t nbases;
 
-static void base_forget(void *b) {
+static int base_forget(void *b) {
   for (size_t i = nbases; i-- > 0;)
     if (bases[i] == b) {
       bases[i] = bases[--nbases];
-      return;
+      return 1;
     }
+  return 0;
 }
+
+#define TD_CANARY 0xC3 /* 8 bytes after every block, checked by M_STRICT */
 
 static void td_release_all(void) {
   while (nbases) free(bases[--nbases]);
@@ -85,7 +93,7 @@ static void *td_alloc(size_t n, size_t align) {
   size_t shift = mode == M_ALIGN ? 8 : 0;
   if (mode == M_ALIGN_BIG && align > 16) shift = 16, align = 16;
   unsigned char *base = nbases < sizeof bases / sizeof bases[0]
-                            ? malloc(n + align + 32 + shift + 16)
+                            ? malloc(n + align + 32 + shift + 24)
                             : NULL;
   if (!base) return NULL;
   bases[nbases++] = base;
@@ -94,6 +102,7 @@ static void *td_alloc(size_t n, size_t align) {
   unsigned char *user = (unsigned char *)u + shift;
   memcpy(user - 16, &n, sizeof n);
   memcpy(user - 8, &base, sizeof base);
+  memset(user + n, TD_CANARY, 8);
   if (mode == M_CONTENTS && last_user) last_user[0] ^= 0x5a; /* scribble */
   last_user = user;
   live++;
@@ -105,13 +114,21 @@ static void *td_malloc(size_t n) { return td_alloc(n, 16); }
 
 static void td_free(void *p) {
   if (!p) return;
-  unsigned char *base;
-  memcpy(&base, (unsigned char *)p - 8, sizeof base);
+  unsigned char *base, *u = p;
+  memcpy(&base, u - 8, sizeof base);
+  int known = 0;
+  for (size_t i = 0; i < nbases && !known; i++) known = bases[i] == base;
+  if (!known) {
+    if (mode == M_STRICT) abort(); /* invalid or double free */
+    return;                        /* M_LENIENT (and bugs): ignore */
+  }
+  if (mode == M_STRICT)
+    for (size_t k = 0; k < 8; k++)
+      if (u[td_size(p) + k] != TD_CANARY) abort(); /* overflow */
   live--;
   live_bytes -= td_size(p);
   if (p == last_user) last_user = NULL;
-  base_forget(base);
-  free(base);
+  if (base_forget(base)) free(base);
 }
 
 static void *td_calloc(size_t k, size_t n) {
@@ -214,6 +231,7 @@ static int run_mode(int m, const char *text, char *msg, size_t msglen) {
   vf_oracle_defaults(&oo);
   oo.check_every = 1;
   oo.report = NULL;
+  oo.allow_misuse = 1;
   vf_replay_result_t res;
   int r = vf_replay(&t, &td, &oo, 0, &res);
   if (msg) snprintf(msg, msglen, "%s", res.message);
@@ -368,6 +386,58 @@ static void test_pattern(void **state) {
   assert_true(vf_pattern_check(buf + 1, 200, 5) == SIZE_MAX);
 }
 
+/* Misuse: a strict allocator must die at (or after) every kind of misuse
+ * op; a lenient one survives, and the oracle still finds no violation. */
+static void test_misuse(void **state) {
+  (void)state;
+  static const char *const traces[] = {
+      "hktrace v1\nt0 malloc s0 100\nt0 double_free s0\n",
+      "hktrace v1\nt0 malloc s0 100\nt0 interior_free s0 16\n",
+      "hktrace v1\nt0 foreign_free s0\n",
+      "hktrace v1\nt0 malloc s0 100\nt0 overflow s0 1\nt0 free s0\n",
+  };
+  for (size_t i = 0; i < sizeof traces / sizeof traces[0]; i++) {
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      run_mode(M_STRICT, traces[i], NULL, 0);
+      _exit(0); /* survived: the test fails below */
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
+      fail_msg("strict double survived misuse trace %zu", i);
+    char msg[512];
+    assert_int_equal(run_mode(M_LENIENT, traces[i], msg, sizeof msg), VF_OK);
+  }
+  /* the misuse ops parse, print and count */
+  vf_trace_t t;
+  char err[256];
+  const char *all = "hktrace v1\nt0 malloc s0 64\nt0 overflow s0 3\nt0 interior_free s0 5\n"
+                    "t0 foreign_free s9\nt0 double_free s0\nt0 free s0\n";
+  assert_int_equal(vf_trace_parse(all, strlen(all), &t, err, sizeof err), 0);
+  vf_oracle_opts_t oo;
+  vf_oracle_defaults(&oo);
+  oo.report = NULL;
+  mode = M_LENIENT;
+  vf_oracle_t *o = vf_oracle_new(&td, t.max_slot + 1, &oo); /* misuse off */
+  for (size_t i = 0; i < t.n; i++) assert_int_equal(vf_oracle_op(o, i, &t.ops[i]), VF_OK);
+  assert_int_equal(vf_oracle_misuses(o), 0);
+  assert_int_equal(vf_oracle_skipped(o), 4);
+  assert_int_equal(vf_oracle_finish(o, t.n), VF_OK);
+  vf_oracle_destroy(o);
+  oo.allow_misuse = 1;
+  o = vf_oracle_new(&td, t.max_slot + 1, &oo);
+  for (size_t i = 0; i < t.n; i++) assert_int_equal(vf_oracle_op(o, i, &t.ops[i]), VF_OK);
+  assert_int_equal(vf_oracle_misuses(o), 4);
+  assert_int_equal(vf_oracle_skipped(o), 1); /* the free after the double free */
+  assert_int_equal(vf_oracle_finish(o, t.n), VF_OK);
+  vf_oracle_destroy(o);
+  vf_trace_free(&t);
+  td_release_all();
+}
+
 static void test_check_names(void **state) {
   (void)state;
   for (int c = 0; c < VF_CHK_COUNT_; c++)
@@ -382,6 +452,7 @@ int main(void) {
       cmocka_unit_test(test_empty_slots_and_orphans),
       cmocka_unit_test(test_tree_matches_bruteforce),
       cmocka_unit_test(test_pattern),
+      cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_check_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,10 @@ static void usage(void) {
         "  --check-every N    stats and heap walk every N ops (default 1024, 0=end only)\n"
         "  --serial           ignore thread ids: run every op on one thread\n"
         "  --no-aslr          run with address randomization off (exact repeats)\n"
+        "  --misuse           carry out misuse ops (double/interior/foreign free,\n"
+        "                     overflow); without it they are skipped\n"
+        "  --expect-death     --misuse, and the allocator must die after the first\n"
+        "                     misuse op (exit 0 when it does, 1 when it survives)\n"
         "  --strict-align     require 16-byte alignment for every request size\n"
         "  --pattern-cap N    pattern at most N bytes per block (default 64M)\n"
         "  --timeout S        report a hang after S seconds (default 0 = none)\n"
@@ -32,7 +36,7 @@ int main(int argc, char **argv) {
   const char *alloc_name = vf_alloc_hakmem() ? "hakmem" : "system";
   vf_oracle_opts_t oo;
   vf_oracle_defaults(&oo);
-  int threads = 1, quiet = 0, strict = 0, no_aslr = 0;
+  int threads = 1, quiet = 0, strict = 0, no_aslr = 0, expect_death = 0;
   unsigned timeout = 0;
   uint64_t repeat = 1;
   for (int i = 1; i < argc; i++) {
@@ -44,6 +48,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--timeout") && v) timeout = (unsigned)vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--repeat") && v) repeat = vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--no-aslr")) no_aslr = 1;
+    else if (!strcmp(a, "--expect-death")) expect_death = oo.allow_misuse = 1;
+    else if (!strcmp(a, "--misuse")) oo.allow_misuse = 1;
     else if (!strcmp(a, "--serial")) threads = 0;
     else if (!strcmp(a, "--strict-align")) strict = 1;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
@@ -59,7 +65,7 @@ int main(int argc, char **argv) {
   if (vf_trace_load(path, &t, err, sizeof err)) vf_cli_die("hakmem-replay: %s", err);
   vf_alloc_t *al = vf_cli_alloc(alloc_name, argv);
   if (strict) al->min_align = 16;
-  vf_cli_crash_handlers(timeout);
+  vf_cli_crash_handlers(timeout, expect_death);
   vf_replay_result_t res;
   double best = 0, best_cpu = 0;
   int rc = 0;
@@ -69,6 +75,16 @@ int main(int argc, char **argv) {
       best = (double)res.ops_done / res.seconds;
     if (res.cpu_seconds > 0 && res.ops_done / res.cpu_seconds > best_cpu)
       best_cpu = (double)res.ops_done / res.cpu_seconds;
+  }
+  if (expect_death) {
+    uint64_t mis = vf_replay_first_misuse();
+    if (mis == UINT64_MAX) vf_cli_die("hakmem-replay: --expect-death: %s has no misuse op", path);
+    fprintf(stderr,
+            "oracle: op %llu: misuse-survived: ptr=0x0 size=0 usable=0 (%s "
+            "returned from %s at op %llu; replay ended %s)\n",
+            (unsigned long long)mis, al->name, vf_op_name(t.ops[mis].code),
+            (unsigned long long)mis, rc ? res.message : "clean");
+    rc = VF_CHK_MISUSE_SURVIVED;
   }
   if (!quiet)
     printf("replay: %s: %zu ops (%llu executed, %llu skipped), %u thread(s), "

@@ -77,12 +77,26 @@ static size_t fmt_u64(char *b, unsigned long long v) {
   return k;
 }
 
+static int g_expect_death;
+
 static void on_signal(int sig) {
   char line[160];
   size_t n = 0;
-  uint64_t op = vf_replay_current_op();
+  uint64_t op = vf_replay_current_op(), mis = vf_replay_first_misuse();
   const char *check = sig == SIGALRM ? "timeout" : "crash";
 #define PUT(s) (memcpy(line + n, (s), strlen(s)), n += strlen(s))
+  if (g_expect_death && sig != SIGALRM && mis != UINT64_MAX) {
+    PUT("replay: misuse at op ");
+    n += fmt_u64(line + n, mis);
+    PUT(" detected: signal ");
+    n += fmt_u64(line + n, (unsigned)sig);
+    PUT(" at op ");
+    n += fmt_u64(line + n, op == UINT64_MAX ? 0 : op);
+    PUT("\n");
+    ssize_t w = write(2, line, n);
+    (void)w;
+    _exit(0);
+  }
   PUT("oracle: op ");
   n += fmt_u64(line + n, op == UINT64_MAX ? 0 : op);
   PUT(": ");
@@ -97,7 +111,8 @@ static void on_signal(int sig) {
   raise(sig);
 }
 
-void vf_cli_crash_handlers(unsigned timeout_s) {
+void vf_cli_crash_handlers(unsigned timeout_s, int expect_death) {
+  g_expect_death = expect_death;
   static const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -24,7 +24,9 @@ void vf_cli_no_aslr(char **argv);
 /* Install SIGSEGV/SIGBUS/SIGABRT/SIGFPE/SIGILL (and SIGALRM when
  * timeout_s > 0) handlers that print
  *   oracle: op N: crash: ptr=0x0 size=0 usable=0 (signal S)
- * using vf_replay_current_op(), then die with the same signal. */
-void vf_cli_crash_handlers(unsigned timeout_s);
+ * using vf_replay_current_op(), then die with the same signal.  With
+ * expect_death, a fatal signal after a misuse op is the expected outcome:
+ * the handler prints "replay: misuse at op M detected ..." and exits 0. */
+void vf_cli_crash_handlers(unsigned timeout_s, int expect_death);
 
 #endif
