@@ -50,9 +50,13 @@ static hk_heap_t *whale_heap(void) {
   return h;
 }
 
+static HK_NOINLINE void *malloc_whale(size_t n) {
+  return hk_whale_alloc(whale_heap(), n, HK_ALIGN);
+}
+
 HK_INLINE void *do_malloc(size_t n) {
   if (HK_LIKELY(n <= HK_CLASS_MAX)) return class_alloc(n);
-  return hk_whale_alloc(whale_heap(), n, HK_ALIGN);
+  return malloc_whale(n);
 }
 
 /* Start of the block containing p in a slab that holds aligned blocks. */
@@ -103,9 +107,14 @@ HK_INLINE void do_free(void *p) {
       hk_block_t *b = (hk_block_t *)p;
       b->next = s->free;
       s->free = b;
-      /* An empty slab goes back unless it is the current one. */
-      if (HK_UNLIKELY(--s->used == 0) && s != h->cur[s->cls])
+      /* An empty slab goes back unless it is the class's only one;
+       * otherwise the next allocation reuses this cache-hot block. */
+      unsigned c = s->cls;
+      if (HK_UNLIKELY(--s->used == 0) && (h->avail[c] != s || s->next != NULL)) {
         hk_free_local_slow(h, s);
+        return;
+      }
+      h->cur[c] = s;
       return;
     }
     free_slab_slow(s, p);

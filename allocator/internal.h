@@ -251,6 +251,7 @@ typedef struct hk_whale_cnt {
 typedef struct hk_heap hk_heap_t;
 struct hk_heap {
   hk_slab_t *cur[HK_NCLASSES];      /* current slab per class, never NULL  */
+  hk_slab_t *avail[HK_NCLASSES];    /* slabs with blocks to hand out       */
   hk_counters_t cnt[HK_NCLASSES];
   hk_slab_t *full[HK_NCLASSES];     /* slabs with nothing left to hand out */
   _Atomic uint64_t remote_hint;     /* bit c: a remote free reached a parked

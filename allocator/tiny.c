@@ -2,10 +2,11 @@
  * class is served here from slabs (spans of 64 KiB units).
  *
  * Per thread and class, the heap keeps a list of slabs it owns with blocks
- * to hand out (h->cur[c] is its head, the "current slab"), and a list of
- * parked slabs with none left (h->full[c]).  The fast paths (alloc.c) pop
- * from and push to the current slab's `free` list; this file is the slow
- * path behind them.
+ * to hand out (h->avail[c]), the current slab the fast path pops from
+ * (h->cur[c], one of that list, switched to the slab of the last local
+ * free), and a list of parked slabs with none left (h->full[c]).  The fast
+ * paths (alloc.c) pop from the current slab's `free` list and push to the
+ * freed block's slab; this file is the slow path behind them.
  *
  * Refill order for class c: drain the remote queue of each listed slab,
  * carve a batch of never-used blocks (HAKMEM_CARVE KiB, stride from the
@@ -24,7 +25,7 @@
  * Invariants:
  *   - s->used == blocks handed out and not yet back on s->free (remote
  *     frees count until drained), so used == 0 means no live block;
- *   - a slab is on exactly one list: its owner's class list, its owner's
+ *   - a slab is on exactly one list: its owner's avail list, its owner's
  *     full list (flag HK_SLAB_PARKED), the abandoned list of its class (owner 0),
  *     or none while it is being handed over;
  *   - only the owner touches free, used, carved, flags and the lists.
@@ -39,33 +40,25 @@ uint64_t hk_slabs_abandoned, hk_slabs_adopted;
 _Atomic uint64_t hk_class_spans[HK_NCLASSES];
 _Atomic uint64_t hk_retired_allocs[HK_NCLASSES];
 
-/* ---- list helpers -------------------------------------------------------- */
+/* ---- list helpers --------------------------------------------------------
+ * h->avail[c] heads the list of slabs with blocks to hand out; h->cur[c]
+ * is the one the fast path pops from: any slab of that list (the one a
+ * block was last freed into, so the next malloc reuses a cache-hot block),
+ * or the empty slab. */
 static void avail_remove(hk_heap_t *h, hk_slab_t *s) {
   unsigned c = s->cls;
   if (s->prev) s->prev->next = s->next;
-  else h->cur[c] = s->next ? s->next : &hk_slab_empty;
+  else h->avail[c] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
+  if (h->cur[c] == s) h->cur[c] = h->avail[c] ? h->avail[c] : &hk_slab_empty;
 }
 static void avail_push_front(hk_heap_t *h, hk_slab_t *s) {
   unsigned c = s->cls;
-  hk_slab_t *head = h->cur[c];
   s->prev = NULL;
-  s->next = head == &hk_slab_empty ? NULL : head;
+  s->next = h->avail[c];
   if (s->next) s->next->prev = s;
-  h->cur[c] = s;
-}
-/* Second position: keeps the current slab current. */
-static void avail_push_second(hk_heap_t *h, hk_slab_t *s) {
-  hk_slab_t *head = h->cur[s->cls];
-  if (head == &hk_slab_empty) {
-    avail_push_front(h, s);
-    return;
-  }
-  s->prev = head;
-  s->next = head->next;
-  if (s->next) s->next->prev = s;
-  head->next = s;
+  h->avail[c] = s;
 }
 static void full_push(hk_heap_t *h, hk_slab_t *s) {
   unsigned c = s->cls;
@@ -168,7 +161,7 @@ static void collect_hinted(hk_heap_t *h) {
       full_remove(h, s);
       drain(h, s);
       if (s->used == 0) hk_span_release(s);
-      else avail_push_second(h, s);
+      else avail_push_front(h, s);
     }
   }
 }
@@ -196,18 +189,12 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
   if (HK_UNLIKELY(atomic_load_explicit(&h->remote_hint, memory_order_relaxed)))
     collect_hinted(h);
   hk_slab_t *next;
-  for (hk_slab_t *s = h->cur[c]; s != &hk_slab_empty && s != NULL; s = next) {
+  for (hk_slab_t *s = h->avail[c]; s != NULL; s = next) {
     next = s->next;
     for (;;) {
       if (atomic_load_explicit(&s->remote, memory_order_relaxed)) drain(h, s);
       if (s->free == NULL && s->carved < s->capacity) s->free = carve(s);
-      if (s->free != NULL) {
-        if (s != h->cur[c]) {
-          avail_remove(h, s);
-          avail_push_front(h, s);
-        }
-        return s;
-      }
+      if (s->free != NULL) return s;
       if (park(h, s)) break;
     }
   }
@@ -245,6 +232,7 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
       errno = ENOMEM;
       return NULL;
     }
+    h->cur[c] = s;
     HK_CNT_ADD(h->cnt[c].refills, 1);
   }
   hk_block_t *b = s->free;
@@ -254,18 +242,24 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
   return b;
 }
 
-/* A local free made the slab empty or landed on a parked slab. */
+/* A local free made the slab empty or landed on a parked slab.  An empty
+ * slab goes back to its superslab unless it is the only one of its class
+ * (then it stays, to avoid mapping churn); otherwise the slab becomes the
+ * current one, as on the fast path. */
 void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
+  unsigned c = s->cls;
   if (s->flags & HK_SLAB_PARKED) {
     /* Unpark: the CAS-free path may race with pushers, so take the queue. */
     full_remove(h, s);
     drain(h, s);
-    avail_push_second(h, s);
+    avail_push_front(h, s);
   }
-  if (s->used == 0 && s != h->cur[s->cls]) {
+  if (s->used == 0 && (h->avail[c] != s || s->next != NULL)) {
     avail_remove(h, s);
     hk_span_release(s);
+    return;
   }
+  h->cur[c] = s;
 }
 
 void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
@@ -330,8 +324,8 @@ static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
 
 void hk_heap_abandon(hk_heap_t *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    hk_slab_t *s = h->cur[c], *next;
-    for (; s != &hk_slab_empty && s != NULL; s = next) {
+    hk_slab_t *s = h->avail[c], *next;
+    for (; s != NULL; s = next) {
       next = s->next;
       abandon_one(h, s);
     }
@@ -346,6 +340,7 @@ void hk_heap_abandon(hk_heap_t *h) {
 void hk_heap_reset(hk_heap_t *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     h->cur[c] = &hk_slab_empty;
+    h->avail[c] = NULL;
     h->full[c] = NULL;
   }
   atomic_store_explicit(&h->remote_hint, 0, memory_order_relaxed);
