@@ -7,7 +7,9 @@
  * sem_post to the receiver (which orders all prior writes before the
  * receiver's reads).  When the trace ends or a check fails, the holder sets
  * `done` and wakes every thread; the final checks run on the calling thread
- * after all workers have exited, so their thread caches are back.
+ * after all workers have exited, so their thread caches are back.  If the
+ * workers cannot all be created, nothing has run yet and the trace is
+ * replayed on the calling thread instead.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -108,14 +110,20 @@ static int replay_mt(const vf_trace_t *t, vf_oracle_t *o, uint64_t *ops_done) {
   c->o = o;
   for (unsigned i = 0; i < VF_TRACE_MAX_THREADS; i++) sem_init(&c->sem[i], 0, 0);
   for (size_t i = 0; i < t->n; i++) used[t->ops[i].tid] = 1;
-  for (unsigned i = 1; i < VF_TRACE_MAX_THREADS; i++) {
+  int ok = 1;
+  for (unsigned i = 1; i < VF_TRACE_MAX_THREADS && ok; i++) {
     if (!used[i]) continue;
     args[i].c = c;
     args[i].me = i;
-    if (pthread_create(&th[i], NULL, worker, &args[i]) != 0) used[i] = 0;
+    if (pthread_create(&th[i], NULL, worker, &args[i]) != 0) used[i] = 0, ok = 0;
   }
-  sem_post(&c->sem[t->n ? t->ops[0].tid : 0]);
-  run_as(c, 0);
+  if (ok) {
+    sem_post(&c->sem[t->n ? t->ops[0].tid : 0]);
+    run_as(c, 0);
+  } else { /* no thread for some id: stop the others, nothing ran yet */
+    finish_all(c, 0);
+    c->result = -1;
+  }
   for (unsigned i = 1; i < VF_TRACE_MAX_THREADS; i++)
     if (used[i]) pthread_join(th[i], NULL);
   for (unsigned i = 0; i < VF_TRACE_MAX_THREADS; i++) sem_destroy(&c->sem[i]);
@@ -139,9 +147,12 @@ int vf_replay(const vf_trace_t *t, const vf_alloc_t *a,
   g_allow_misuse = opts && opts->allow_misuse;
   double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
   int r = VF_OK;
-  if (threads && t->nthreads > 1) {
-    r = replay_mt(t, o, &res->ops_done);
-  } else {
+  int serial = !(threads && t->nthreads > 1);
+  if (!serial && (r = replay_mt(t, o, &res->ops_done)) < 0) {
+    r = VF_OK; /* could not start the threads: replay serially */
+    serial = 1;
+  }
+  if (serial) {
     for (size_t i = 0; i < t->n && !r; i++) {
       enter_op(&t->ops[i], i);
       r = vf_oracle_op(o, i, &t->ops[i]);
