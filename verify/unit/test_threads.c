@@ -6,9 +6,9 @@
  *    frees into abandoned slabs, slab adoption and the thread-exit flush;
  *    contents are verified at every free and live_blocks returns exactly to
  *    its starting value once all threads are joined;
- *  - many sequential threads that each fill and empty their cache must not
- *    grow the mapped memory without bound (caches flushed / slabs adopted
- *    on thread exit);
+ *  - many sequential threads that each fill and empty their cache, or free
+ *    one large block, must not grow the mapped memory without bound
+ *    (caches and the per-thread whale slot flushed on thread exit);
  *  - concurrent threads hammering the same classes with constant
  *    cross-thread frees keep every block's contents.
  */
@@ -214,6 +214,41 @@ static void test_thread_exit_memory_bounded(void **state) {
   assert_int_equal(st1.live_blocks, st0.live_blocks);
 }
 
+/* Whales (large blocks) have a per-thread cache slot: 200 sequential threads
+ * each allocating and freeing a 3 MiB+ block must not leave 200 mappings
+ * behind (600+ MiB); the bounded whale cache may keep some. */
+static void *whale_and_exit(void *arg) {
+  size_t n = (size_t)(uintptr_t)arg;
+  void *p = hak_malloc(n);
+  if (!p) {
+    thread_fail("malloc(%zu) returned NULL", n);
+    return NULL;
+  }
+  memset(p, 1, 4096);
+  hak_free(p);
+  return NULL;
+}
+
+static void test_thread_exit_whales_bounded(void **state) {
+  (void)state;
+  enum { THREADS = 200 };
+  hak_stats_t st0, st1;
+  ut_stats(&st0);
+  for (int i = 0; i < THREADS; i++) {
+    pthread_t th;
+    size_t n = (3u << 20) + (size_t)i * 4096;
+    assert_int_equal(pthread_create(&th, NULL, whale_and_exit, (void *)(uintptr_t)n), 0);
+    pthread_join(th, NULL);
+  }
+  if (failures) fail_msg("%s", failure_msg);
+  ut_stats(&st1);
+  int64_t grew = (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
+  if (grew > 128ll << 20)
+    fail_msg("mapped_bytes grew by %lld MiB over %d threads that each freed their one large block "
+             "(per-thread whale slot not released on thread exit?)", (long long)(grew >> 20), THREADS);
+  assert_int_equal(st1.live_blocks, st0.live_blocks);
+}
+
 /* ---- concurrent cross-thread frees ------------------------------------------ */
 enum { XSLOTS = 256 };
 static _Atomic(tblk_t *) xslots[XSLOTS];
@@ -265,6 +300,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_lived_threads_abandon_adopt),
       cmocka_unit_test(test_thread_exit_memory_bounded),
+      cmocka_unit_test(test_thread_exit_whales_bounded),
       cmocka_unit_test(test_concurrent_cross_thread_frees),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
