@@ -75,6 +75,7 @@ typedef struct hk_os_stats {
   uint64_t mmap_cycles, munmap_cycles, madvise_cycles, mremap_cycles;
   uint64_t mapped_bytes;
   uint64_t prefaulted_bytes, thp_advised, hugetlb_maps, hugetlb_fallbacks;
+  uint64_t lazy_zeroed_bytes;
 } hk_os_stats_t;
 /* Map size bytes (a multiple of HK_PAGE) aligned to align (a power of two
  * >= HK_PAGE), for allocator metadata.  NULL on failure with errno set. */

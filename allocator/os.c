@@ -48,6 +48,7 @@ static struct {
   _Atomic uint64_t cycles[OS_NCALLS];
   _Atomic int64_t mapped;
   _Atomic uint64_t prefaulted, thp_advised, hugetlb_maps, hugetlb_fallbacks;
+  _Atomic uint64_t lazy_zeroed;
   _Atomic int hugetlb_off;      /* set after the first refused MAP_HUGETLB */
   _Atomic int populate_missing; /* MADV_POPULATE_WRITE not supported     */
   _Atomic uint64_t faults[HK_BUCKETS], fresh[HK_BUCKETS];
@@ -202,6 +203,8 @@ void hk_os_zero_lazy(void *p, size_t n) {
   memset(b, 0, (size_t)(pb - b));
   if (hk_os_advise(pb, (size_t)(pe - pb), MADV_DONTNEED) != 0)
     memset(pb, 0, (size_t)(pe - pb));
+  else
+    atomic_fetch_add_explicit(&os_stat.lazy_zeroed, (uint64_t)(pe - pb), memory_order_relaxed);
   memset(pe, 0, (size_t)(e - pe));
 }
 
@@ -220,6 +223,7 @@ void hk_os_stats(hk_os_stats_t *out) {
   out->thp_advised = atomic_load(&os_stat.thp_advised);
   out->hugetlb_maps = atomic_load(&os_stat.hugetlb_maps);
   out->hugetlb_fallbacks = atomic_load(&os_stat.hugetlb_fallbacks);
+  out->lazy_zeroed_bytes = atomic_load(&os_stat.lazy_zeroed);
 }
 
 /* ---- fault telemetry ------------------------------------------------------ */

@@ -117,6 +117,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   out->thp_advised = os.thp_advised;
   out->hugetlb_maps = os.hugetlb_maps;
   out->hugetlb_fallbacks = os.hugetlb_fallbacks;
+  out->lazy_zeroed_bytes = os.lazy_zeroed_bytes;
   return 0;
 }
 
@@ -222,6 +223,7 @@ HK_PUBLIC void hak_stats_print(int fd) {
   put_kv(&l, "thp_advised", st.thp_advised);
   put_kv(&l, "hugetlb_maps", st.hugetlb_maps);
   put_kv(&l, "hugetlb_fallbacks", st.hugetlb_fallbacks);
+  put_kv(&l, "lazy_zeroed_bytes", st.lazy_zeroed_bytes);
   flush(fd, &l);
 }
 

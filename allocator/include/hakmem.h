@@ -102,6 +102,7 @@ typedef struct hak_stats {
   /* OS layer, continued */
   uint64_t mremap_calls, mremap_cycles;
   uint64_t prefaulted_bytes, thp_advised, hugetlb_maps, hugetlb_fallbacks;
+  uint64_t lazy_zeroed_bytes;  /* zeroed by MADV_DONTNEED (HAKMEM_LAZY_ZERO) */
   /* Page-fault telemetry by bucket (HAK_BUCKET_*): minor faults taken
    * inside the allocator (counted with HAKMEM_STATS=1 only), and pages the
    * allocator handed out for the first time (each costs one minor fault
