@@ -25,7 +25,7 @@ static void classes(void) {
 }
 
 static int sizes(size_t max) {
-  static const size_t edges[] = {128, 256, 512, 1024, 4096, 16384, 65536};
+  static const size_t edges[] = {128, 256, 512, 1024, 4096, 16384, 65536, 262144};
   size_t lo = 1;
   printf("| requests | mean waste B | worst waste B | mean waste %% of block | worst %% |\n"
          "|---|---:|---:|---:|---:|\n");
