@@ -171,7 +171,7 @@ static void test_short_lived_threads_abandon_adopt(void **state) {
 
 /* ---- sequential threads: thread-exit flush keeps memory bounded ------------- */
 static void *fill_and_empty(void *arg) {
-  (void)arg;
+  (void)arg; /* unused */
   enum { N = 8000 };
   void **ps = malloc(N * sizeof *ps);
   if (!ps) return NULL;
@@ -188,30 +188,32 @@ static void *fill_and_empty(void *arg) {
   return NULL;
 }
 
-static void test_thread_exit_memory_bounded(void **state) {
-  (void)state;
-  enum { THREADS = 200 };
+/* Run `count` threads one after another (thread i gets arg_base + i *
+ * arg_step) and return how much mapped_bytes grew; live_blocks must not. */
+static int64_t sequential_threads(void *(*fn)(void *), int count, size_t arg_base, size_t arg_step) {
   hak_stats_t st0, st1;
-  pthread_t th;
-  /* warm up: the first few threads map what the steady state needs */
-  for (int i = 0; i < 5; i++) {
-    assert_int_equal(pthread_create(&th, NULL, fill_and_empty, NULL), 0);
-    pthread_join(th, NULL);
-  }
   ut_stats(&st0);
-  for (int i = 0; i < THREADS; i++) {
-    assert_int_equal(pthread_create(&th, NULL, fill_and_empty, NULL), 0);
+  for (int i = 0; i < count; i++) {
+    pthread_t th;
+    void *arg = (void *)(uintptr_t)(arg_base + (size_t)i * arg_step);
+    assert_int_equal(pthread_create(&th, NULL, fn, arg), 0);
     pthread_join(th, NULL);
   }
   if (failures) fail_msg("%s", failure_msg);
   ut_stats(&st1);
-  /* each thread had ~320 KiB live; 200 leaked caches/slabs would be > 60 MiB */
-  int64_t grew = (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
-  if (grew > 16ll << 20)
-    fail_msg("mapped_bytes grew by %lld bytes over %d sequential threads that freed everything "
-             "(thread caches not flushed / slabs not reused on thread exit?)",
-             (long long)grew, THREADS);
   assert_int_equal(st1.live_blocks, st0.live_blocks);
+  return (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
+}
+
+static void test_thread_exit_memory_bounded(void **state) {
+  (void)state;
+  /* warm up: the first few threads map what the steady state needs */
+  sequential_threads(fill_and_empty, 5, 0, 0);
+  /* each thread had ~320 KiB live; 200 leaked caches/slabs would be > 60 MiB */
+  int64_t grew = sequential_threads(fill_and_empty, 200, 0, 0);
+  if (grew > 16ll << 20)
+    fail_msg("mapped_bytes grew by %lld bytes over 200 sequential threads that freed everything "
+             "(thread caches not flushed / slabs not reused on thread exit?)", (long long)grew);
 }
 
 /* Whales (large blocks) have a per-thread cache slot: 200 sequential threads
@@ -231,22 +233,10 @@ static void *whale_and_exit(void *arg) {
 
 static void test_thread_exit_whales_bounded(void **state) {
   (void)state;
-  enum { THREADS = 200 };
-  hak_stats_t st0, st1;
-  ut_stats(&st0);
-  for (int i = 0; i < THREADS; i++) {
-    pthread_t th;
-    size_t n = (3u << 20) + (size_t)i * 4096;
-    assert_int_equal(pthread_create(&th, NULL, whale_and_exit, (void *)(uintptr_t)n), 0);
-    pthread_join(th, NULL);
-  }
-  if (failures) fail_msg("%s", failure_msg);
-  ut_stats(&st1);
-  int64_t grew = (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
+  int64_t grew = sequential_threads(whale_and_exit, 200, 3u << 20, 4096);
   if (grew > 128ll << 20)
-    fail_msg("mapped_bytes grew by %lld MiB over %d threads that each freed their one large block "
-             "(per-thread whale slot not released on thread exit?)", (long long)(grew >> 20), THREADS);
-  assert_int_equal(st1.live_blocks, st0.live_blocks);
+    fail_msg("mapped_bytes grew by %lld MiB over 200 threads that each freed their one large block "
+             "(per-thread whale slot not released on thread exit?)", (long long)(grew >> 20));
 }
 
 /* ---- concurrent cross-thread frees ------------------------------------------ */
