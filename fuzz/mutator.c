@@ -1,0 +1,476 @@
+/* mutator.c - structure-aware mutation of hakmem traces, shared by the
+ * libFuzzer custom mutator (harness.c) and the AFL++ custom mutator library
+ * (afl_mutator.c).  It depends on the verify library's trace parser and
+ * encoder only (no allocator), so it also loads into afl-fuzz.
+ *
+ * A mutation parses the input with vf_trace_parse, edits whole operations
+ * (insert, delete, duplicate an op or a run, re-size, re-align, re-slot,
+ * change the opcode, swap, pair an allocation with its free, move ops across
+ * threads or add switches), normalizes the result for the target
+ * (hkf_normalize) and writes it back as a canonical binary trace.  So the
+ * output is always a valid trace that the target runs as written, and sizes
+ * come from the edge tables (class edges +-1) most of the time.
+ *
+ * It also holds the trace-level helpers every target uses (hkf_normalize,
+ * hkf_decode): hkf_normalize is a pure function of the trace and the
+ * limits (no clock, no randomness), so an input always runs the same ops.
+ *
+ * Invariants: deterministic for a given (input, seed); never writes more
+ * than max_size bytes; a prefix of raw bytes (fuzz_misuse's 3) is kept in
+ * front of the trace and only its bytes are varied.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hkf.h"
+
+/* ---- normalization ---------------------------------------------------------- */
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+uint64_t hkf_request_bytes(const vf_op_t *op) {
+  uint64_t r;
+  switch (op->code) {
+  case VF_OP_MALLOC:
+  case VF_OP_REALLOC:
+    return op->size;
+  case VF_OP_CALLOC:
+    return __builtin_mul_overflow(op->aux, op->size, &r) ? UINT64_MAX : r;
+  case VF_OP_POSIX_MEMALIGN:
+  case VF_OP_ALIGNED_ALLOC:
+  case VF_OP_MEMALIGN:
+    return sat_add(op->size, op->aux);
+  default:
+    return 0;
+  }
+}
+
+size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l) {
+  size_t out = 0, dropped = 0;
+  uint64_t used = 0;
+  unsigned threads = l->threads ? l->threads : 1;
+  unsigned slots = l->slots ? l->slots : 1;
+  for (size_t i = 0; i < t->n; i++) {
+    vf_op_t op = t->ops[i];
+    if (out >= l->max_ops) {
+      dropped += t->n - i;
+      break;
+    }
+    op.tid = (uint8_t)(op.tid % threads);
+    if (op.code == VF_OP_SWITCH) {
+      if (threads == 1) {
+        dropped++;
+        continue;
+      }
+    } else {
+      op.slot %= slots;
+    }
+    uint64_t req = hkf_request_bytes(&op);
+    if (req && req < HKF_HUGE) {
+      if (req > l->budget - used) {
+        dropped++;
+        continue;
+      }
+      used += req;
+    }
+    t->ops[out++] = op;
+  }
+  t->n = out;
+  vf_trace_refresh(t);
+  return dropped;
+}
+
+int hkf_decode(const uint8_t *data, size_t size, const hkf_limits_t *l,
+               vf_trace_t *out) {
+  char err[160];
+  if (vf_trace_parse(data, size, out, err, sizeof err)) return -1;
+  hkf_normalize(out, l);
+  return 0;
+}
+
+/* ---- edge tables -------------------------------------------------------------- */
+
+#define HKF_MAX_EDGES 1024
+static uint64_t g_size_edges[HKF_MAX_EDGES];
+static size_t g_nsize;
+
+static void add_edge(uint64_t v) {
+  for (size_t i = 0; i < g_nsize; i++)
+    if (g_size_edges[i] == v) return;
+  if (g_nsize < HKF_MAX_EDGES) g_size_edges[g_nsize++] = v;
+}
+
+void hkf_add_size_edge(uint64_t v) {
+  if (v) add_edge(v - 1);
+  add_edge(v);
+  add_edge(v + 1);
+}
+
+static void build_size_edges(void) {
+  if (g_nsize) return;
+  add_edge(0);
+  for (uint64_t s = 16; s <= 1024; s += 16) hkf_add_size_edge(s);
+  for (uint64_t s = 2048; s <= ((uint64_t)4 << 20); s *= 2) hkf_add_size_edge(s);
+  /* mid (1 KiB - 64 KiB) and L2.5 (64 KiB - 2 MiB) quarter steps */
+  for (uint64_t b = 1024; b < ((uint64_t)2 << 20); b *= 2)
+    for (uint64_t q = 1; q < 4; q++) hkf_add_size_edge(b + q * (b / 4));
+}
+
+size_t hkf_size_edges(const uint64_t **out) {
+  build_size_edges();
+  *out = g_size_edges;
+  return g_nsize;
+}
+
+static const uint64_t g_api_edges[] = {
+    0, 1, 2, 7, 8, 15, 16, 17, 4095, 4096, 4097,
+    (uint64_t)PTRDIFF_MAX - 4096, (uint64_t)PTRDIFF_MAX - 1, (uint64_t)PTRDIFF_MAX,
+    (uint64_t)PTRDIFF_MAX + 1, SIZE_MAX - 4096, SIZE_MAX - 16, SIZE_MAX - 1, SIZE_MAX,
+    (uint64_t)1 << 32, ((uint64_t)1 << 32) + 1, ((uint64_t)1 << 32) - 1,
+    (uint64_t)1 << 48, (uint64_t)1 << 62, (uint64_t)1 << 63, ((uint64_t)1 << 63) + 1};
+
+size_t hkf_api_edges(const uint64_t **out) {
+  *out = g_api_edges;
+  return sizeof g_api_edges / sizeof g_api_edges[0];
+}
+
+static uint64_t g_align_edges[80];
+static size_t g_nalign;
+
+size_t hkf_align_edges(const uint64_t **out) {
+  if (!g_nalign) {
+    g_align_edges[g_nalign++] = 0;
+    for (unsigned k = 0; k <= 20; k++) {
+      uint64_t a = (uint64_t)1 << k;
+      g_align_edges[g_nalign++] = a;
+      if (k >= 2) g_align_edges[g_nalign++] = a + 1;
+      if (k >= 3) g_align_edges[g_nalign++] = a - 1;
+    }
+    g_align_edges[g_nalign++] = 24;
+    g_align_edges[g_nalign++] = (uint64_t)1 << 21;
+    g_align_edges[g_nalign++] = (uint64_t)1 << 63;
+    g_align_edges[g_nalign++] = ((uint64_t)1 << 63) + 1;
+    g_align_edges[g_nalign++] = SIZE_MAX;
+  }
+  *out = g_align_edges;
+  return g_nalign;
+}
+
+/* ---- encoding -------------------------------------------------------------------- */
+
+size_t hkf_encode(const vf_op_t *ops, size_t n, uint8_t *out, size_t max) {
+  unsigned char rec[VF_TRACE_MAX_RECORD];
+  if (max < VF_TRACE_HEADER_LEN) return 0;
+  vf_trace_header(out);
+  size_t len = VF_TRACE_HEADER_LEN;
+  for (size_t i = 0; i < n; i++) {
+    size_t r = vf_trace_encode_op(&ops[i], rec);
+    if (len + r > max) break;
+    memcpy(out + len, rec, r);
+    len += r;
+  }
+  return len;
+}
+
+/* ---- random values ------------------------------------------------------------------ */
+
+typedef struct rng {
+  uint64_t s;
+} rng_t;
+
+static uint64_t next(rng_t *r) {
+  r->s ^= r->s << 13;
+  r->s ^= r->s >> 7;
+  r->s ^= r->s << 17;
+  return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+static uint64_t below(rng_t *r, uint64_t n) { return n ? next(r) % n : 0; }
+
+static uint64_t pick_from(rng_t *r, const uint64_t *v, size_t n) { return v[below(r, n)]; }
+
+/* Edges in [lo, hi): the sorted table's index range, found once. */
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static uint64_t edge_in(rng_t *r, uint64_t lo, uint64_t hi) {
+  static size_t sorted_n;
+  const uint64_t *e;
+  size_t n = hkf_size_edges(&e);
+  if (sorted_n != n) {
+    qsort(g_size_edges, n, sizeof g_size_edges[0], cmp_u64);
+    sorted_n = n;
+  }
+  size_t a = 0, b;
+  while (a < n && e[a] < lo) a++;
+  for (b = a; b < n && e[b] < hi; b++) {
+  }
+  return b > a ? e[a + below(r, b - a)] : lo;
+}
+
+/* Request sizes: class edges most of the time, weighted like real programs
+ * (tiny >> mid >> L2.5 >> whale), so most inputs stay fast. */
+static uint64_t gen_size(rng_t *r, int profile) {
+  const uint64_t *e;
+  unsigned k = (unsigned)below(r, 100);
+  size_t napi = hkf_api_edges(&e);
+  if (profile == HKF_PROF_EDGES && k < 45) return pick_from(r, e, napi);
+  if (k < 55) return edge_in(r, 0, 1041);
+  if (k < 70) return below(r, 1100);
+  if (k < 82) return edge_in(r, 1041, 65538);
+  if (k < 87) return below(r, 70000);
+  if (k < 93) return edge_in(r, 65538, ((uint64_t)2 << 20) - 1);
+  if (k < 96) return edge_in(r, ((uint64_t)2 << 20) - 1, (uint64_t)1 << 40);
+  return pick_from(r, e, napi);
+}
+
+static uint64_t gen_align(rng_t *r, int profile) {
+  const uint64_t *e;
+  size_t n = hkf_align_edges(&e);
+  if (profile == HKF_PROF_EDGES || below(r, 8) == 0) return pick_from(r, e, n);
+  return (uint64_t)16 << below(r, 9); /* 16 .. 4096 */
+}
+
+static uint64_t gen_count(rng_t *r, int profile) {
+  const uint64_t *e;
+  if (profile == HKF_PROF_EDGES && below(r, 3) == 0) return pick_from(r, e, hkf_api_edges(&e));
+  return below(r, 4) ? 1 + below(r, 8) : below(r, 300);
+}
+
+/* A slot: mostly one the trace already uses, so frees find blocks. */
+static uint32_t gen_slot(rng_t *r, const vf_trace_t *t, const hkf_limits_t *l) {
+  if (t->n && below(r, 10) < 7) {
+    const vf_op_t *op = &t->ops[below(r, t->n)];
+    if (op->code != VF_OP_SWITCH) return op->slot;
+  }
+  return (uint32_t)below(r, l->slots ? (l->slots < 64 ? l->slots : 64) : 1);
+}
+
+static void gen_args(rng_t *r, vf_op_t *op, int profile) {
+  op->size = op->aux = 0;
+  switch (op->code) {
+  case VF_OP_MALLOC:
+  case VF_OP_REALLOC:
+    op->size = gen_size(r, profile);
+    break;
+  case VF_OP_CALLOC:
+    op->aux = gen_count(r, profile);
+    op->size = below(r, 3) ? gen_size(r, profile) / (op->aux ? op->aux : 1) : gen_size(r, profile);
+    break;
+  case VF_OP_POSIX_MEMALIGN:
+  case VF_OP_ALIGNED_ALLOC:
+  case VF_OP_MEMALIGN:
+    op->aux = gen_align(r, profile);
+    op->size = gen_size(r, profile);
+    break;
+  default:
+    break;
+  }
+}
+
+static void gen_op(rng_t *r, vf_op_t *op, const vf_trace_t *t, const hkf_limits_t *l,
+                   int profile) {
+  static const uint8_t weights[][2] = {
+      {VF_OP_MALLOC, 30}, {VF_OP_FREE, 28},          {VF_OP_REALLOC, 12},
+      {VF_OP_CALLOC, 8},  {VF_OP_POSIX_MEMALIGN, 4}, {VF_OP_ALIGNED_ALLOC, 4},
+      {VF_OP_MEMALIGN, 4}, {VF_OP_USABLE_SIZE, 5},   {VF_OP_SWITCH, 8}};
+  unsigned total = 0, k;
+  size_t nw = sizeof weights / sizeof weights[0] - (l->threads > 1 ? 0 : 1);
+  for (size_t i = 0; i < nw; i++) total += weights[i][1];
+  k = (unsigned)below(r, total);
+  memset(op, 0, sizeof *op);
+  for (size_t i = 0; i < nw; i++) {
+    if (k < weights[i][1]) {
+      op->code = weights[i][0];
+      break;
+    }
+    k -= weights[i][1];
+  }
+  op->tid = (uint8_t)below(r, l->threads ? l->threads : 1);
+  if (op->code != VF_OP_SWITCH) op->slot = gen_slot(r, t, l);
+  gen_args(r, op, profile);
+}
+
+/* ---- edits ---------------------------------------------------------------------------- */
+
+static int insert_at(vf_trace_t *t, size_t at, const vf_op_t *op) {
+  if (vf_trace_push(t, op)) return -1;
+  memmove(&t->ops[at + 1], &t->ops[at], (t->n - 1 - at) * sizeof *op);
+  t->ops[at] = *op;
+  return 0;
+}
+
+static void delete_range(vf_trace_t *t, size_t at, size_t n) {
+  if (at >= t->n) return;
+  if (n > t->n - at) n = t->n - at;
+  memmove(&t->ops[at], &t->ops[at + n], (t->n - at - n) * sizeof t->ops[0]);
+  t->n -= n;
+}
+
+static uint64_t resize(rng_t *r, uint64_t v, int profile) {
+  switch (below(r, 6)) {
+  case 0:
+    return v + 1;
+  case 1:
+    return v ? v - 1 : 0;
+  case 2:
+    return v + 16;
+  case 3:
+    return v / 2;
+  case 4:
+    return v * 2;
+  default:
+    return gen_size(r, profile);
+  }
+}
+
+static int is_alloc(unsigned c) {
+  return c == VF_OP_MALLOC || c == VF_OP_CALLOC || c == VF_OP_REALLOC ||
+         c == VF_OP_POSIX_MEMALIGN || c == VF_OP_ALIGNED_ALLOC || c == VF_OP_MEMALIGN;
+}
+
+static void mutate_once(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int profile) {
+  vf_op_t op;
+  size_t n = t->n, i = below(r, n ? n : 1);
+  unsigned what = (unsigned)below(r, 13);
+  if (n == 0) what = 0;
+  switch (what) {
+  case 0: /* insert a fresh op */
+  case 1:
+    gen_op(r, &op, t, l, profile);
+    insert_at(t, below(r, n + 1), &op);
+    break;
+  case 2: /* delete one op or a short run */
+    delete_range(t, i, below(r, 4) ? 1 : 1 + below(r, 8));
+    break;
+  case 3: /* duplicate one op elsewhere */
+    op = t->ops[i];
+    insert_at(t, below(r, n + 1), &op);
+    break;
+  case 4: { /* duplicate a run (repeats a pattern, grows the heap) */
+    vf_op_t run[16];
+    size_t len = 1 + below(r, 16);
+    if (len > n - i) len = n - i;
+    memcpy(run, &t->ops[i], len * sizeof run[0]);
+    size_t at = below(r, n + 1);
+    for (size_t k = 0; k < len; k++)
+      if (insert_at(t, at + k, &run[k])) break;
+    break;
+  }
+  case 5: /* re-size */
+  case 6:
+    if (vf_op_nargs(t->ops[i].code) >= 1) t->ops[i].size = resize(r, t->ops[i].size, profile);
+    else gen_args(r, &t->ops[i], profile);
+    break;
+  case 7: /* re-align or re-count */
+    if (vf_op_nargs(t->ops[i].code) == 2)
+      t->ops[i].aux = t->ops[i].code == VF_OP_CALLOC ? gen_count(r, profile) : gen_align(r, profile);
+    break;
+  case 8: /* another slot */
+    if (t->ops[i].code != VF_OP_SWITCH) t->ops[i].slot = gen_slot(r, t, l);
+    break;
+  case 9: /* another opcode, same slot */
+    op = t->ops[i];
+    gen_op(r, &t->ops[i], t, l, profile);
+    if (t->ops[i].code != VF_OP_SWITCH && op.code != VF_OP_SWITCH) t->ops[i].slot = op.slot;
+    if (vf_op_nargs(t->ops[i].code) >= 1 && vf_op_nargs(op.code) >= 1) t->ops[i].size = op.size;
+    t->ops[i].tid = op.tid;
+    break;
+  case 10: { /* swap two ops */
+    size_t j = below(r, n);
+    op = t->ops[i];
+    t->ops[i] = t->ops[j];
+    t->ops[j] = op;
+    break;
+  }
+  case 11: /* pair an allocation with a free of its slot, later */
+    if (is_alloc(t->ops[i].code)) {
+      memset(&op, 0, sizeof op);
+      op.code = VF_OP_FREE;
+      op.tid = (uint8_t)(l->threads > 1 ? below(r, l->threads) : 0);
+      op.slot = t->ops[i].slot;
+      insert_at(t, i + 1 + below(r, n - i), &op);
+    }
+    break;
+  default: /* threads: move an op to another thread, or add a switch */
+    if (l->threads > 1) {
+      if (below(r, 2)) {
+        t->ops[i].tid = (uint8_t)below(r, l->threads);
+      } else {
+        memset(&op, 0, sizeof op);
+        op.code = VF_OP_SWITCH;
+        op.tid = (uint8_t)below(r, l->threads);
+        insert_at(t, i, &op);
+      }
+    } else {
+      gen_op(r, &op, t, l, profile);
+      insert_at(t, below(r, n + 1), &op);
+    }
+    break;
+  }
+}
+
+static void fresh_trace(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int profile) {
+  vf_trace_free(t);
+  size_t n = 1 + below(r, 16);
+  for (size_t i = 0; i < n; i++) {
+    vf_op_t op;
+    gen_op(r, &op, t, l, profile);
+    if (vf_trace_push(t, &op)) break;
+  }
+}
+
+size_t hkf_mutate(uint8_t *data, size_t size, size_t max_size, unsigned seed, int profile,
+                  size_t prefix, const hkf_limits_t *l, hkf_bytes_fn bytes) {
+  rng_t r = {((uint64_t)seed << 1 | 1) * 0x9E3779B97F4A7C15ull};
+  if (max_size < prefix + VF_TRACE_HEADER_LEN + 2) return size;
+  /* now and then a byte-level mutation (libFuzzer's, with its dictionary
+   * and comparison operands); inputs it breaks are rejected by the target */
+  if (bytes && below(&r, 8) == 0) return bytes(data, size, max_size);
+  uint8_t pre[16] = {0};
+  if (size >= prefix) memcpy(pre, data, prefix);
+  else
+    for (size_t i = 0; i < prefix; i++) pre[i] = (uint8_t)next(&r);
+  if (prefix && below(&r, 5) == 0) pre[below(&r, prefix)] = (uint8_t)next(&r);
+  vf_trace_t t;
+  char err[8];
+  vf_trace_init(&t);
+  if (size < prefix || vf_trace_parse(data + prefix, size - prefix, &t, err, sizeof err))
+    fresh_trace(&r, &t, l, profile);
+  unsigned rounds = 1 + (unsigned)below(&r, 4);
+  for (unsigned k = 0; k < rounds; k++) mutate_once(&r, &t, l, profile);
+  hkf_normalize(&t, l);
+  memcpy(data, pre, prefix);
+  size_t out = prefix + hkf_encode(t.ops, t.n, data + prefix, max_size - prefix);
+  vf_trace_free(&t);
+  return out;
+}
+
+size_t hkf_crossover(const uint8_t *d1, size_t s1, const uint8_t *d2, size_t s2, uint8_t *out,
+                     size_t max_out, unsigned seed, size_t prefix, const hkf_limits_t *l) {
+  rng_t r = {((uint64_t)seed << 1 | 1) * 0xD1B54A32D192ED03ull};
+  vf_trace_t a, b;
+  char err[8];
+  if (s1 < prefix || s2 < prefix || max_out < prefix + VF_TRACE_HEADER_LEN) return 0;
+  if (vf_trace_parse(d1 + prefix, s1 - prefix, &a, err, sizeof err)) return 0;
+  if (vf_trace_parse(d2 + prefix, s2 - prefix, &b, err, sizeof err)) {
+    vf_trace_free(&a);
+    return 0;
+  }
+  /* a[0, i) followed by b[j, end) */
+  size_t i = below(&r, a.n + 1), j = below(&r, b.n + 1);
+  a.n = i;
+  for (size_t k = j; k < b.n; k++)
+    if (vf_trace_push(&a, &b.ops[k])) break;
+  hkf_normalize(&a, l);
+  memcpy(out, d1, prefix);
+  size_t len = prefix + hkf_encode(a.ops, a.n, out + prefix, max_out - prefix);
+  vf_trace_free(&a);
+  vf_trace_free(&b);
+  return len;
+}
