@@ -1,11 +1,13 @@
 /* test_oracle.c - every oracle check must fire on a deliberately wrong
  * allocator (a test double over the system malloc, one fault per mode) and
- * stay silent on the right one; plus unit tests of the address map (B+tree) and the
- * contents pattern.
+ * stay silent on the right one; misuse ops must kill a strict allocator and
+ * leave a lenient one clean; plus unit tests of the address map (B+tree)
+ * and the contents pattern.
  *
- * The double's block layout: [base ... | size | base | user ...], so it can
- * hand out misaligned or shifted pointers and still free them.  Only one
- * fault mode is active per test; M_GOOD is a correct allocator.
+ * The double's block layout: [base ... | size | base | user ... | canary],
+ * so it can hand out misaligned or shifted pointers and still free them; a
+ * table of held blocks recognises invalid frees without reading memory.
+ * Only one fault mode is active per test; M_GOOD is a correct allocator.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,16 +22,10 @@
 
 #include <cmocka.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VF_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VF_UNDER_ASAN 1
-#endif
-#endif
 
 #include "vf_oracle.h"
 #include "vf_replay.h"
+#include "vf_san.h"
 #include "vf_testutil.h"
 #include "vf_tree.h"
 
@@ -45,24 +41,25 @@ enum {
 static int mode;
 static uint64_t live, live_bytes, calls;
 static unsigned char *last_user;
-/* every base pointer the double holds, so faulty runs can be cleaned up */
-static void *bases[1 << 14];
-static size_t nbases;
+/* every block the double holds (base and user pointer), so faulty runs can
+ * be cleaned up and invalid frees are recognised without reading memory */
+static struct {
+  void *base, *user;
+} held[1 << 14];
+static size_t nheld;
 
-static int base_forget(void *b) {
-  for (size_t i = nbases; i-- > 0;)
-    if (bases[i] == b) {
-      bases[i] = bases[--nbases];
-      return 1;
-    }
-  return 0;
+/* Index of the block with user pointer u, or -1. */
+static long held_find(const void *u) {
+  for (size_t i = nheld; i-- > 0;)
+    if (held[i].user == u) return (long)i;
+  return -1;
+}
+
+static void td_release_all(void) {
+  while (nheld) free(held[--nheld].base);
 }
 
 #define TD_CANARY 0xC3 /* 8 bytes after every block, checked by M_STRICT */
-
-static void td_release_all(void) {
-  while (nbases) free(bases[--nbases]);
-}
 
 static size_t td_size(void *u) {
   size_t n;
@@ -92,17 +89,19 @@ static void *td_alloc(size_t n, size_t align) {
   }
   size_t shift = mode == M_ALIGN ? 8 : 0;
   if (mode == M_ALIGN_BIG && align > 16) shift = 16, align = 16;
-  unsigned char *base = nbases < sizeof bases / sizeof bases[0]
+  unsigned char *base = nheld < sizeof held / sizeof held[0]
                             ? malloc(n + align + 32 + shift + 24)
                             : NULL;
   if (!base) return NULL;
-  bases[nbases++] = base;
   uintptr_t u = ((uintptr_t)base + 16 + align - 1) / align * align;
   if (u - (uintptr_t)base < 16) u += align;
   unsigned char *user = (unsigned char *)u + shift;
   memcpy(user - 16, &n, sizeof n);
   memcpy(user - 8, &base, sizeof base);
   memset(user + n, TD_CANARY, 8);
+  held[nheld].base = base;
+  held[nheld].user = user;
+  nheld++;
   if (mode == M_CONTENTS && last_user) last_user[0] ^= 0x5a; /* scribble */
   last_user = user;
   live++;
@@ -114,21 +113,20 @@ static void *td_malloc(size_t n) { return td_alloc(n, 16); }
 
 static void td_free(void *p) {
   if (!p) return;
-  unsigned char *base, *u = p;
-  memcpy(&base, u - 8, sizeof base);
-  int known = 0;
-  for (size_t i = 0; i < nbases && !known; i++) known = bases[i] == base;
-  if (!known) {
-    if (mode == M_STRICT) abort(); /* invalid or double free */
+  long i = held_find(p);
+  if (i < 0) {
+    if (mode == M_STRICT) abort(); /* invalid, interior or double free */
     return;                        /* M_LENIENT (and bugs): ignore */
   }
+  unsigned char *u = p;
   if (mode == M_STRICT)
     for (size_t k = 0; k < 8; k++)
       if (u[td_size(p) + k] != TD_CANARY) abort(); /* overflow */
   live--;
   live_bytes -= td_size(p);
   if (p == last_user) last_user = NULL;
-  if (base_forget(base)) free(base);
+  free(held[i].base);
+  held[i] = held[--nheld];
 }
 
 static void *td_calloc(size_t k, size_t n) {

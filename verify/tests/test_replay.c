@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "vf_replay.h"
+#include "vf_san.h"
 #include "vf_testutil.h"
 
 /* tcmalloc leaks one registration object at start-up: not ours */
@@ -44,7 +45,9 @@ static void *spy_calloc(size_t k, size_t n) { spy_log(); return calloc(k, n); }
 static void *spy_realloc(void *p, size_t n) { spy_log(); return realloc(p, n); }
 static int spy_pm(void **o, size_t a, size_t n) { spy_log(); return posix_memalign(o, a, n); }
 static void *spy_memalign(size_t a, size_t n) { spy_log(); return memalign(a, n); }
+#ifndef VF_UNDER_TSAN
 static size_t spy_usable(void *p) { return malloc_usable_size(p); }
+#endif
 
 static const vf_alloc_t spy = {
     .name = "spy",
@@ -55,7 +58,9 @@ static const vf_alloc_t spy = {
     .posix_memalign = spy_pm,
     .aligned_alloc = spy_memalign,
     .memalign = spy_memalign,
+#ifndef VF_UNDER_TSAN /* see vf_san.h */
     .usable_size = spy_usable,
+#endif
     .min_align = 16,
 };
 
