@@ -267,7 +267,10 @@ static void expect_op(const vf_oracle_t *o, const vf_op_t *op, vf_expect_t *e) {
     if (bad) {
       e->may_fail = 1;
       e->any_errno = 0;
-      e->err_a = impossible ? ENOMEM : EINVAL;
+      /* memalign rounds a bad alignment up (glibc): a size or alignment
+       * that cannot be served then fails with ENOMEM */
+      e->err_a = impossible || size >= o->opt.soft_limit || al >= o->opt.soft_limit
+                     ? ENOMEM : EINVAL;
       e->err_b = EINVAL;
       if (posix) e->must_fail = 1;
     } else {
