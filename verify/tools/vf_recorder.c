@@ -47,6 +47,8 @@ static int (*real_posix_memalign)(void **, size_t, size_t);
 static void *(*real_aligned_alloc)(size_t, size_t);
 static void *(*real_memalign)(size_t, size_t);
 static size_t (*real_usable)(void *);
+static void *(*real_valloc)(size_t);
+static void *(*real_pvalloc)(size_t);
 static int resolving;
 
 static unsigned char boot_buf[1 << 16] __attribute__((aligned(16)));
@@ -82,6 +84,8 @@ static void resolve(void) {
   real_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
   real_memalign = dlsym(RTLD_NEXT, "memalign");
   real_usable = dlsym(RTLD_NEXT, "malloc_usable_size");
+  real_valloc = dlsym(RTLD_NEXT, "valloc");
+  real_pvalloc = dlsym(RTLD_NEXT, "pvalloc");
   void *m = dlsym(RTLD_NEXT, "malloc");
   __atomic_store_n(&real_malloc, (void *(*)(size_t))m, __ATOMIC_RELEASE);
   resolving = 0;
@@ -351,6 +355,25 @@ EXPORT void *memalign(size_t al, size_t n) {
   leave(rec);
   return p;
 }
+
+/* valloc and pvalloc are recorded as memalign(page size, size), pvalloc's
+ * size rounded up to whole pages as it does. */
+static void *page_alloc(size_t n, int round) {
+  if (!real_malloc) resolve();
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  int rec = enter();
+  void *p = round ? real_pvalloc(n) : real_valloc(n);
+  if (rec) {
+    size_t size = n;
+    if (round && n && !__builtin_add_overflow(n, page - 1, &size)) size &= ~(page - 1);
+    record_alloc(VF_OP_MEMALIGN, p, page, size);
+  }
+  leave(rec);
+  return p;
+}
+
+EXPORT void *valloc(size_t n) { return page_alloc(n, 0); }
+EXPORT void *pvalloc(size_t n) { return page_alloc(n, 1); }
 
 EXPORT size_t malloc_usable_size(void *p) {
   if (!p) return 0;
