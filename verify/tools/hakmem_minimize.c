@@ -2,7 +2,7 @@
  *
  *   hakmem-minimize TRACE -o SMALL [--allocator NAME] [--check NAME]
  *                   [--check-every N] [--timeout S] [--serial] [--text]
- *                   [--no-aslr]
+ *                   [--no-aslr] [--misuse]
  *
  * Every candidate runs in a forked child that replays it with the oracle and
  * exits with the failing check's number (a signal counts as "crash", the
@@ -12,7 +12,10 @@
  * named by --check).  The search is ddmin over complements: drop one of n
  * chunks, keep the smaller trace when it is still interesting, refine n up
  * to single ops, so the result is 1-minimal: removing any single op makes
- * the failure go away.  Ops after the failing op are cut first.
+ * the failure go away.  Ops after the failing op are cut first; slots and
+ * thread ids of the result are renumbered from 0 when it still fails.
+ * --misuse carries out misuse ops (for reproducers of hardened-build deaths:
+ * the allocator's abort counts as check "crash").
  * Bugs that depend on addresses (allocators whose behaviour varies with
  * where the heap lands) reproduce across processes only with --no-aslr,
  * here and in hakmem-replay.
@@ -43,9 +46,9 @@ static void build(const mctx_t *m, const size_t *idx, size_t n, vf_trace_t *t) {
     if (vf_trace_push(t, &m->full->ops[idx[i]])) vf_cli_die("out of memory");
 }
 
-/* Replay ops idx[0..n) in a child; returns the check it fails (0 = clean),
- * and the failing op's position when fail_pos is given. */
-static int run(mctx_t *m, const size_t *idx, size_t n, uint64_t *fail_pos) {
+/* Replay trace t in a child; returns the check it fails (0 = clean), and
+ * the failing op's position when fail_pos is given. */
+static int run_trace(mctx_t *m, const vf_trace_t *t, uint64_t *fail_pos) {
   int pfd[2];
   if (pipe(pfd)) vf_cli_die("pipe: %s", strerror(errno));
   m->tests++;
@@ -55,12 +58,10 @@ static int run(mctx_t *m, const size_t *idx, size_t n, uint64_t *fail_pos) {
   if (pid == 0) {
     close(pfd[0]);
     if (m->timeout) alarm(m->timeout);
-    vf_trace_t t;
-    build(m, idx, n, &t);
     vf_replay_result_t res;
     vf_oracle_opts_t oo = m->oo;
     oo.report = NULL;
-    int c = vf_replay(&t, m->alloc, &oo, m->threads, &res);
+    int c = vf_replay(t, m->alloc, &oo, m->threads, &res);
     ssize_t w = write(pfd[1], &res.index, sizeof res.index);
     (void)w;
     _exit(c);
@@ -75,6 +76,44 @@ static int run(mctx_t *m, const size_t *idx, size_t n, uint64_t *fail_pos) {
   if (fail_pos) *fail_pos = pos;
   if (WIFSIGNALED(st)) return WTERMSIG(st) == SIGALRM ? VF_CHK_TIMEOUT : VF_CHK_CRASH;
   return WEXITSTATUS(st);
+}
+
+/* Replay ops idx[0..n) of the full trace. */
+static int run(mctx_t *m, const size_t *idx, size_t n, uint64_t *fail_pos) {
+  vf_trace_t t;
+  build(m, idx, n, &t);
+  int r = run_trace(m, &t, fail_pos);
+  vf_trace_free(&t);
+  return r;
+}
+
+/* Renumber slots and threads in order of first use (0, 1, 2, ...) when
+ * the result still fails the same way: smaller reproducers read better. */
+static void renumber(mctx_t *m, vf_trace_t *t, int want) {
+  vf_trace_t r;
+  vf_trace_init(&r);
+  uint32_t *slot = calloc((size_t)t->max_slot + 1, sizeof *slot);
+  unsigned tid[VF_TRACE_MAX_THREADS] = {0};
+  uint32_t nslot = 0;
+  unsigned ntid = 0;
+  if (!slot) return;
+  for (size_t i = 0; i < t->n; i++) {
+    vf_op_t op = t->ops[i];
+    if (!tid[op.tid]) tid[op.tid] = ++ntid;
+    op.tid = (uint8_t)(tid[op.tid] - 1);
+    if (op.code != VF_OP_SWITCH) {
+      if (!slot[op.slot]) slot[op.slot] = ++nslot;
+      op.slot = slot[op.slot] - 1;
+    }
+    if (vf_trace_push(&r, &op)) vf_cli_die("out of memory");
+  }
+  free(slot);
+  if (run_trace(m, &r, NULL) == want) {
+    vf_trace_free(t);
+    *t = r;
+  } else {
+    vf_trace_free(&r);
+  }
 }
 
 /* ddmin over complements; cur[0..*n) shrinks in place. */
@@ -112,7 +151,7 @@ static void ddmin(mctx_t *m, size_t *cur, size_t *n, int want) {
 static void usage(void) {
   fputs("usage: hakmem-minimize TRACE -o SMALL [--allocator NAME] [--check NAME]\n"
         "                       [--check-every N] [--timeout S] [--serial] [--text]\n"
-        "                       [--no-aslr]\n",
+        "                       [--no-aslr] [--misuse]\n",
         stderr);
   exit(2);
 }
@@ -136,6 +175,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--timeout") && v) m.timeout = (unsigned)vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--no-aslr")) no_aslr = 1;
     else if (!strcmp(a, "--serial")) m.threads = 0;
+    else if (!strcmp(a, "--misuse")) m.oo.allow_misuse = 1;
     else if (!strcmp(a, "--text")) fmt = VF_FMT_TEXT;
     else if (a[0] == '-' && a[1]) usage();
     else if (!in) in = a;
@@ -166,6 +206,7 @@ int main(int argc, char **argv) {
   ddmin(&m, cur, &n, want);
   vf_trace_t small;
   build(&m, cur, n, &small);
+  renumber(&m, &small, want);
   if (vf_trace_save(&small, out, fmt)) vf_cli_die("cannot write %s", out);
   fprintf(stderr, "minimize: %zu -> %zu ops in %lu tests, still fails '%s'; wrote %s\n",
           full.n, n, m.tests, vf_check_name(want), out);
