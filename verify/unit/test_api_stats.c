@@ -248,6 +248,37 @@ static void test_large_counters(void **state) {
   assert_true(t == 0 || t == 1);
 }
 
+/* Free everything, trim: the mapped memory comes back down (superslabs,
+ * spans and cached whales are given back to the OS). */
+static void test_trim_returns_memory(void **state) {
+  (void)state;
+  enum { N = 100000 };
+  void **ps = malloc(N * sizeof *ps);
+  assert_non_null(ps);
+  hak_malloc_trim(0);
+  hak_stats_t st0, peak, st1;
+  ut_stats(&st0);
+  for (int i = 0; i < N; i++) {
+    size_t n = i % 10 == 0 ? 20000 + (size_t)(i % 7) * 1000 : (size_t)(i % 1000) + 1;
+    if (i % 5000 == 0) n = 3u << 20;
+    ps[i] = hak_malloc(n);
+    assert_non_null(ps[i]);
+    memset(ps[i], 1, n < 64 ? n : 64);
+  }
+  ut_stats(&peak);
+  for (int i = 0; i < N; i++) hak_free(ps[i]);
+  free(ps);
+  int r = hak_malloc_trim(0);
+  ut_stats(&st1);
+  int64_t kept = (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
+  int64_t grew = (int64_t)peak.mapped_bytes - (int64_t)st0.mapped_bytes;
+  if (r != 1) fail_msg("hak_malloc_trim(0) = %d after freeing %lld MiB, want 1", r, (long long)(grew >> 20));
+  if (kept > 64ll << 20)
+    fail_msg("after freeing everything and trimming, mapped_bytes is still %lld MiB above the start (peak +%lld MiB)",
+             (long long)(kept >> 20), (long long)(grew >> 20));
+  assert_int_equal(st1.live_blocks, st0.live_blocks);
+}
+
 static void test_stats_print(void **state) {
   (void)state;
   FILE *f = tmpfile();
@@ -271,6 +302,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_live_set_exact),
       cmocka_unit_test(test_per_class_counters),
       cmocka_unit_test(test_large_counters),
+      cmocka_unit_test(test_trim_returns_memory),
       cmocka_unit_test(test_stats_print),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
