@@ -279,6 +279,36 @@ static void test_trim_returns_memory(void **state) {
   assert_int_equal(st1.live_blocks, st0.live_blocks);
 }
 
+/* Large blocks freed in a steady cycle are reused or given back: mapped
+ * memory stays within the whale cache's bound whatever HAKMEM_WHALE_RELEASE
+ * does to the cached pages (CTest also runs this with it set to 1 and 2). */
+static void test_whale_cycles_bounded(void **state) {
+  (void)state;
+  hak_stats_t st0, st1;
+  ut_stats(&st0);
+  for (int i = 0; i < 100; i++) {
+    void *a = hak_malloc(3u << 20), *b = hak_malloc((3u << 20) + 4096);
+    assert_non_null(a);
+    assert_non_null(b);
+    memset(a, 1, 3u << 20);
+    memset(b, 2, 3u << 20);
+    hak_free(a);
+    hak_free(b);
+  }
+  ut_stats(&st1);
+  int64_t grew = (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
+  if (grew > 128ll << 20)
+    fail_msg("100 cycles of two 3 MiB blocks left mapped_bytes %lld MiB higher (cached mappings not reused?)",
+             (long long)(grew >> 20));
+  hak_malloc_trim(0);
+  ut_stats(&st1);
+  grew = (int64_t)st1.mapped_bytes - (int64_t)st0.mapped_bytes;
+  if (grew > 16ll << 20)
+    fail_msg("after hak_malloc_trim(0), mapped_bytes still %lld MiB higher than before the cycles",
+             (long long)(grew >> 20));
+  assert_int_equal(st1.live_blocks, st0.live_blocks);
+}
+
 static void test_stats_print(void **state) {
   (void)state;
   FILE *f = tmpfile();
@@ -303,6 +333,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_per_class_counters),
       cmocka_unit_test(test_large_counters),
       cmocka_unit_test(test_trim_returns_memory),
+      cmocka_unit_test(test_whale_cycles_bounded),
       cmocka_unit_test(test_stats_print),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
