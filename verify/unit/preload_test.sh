@@ -232,6 +232,13 @@ stats)
   sort -r "$T/n.txt" | cmp -s - "$T/s.out" || fail "sort output changed under HAKMEM_STATS=1"
   [ -s "$T/s.err" ] || fail "HAKMEM_STATS=1 printed nothing at exit"
   grep -qi hakmem "$T/s.err" || fail "HAKMEM_STATS=1 output does not mention hakmem"
+  # the issue's list: per-class allocs, frees, refills, remote frees,
+  # superslab counts, syscall counts; and sort's allocations were counted
+  for word in allocs frees refills remote_frees superslabs mmap; do
+    grep -q "$word" "$T/s.err" || fail "HAKMEM_STATS=1 output has no '$word'"
+  done
+  n=$(sed -n 's/.*[^_]allocs=\([0-9][0-9]*\).*/\1/p' "$T/s.err" | head -n 1)
+  [ "${n:-0}" -gt 0 ] || fail "HAKMEM_STATS=1 reports no allocations for sort (allocs=${n:-missing})"
   echo "preload_test[stats]: $(wc -l <"$T/s.err") lines of stats on stderr"
   ;;
 *)
