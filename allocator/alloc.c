@@ -26,9 +26,16 @@
 
 /* ---- fast paths ---------------------------------------------------------- */
 HK_INLINE void *class_alloc(size_t n) {
-  unsigned c = hk_class_of_size(n);
   hk_heap_t *h = hk_tl_heap;
-  hk_slab_t *s = h->cur[c];
+  hk_slab_t *s;
+  unsigned q = 0, c = 0;
+  if (HK_LIKELY(n <= HK_TINY_MAX)) {
+    q = (unsigned)((n + 16) >> 4);
+    s = h->direct[q];
+  } else {
+    c = hk_class_of_size(n);
+    s = h->cur[c];
+  }
   hk_block_t *b = s->free;
   if (HK_LIKELY(b != NULL)) {
     s->free = b->next;
@@ -36,7 +43,7 @@ HK_INLINE void *class_alloc(size_t n) {
     s->allocs++;
     return b;
   }
-  return hk_class_alloc_slow(h, c);
+  return hk_class_alloc_slow(h, n <= HK_TINY_MAX ? hk_tiny_class_lut[q] : c);
 }
 
 /* The heap for a whale allocation: made on demand, so that a thread whose
@@ -107,14 +114,15 @@ HK_INLINE void do_free(void *p) {
       hk_block_t *b = (hk_block_t *)p;
       b->next = s->free;
       s->free = b;
-      /* An empty slab goes back unless it is the class's only one;
-       * otherwise the next allocation reuses this cache-hot block. */
+      /* An empty slab may go back (unless it is the class's only one). */
       unsigned c = s->cls;
       if (HK_UNLIKELY(--s->used == 0) && (h->avail[c] != s || s->next != NULL)) {
         hk_free_local_slow(h, s);
         return;
       }
-      h->cur[c] = s;
+      /* mid and L2.5: the next allocation reuses this cache-hot block; tiny
+       * classes keep their current slab (their blocks share cache lines) */
+      if (c >= HK_MID_FIRST) h->cur[c] = s;
       return;
     }
     free_slab_slow(s, p);

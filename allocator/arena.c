@@ -22,7 +22,8 @@
 #include <string.h>
 
 hk_slab_t hk_slab_empty;
-hk_heap_t hk_heap_empty = {.cur = {[0 ... HK_NCLASSES - 1] = &hk_slab_empty}};
+hk_heap_t hk_heap_empty = {.direct = {[0 ... HK_TINY_QS - 1] = &hk_slab_empty},
+                            .cur = {[0 ... HK_NCLASSES - 1] = &hk_slab_empty}};
 __thread hk_heap_t *hk_tl_heap __attribute__((tls_model("initial-exec"))) =
     &hk_heap_empty;
 static __thread int tl_in_init __attribute__((tls_model("initial-exec")));

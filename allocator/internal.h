@@ -212,7 +212,8 @@ typedef struct hk_class_info {
   uint32_t stride, usable, header, units, first_off, cap, cap0;
 } hk_class_info_t;
 extern const hk_class_info_t hk_class[HK_NCLASSES];
-extern const uint8_t hk_tiny_class_lut[66];
+extern const uint8_t hk_tiny_class_lut[HK_TINY_QS];
+extern const uint8_t hk_tiny_q_lo[HK_NCLASSES], hk_tiny_q_hi[HK_NCLASSES];
 
 HK_INLINE unsigned hk_class_of_size(size_t n) {
   if (HK_LIKELY(n <= HK_TINY_MAX)) return hk_tiny_class_lut[(n + 16) >> 4];
@@ -251,6 +252,9 @@ typedef struct hk_whale_cnt {
 
 typedef struct hk_heap hk_heap_t;
 struct hk_heap {
+  /* direct[q]: the current slab of the tiny class serving requests with
+   * (n + 16) >> 4 == q; the tiny fast path's only lookup. */
+  hk_slab_t *direct[HK_TINY_QS];
   hk_slab_t *cur[HK_NCLASSES];      /* current slab per class, never NULL  */
   hk_slab_t *avail[HK_NCLASSES];    /* slabs with blocks to hand out       */
   hk_counters_t cnt[HK_NCLASSES];
@@ -272,6 +276,12 @@ extern __thread hk_heap_t *hk_tl_heap __attribute__((tls_model("initial-exec")))
 /* tiny.c */
 void *hk_class_alloc_slow(hk_heap_t *h, unsigned cls);
 void  hk_free_local_slow(hk_heap_t *h, hk_slab_t *s);
+/* Make s the current slab of class c (updating the direct table). */
+HK_INLINE void hk_set_cur(hk_heap_t *h, unsigned c, hk_slab_t *s) {
+  h->cur[c] = s;
+  if (c < HK_TINY_CLASSES)
+    for (unsigned q = hk_tiny_q_lo[c]; q <= hk_tiny_q_hi[c]; q++) h->direct[q] = s;
+}
 HK_INLINE void hk_slab_set_flags(hk_slab_t *s, uint8_t f) {
   __atomic_store_n(&s->flags, f, __ATOMIC_RELAXED);
 }

@@ -82,6 +82,8 @@
 #define HK_L25_FIRST     44          /* first L2.5 class                   */
 #define HK_CLASS_MAX     262144u     /* largest request served by classes  */
 
+#define HK_MIN_(a, b) ((a) < (b) ? (a) : (b))
+
 /* Derived quantities, as constant expressions of a row. */
 #define HK_ROW_USABLE(st, h)        ((st) - (h))
 #define HK_ROW_FIRST_OFF(h)         ((h) ? 16u : 0u)
@@ -124,10 +126,17 @@ _Static_assert(HK_ORDER_USABLE_43 == HK_MID_MAX && HK_L25_FIRST == 44,
 _Static_assert(HK_ORDER_USABLE_51 == HK_CLASS_MAX && HK_NCLASSES == 52,
                "I2: the last L2.5 class serves HK_CLASS_MAX");
 
+/* The request buckets q = (n + 16) >> 4 that a tiny class serves: from the
+ * first request above the previous class's usable size (HK_ORDER_CHK_i is
+ * that size + 1) to its own usable size.  The fast path indexes the heap's
+ * direct table by q. */
+#define HK_TINY_Q_LO(i) ((HK_ORDER_CHK_##i + 16u) >> 4)
+#define HK_TINY_Q_HI(st, h) HK_MIN_((HK_ROW_USABLE(st, h) + 16u) >> 4, 65u)
+#define HK_TINY_QS 66
+
 /* Smallest tiny class whose usable size covers every request n with
  * (n + 16) >> 4 == q, i.e. n in [16q - 16, min(16q - 1, HK_TINY_MAX)].
  * Used to build the request-to-class lookup table at compile time. */
-#define HK_MIN_(a, b) ((a) < (b) ? (a) : (b))
 #define HK_ROW_FITS_Q_(q, i, st, h, u)                                         \
   ((i) < HK_TINY_CLASSES &&                                                    \
    HK_MIN_(16u * (q) - 1u, HK_TINY_MAX) <= HK_ROW_USABLE(st, h)) ? (i) :

@@ -3,8 +3,10 @@
  *
  * Per thread and class, the heap keeps a list of slabs it owns with blocks
  * to hand out (h->avail[c]), the current slab the fast path pops from
- * (h->cur[c], one of that list, switched to the slab of the last local
- * free), and a list of parked slabs with none left (h->full[c]).  The fast
+ * (h->cur[c], one of that list; for mid and L2.5 classes it follows the
+ * slab of the last local free; tiny classes are also reached through the
+ * direct table h->direct[]), and a list of parked slabs with none left
+ * (h->full[c]).  The fast
  * paths (alloc.c) pop from the current slab's `free` list and push to the
  * freed block's slab; this file is the slow path behind them.
  *
@@ -51,7 +53,7 @@ static void avail_remove(hk_heap_t *h, hk_slab_t *s) {
   else h->avail[c] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  if (h->cur[c] == s) h->cur[c] = h->avail[c] ? h->avail[c] : &hk_slab_empty;
+  if (h->cur[c] == s) hk_set_cur(h, c, h->avail[c] ? h->avail[c] : &hk_slab_empty);
 }
 static void avail_push_front(hk_heap_t *h, hk_slab_t *s) {
   unsigned c = s->cls;
@@ -232,7 +234,7 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
       errno = ENOMEM;
       return NULL;
     }
-    h->cur[c] = s;
+    hk_set_cur(h, c, s);
     HK_CNT_ADD(h->cnt[c].refills, 1);
   }
   hk_block_t *b = s->free;
@@ -242,10 +244,18 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
   return b;
 }
 
+/* Is there an empty slab other than s on the class list? */
+static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
+  for (const hk_slab_t *t = h->avail[s->cls]; t != NULL; t = t->next)
+    if (t != s && t->used == 0) return 1;
+  return 0;
+}
+
 /* A local free made the slab empty or landed on a parked slab.  An empty
- * slab goes back to its superslab unless it is the only one of its class
- * (then it stays, to avoid mapping churn); otherwise the slab becomes the
- * current one, as on the fast path. */
+ * slab goes back to its superslab only when the class already keeps
+ * another empty one: one spare per class and thread absorbs the
+ * empty/refill ping-pong (and its superslab lock) of a steady working set;
+ * otherwise the slab becomes the current one, as on the fast path. */
 void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
   unsigned c = s->cls;
   if (s->flags & HK_SLAB_PARKED) {
@@ -254,12 +264,12 @@ void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
     drain(h, s);
     avail_push_front(h, s);
   }
-  if (s->used == 0 && (h->avail[c] != s || s->next != NULL)) {
+  if (s->used == 0 && other_empty(h, s)) {
     avail_remove(h, s);
     hk_span_release(s);
     return;
   }
-  h->cur[c] = s;
+  if (c >= HK_MID_FIRST) hk_set_cur(h, c, s);
 }
 
 void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
@@ -339,7 +349,7 @@ void hk_heap_abandon(hk_heap_t *h) {
 
 void hk_heap_reset(hk_heap_t *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    h->cur[c] = &hk_slab_empty;
+    hk_set_cur(h, c, &hk_slab_empty);
     h->avail[c] = NULL;
     h->full[c] = NULL;
   }

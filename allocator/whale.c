@@ -94,9 +94,9 @@ static void cache_put(hk_whale_t *w) {
     return;
   }
   if (hk_opt.whale_release && !w->huge) {
-    hk_os_advise(w, w->map_size, hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
-    w->seg.magic = HK_SEG_MAGIC; /* the header page may have been zeroed */
-    w->seg.kind = HK_SEG_WHALE;
+    /* every page but the header's, which must keep its contents */
+    hk_os_advise((char *)w + HK_PAGE, w->map_size - HK_PAGE,
+                 hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
     w->released = 1;
   }
   hk_whale_t *evict = NULL;
@@ -206,7 +206,12 @@ void *hk_whale_calloc(hk_heap_t *h, size_t size) {
   char *p = hk_whale_alloc(h, size, HK_ALIGN);
   if (p == NULL) return NULL;
   hk_whale_t *w = (hk_whale_t *)hk_seg_lookup(p);
+  /* fresh, or released with MADV_DONTNEED from the first page after the
+   * header page on (the user pointer never lies in the header page unless
+   * user_off < HK_PAGE, whose bytes are then zeroed by hand) */
   int zero = !w->reused || (w->released && hk_opt.whale_release == 1);
+  if (zero && w->reused && w->user_off < HK_PAGE)
+    memset(p, 0, HK_PAGE - w->user_off < size ? HK_PAGE - w->user_off : size);
   if (!zero) {
     if (hk_opt.lazy_zero) hk_os_zero_lazy(p, size);
     else memset(p, 0, size);
