@@ -1,15 +1,17 @@
 # replay_gen.cmake - CTest driver: generate random traces (single- and
 # multi-thread, every op type, class-edge sizes) and replay each with the
-# oracle against ALLOC.  Any violation fails the test.
+# oracle against ALLOC (the last one with thread exits, so thread caches are
+# given back and abandoned blocks freed by others).  Any violation fails.
 # Inputs: REPLAY, TRACE (tool paths), ALLOC, WORK (scratch directory).
 file(MAKE_DIRECTORY "${WORK}")
-foreach(spec "1;1;60000" "2;4;60000" "3;1;200000")
+foreach(spec "1;1;60000;0" "2;4;60000;0" "3;1;200000;0" "4;4;60000;300")
   list(GET spec 0 seed)
   list(GET spec 1 threads)
   list(GET spec 2 ops)
+  list(GET spec 3 exits)
   set(tr "${WORK}/gen-${seed}.hktr")
   execute_process(COMMAND "${TRACE}" gen --seed ${seed} --threads ${threads}
-                          --ops ${ops} -o "${tr}"
+                          --ops ${ops} --exits ${exits} -o "${tr}"
                   RESULT_VARIABLE rc)
   if(rc)
     message(FATAL_ERROR "hakmem-trace gen failed (${rc})")

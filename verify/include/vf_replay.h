@@ -1,10 +1,11 @@
 /* vf_replay.h - replay a trace through the oracle, single- or multi-thread.
  *
- * Multi-thread replay is deterministic: one worker per trace thread id, and
- * exactly one worker runs at a time.  The running worker holds the token and
- * passes it on at each SWITCH op (or when the next op names another thread),
- * so remote frees happen in trace order on every run.  Thread 0 runs on the
- * calling thread.
+ * Multi-thread replay is deterministic: one worker thread per trace thread
+ * id, and exactly one worker runs at a time.  The running worker holds the
+ * token and passes it on at each SWITCH op (or when the next op names
+ * another thread), so remote frees happen in trace order on every run.  A
+ * THREAD_EXIT op ends its worker (its thread caches go back); a later op of
+ * that id runs on a new worker.  The calling thread only waits.
  */
 #ifndef VF_REPLAY_H
 #define VF_REPLAY_H

@@ -46,7 +46,10 @@ typedef enum vf_opcode {
   VF_OP_INTERIOR_FREE = 11, /* free(slot + size)     size = offset    */
   VF_OP_FOREIGN_FREE = 12,  /* free(a pointer no allocator made)      */
   VF_OP_OVERFLOW = 13,      /* write `size` bytes past slot's usable end */
-  VF_OP_MISUSE_MAX_ = 13    /* last opcode of all                     */
+  VF_OP_MISUSE_MAX_ = 13,   /* last misuse op                         */
+  VF_OP_THREAD_EXIT = 14,   /* thread `tid` exits (a later op for `tid`
+                               runs on a new thread)                  */
+  VF_OP_LAST_ = 14          /* last opcode of all                     */
 } vf_opcode_t;
 
 #define VF_OP_IS_MISUSE(c) ((c) >= VF_OP_DOUBLE_FREE && (c) <= VF_OP_OVERFLOW)
@@ -78,6 +81,10 @@ void vf_trace_refresh(vf_trace_t *t);
 
 /* Name of an opcode ("malloc", ...), or NULL. */
 const char *vf_op_name(unsigned code);
+/* 1 when the op names a slot (all but switch and thread exit). */
+static inline int vf_op_has_slot(unsigned code) {
+  return code != VF_OP_SWITCH && code != VF_OP_THREAD_EXIT;
+}
 /* Numbers an op carries after its slot: 0, 1 (size) or 2 (aux, size). */
 int vf_op_nargs(unsigned code);
 /* 1 when `op` is structurally valid (code, tid, slot ranges). */
@@ -116,6 +123,7 @@ typedef struct vf_gen_opts {
   int impossible;     /* include impossible sizes/alignments (default 1) */
   int free_at_end;    /* append frees for every live slot (default 1)   */
   unsigned misuse;    /* misuse ops per 100000 ops (default 0)          */
+  unsigned exits;     /* thread exits per 100000 ops (default 0)        */
 } vf_gen_opts_t;
 enum { VF_GEN_MIXED = 0, VF_GEN_SMALL = 1 };
 void vf_gen_defaults(vf_gen_opts_t *o);

@@ -6,7 +6,9 @@
  * 2 MiB).  Every op type appears.  The generator tracks which slots it
  * believes are occupied; the belief may be wrong after realloc(p, 0) or a
  * failed request, which is fine because every op is defined on any slot.
- * Misuse ops appear only when asked for (opts.misuse per 100000 ops).
+ * Misuse ops and thread exits appear only when asked for (opts.misuse,
+ * opts.exits per 100000 ops); an exit is followed by a switch to another
+ * thread.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -130,7 +132,12 @@ int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out) {
   unsigned tid = 0;
   for (uint64_t i = 0; i < o->ops; i++) {
     vf_op_t op = {0};
-    if (nt > 1 && below(&r, 64) == 0) {
+    if (nt > 1 && o->exits && below(&r, 100000) < o->exits) {
+      op.code = VF_OP_THREAD_EXIT; /* the current thread ends */
+      op.tid = (uint8_t)tid;
+      if (vf_trace_push(out, &op)) goto oom;
+    }
+    if (nt > 1 && (op.code == VF_OP_THREAD_EXIT || below(&r, 64) == 0)) {
       tid = (tid + 1 + (unsigned)below(&r, nt - 1)) % nt;
       op.code = VF_OP_SWITCH;
       op.tid = (uint8_t)tid;

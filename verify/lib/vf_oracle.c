@@ -624,7 +624,7 @@ int vf_oracle_check_now(vf_oracle_t *o, uint64_t idx) {
 
 int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   if (o->failed) return o->failed;
-  if (op->code != VF_OP_SWITCH && op->slot >= o->nslots) {
+  if (vf_op_has_slot(op->code) && op->slot >= o->nslots) {
     o->skipped++;
     return VF_OK;
   }

@@ -1,16 +1,21 @@
 /* vf_replay.c - trace replay through the oracle, with a deterministic
  * multi-thread scheduler.
  *
- * Scheduler invariants: exactly one thread holds the token at any time and
- * only the holder touches the oracle and the shared cursor; the token moves
- * only at a SWITCH op or when the next op names another thread, with a
- * sem_post to the receiver (which orders all prior writes before the
- * receiver's reads).  When the trace ends or a check fails, the holder sets
- * `done` and wakes every thread; the final checks run on the calling thread
- * after all workers have exited, so their thread caches are back.  If the
- * workers cannot all be created, nothing has run yet and the trace is
- * replayed on the calling thread instead.
+ * Scheduler invariants: every trace thread id runs on a worker thread of
+ * its own, started when the id first gets the token; exactly one worker
+ * holds the token at any time and only the holder touches the oracle and
+ * the scheduler state (cursor, thread table); the token moves only at a
+ * SWITCH op, when the next op names another id, or at a THREAD_EXIT op
+ * (that worker ends, the caller joins it - so its thread-exit work is over
+ * before any other op runs - and passes the token on; the id's next op
+ * starts a new worker), always with a sem_post to the receiver, which
+ * orders all prior writes before its reads.
+ * When the trace ends or a check fails, the holder sets `done`, wakes every
+ * worker and the caller; the caller joins every worker before the final
+ * checks, so all thread caches are back.  If the first worker cannot be
+ * created, nothing has run and the trace is replayed on the calling thread.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdint.h>
@@ -42,92 +47,139 @@ static double clock_s(clockid_t id) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-typedef struct mt_ctx {
-  const vf_trace_t *t;
-  vf_oracle_t *o;
-  size_t pos;
-  int done;
-  int result;
-  uint64_t ops_done;
-  sem_t sem[VF_TRACE_MAX_THREADS];
-} mt_ctx_t;
+typedef struct mt_ctx mt_ctx_t;
 
 typedef struct mt_arg {
   mt_ctx_t *c;
   unsigned me;
 } mt_arg_t;
 
-static void finish_all(mt_ctx_t *c, unsigned me) {
+struct mt_ctx {
+  const vf_trace_t *t;
+  vf_oracle_t *o;
+  size_t pos;
+  int done;
+  int result; /* VF_OK, a check, or -1: a thread could not be created */
+  uint64_t ops_done;
+  sem_t sem[VF_TRACE_MAX_THREADS];
+  sem_t caller;                        /* wakes the calling thread   */
+  int exiting;                         /* id whose worker ends, or -1 */
+  pthread_t th[VF_TRACE_MAX_THREADS];  /* current thread of each id  */
+  unsigned char alive[VF_TRACE_MAX_THREADS];
+  mt_arg_t args[VF_TRACE_MAX_THREADS];
+};
+
+static void *worker(void *p);
+
+/* End of the trace or a failure: wake every thread and the caller. */
+static void finish(mt_ctx_t *c) {
   c->done = 1;
   for (unsigned i = 0; i < VF_TRACE_MAX_THREADS; i++)
-    if (i != me) sem_post(&c->sem[i]);
+    if (c->alive[i]) sem_post(&c->sem[i]);
+  sem_post(&c->caller);
 }
 
-/* Run ops for thread `me` whenever it holds the token. */
-static void run_as(mt_ctx_t *c, unsigned me) {
+/* Hand the token to thread id `tid`, starting a thread for it if it has
+ * none (first use, or after its exit).  Only the token holder calls this. */
+static int give(mt_ctx_t *c, unsigned tid) {
+  if (!c->alive[tid]) {
+    c->args[tid].c = c;
+    c->args[tid].me = tid;
+    if (pthread_create(&c->th[tid], NULL, worker, &c->args[tid]) != 0) return -1;
+    c->alive[tid] = 1;
+  }
+  sem_post(&c->sem[tid]);
+  return 0;
+}
+
+/* Pass the token to whoever runs op `pos` (or finish); 0 on success. */
+static void pass_on(mt_ctx_t *c) {
+  if (c->pos >= c->t->n) {
+    finish(c);
+  } else if (give(c, c->t->ops[c->pos].tid)) {
+    c->result = -1;
+    finish(c);
+  }
+}
+
+/* Run ops for thread id `me` whenever it holds the token. */
+static void *worker(void *p) {
+  mt_arg_t *a = p;
+  mt_ctx_t *c = a->c;
+  unsigned me = a->me;
   const vf_trace_t *t = c->t;
   for (;;) {
     sem_wait(&c->sem[me]);
-    if (c->done) return;
+    if (c->done) return NULL;
     for (;;) {
       if (c->pos >= t->n) {
-        finish_all(c, me);
-        return;
+        finish(c);
+        return NULL;
       }
       const vf_op_t *op = &t->ops[c->pos];
-      if (op->code == VF_OP_SWITCH) c->pos++;
-      if (op->tid != me) {
-        sem_post(&c->sem[op->tid]);
+      if (op->code == VF_OP_SWITCH) {
+        c->pos++;
+        if (op->tid == me) continue;
+      }
+      if (op->tid != me) { /* a switch, or the next op is another's */
+        if (give(c, op->tid)) {
+          c->result = -1;
+          finish(c);
+          return NULL;
+        }
         break;
       }
-      if (op->code == VF_OP_SWITCH) continue;
+      if (op->code == VF_OP_THREAD_EXIT) {
+        /* end this thread; the caller joins it (so its thread-exit work
+         * is over) and only then passes the token on */
+        c->pos++;
+        c->exiting = (int)me;
+        sem_post(&c->caller);
+        return NULL;
+      }
       enter_op(op, c->pos);
       int r = vf_oracle_op(c->o, c->pos, op);
       c->pos++;
       c->ops_done++;
       if (r) {
         c->result = r;
-        finish_all(c, me);
-        return;
+        finish(c);
+        return NULL;
       }
     }
   }
 }
 
-static void *worker(void *p) {
-  mt_arg_t *a = p;
-  run_as(a->c, a->me);
-  return NULL;
-}
-
+/* Returns VF_OK, a check, -1 (no thread could be started: nothing ran) or
+ * -2 (a thread could not be started midway). */
 static int replay_mt(const vf_trace_t *t, vf_oracle_t *o, uint64_t *ops_done) {
   mt_ctx_t *c = calloc(1, sizeof *c);
-  mt_arg_t args[VF_TRACE_MAX_THREADS];
-  pthread_t th[VF_TRACE_MAX_THREADS];
-  unsigned char used[VF_TRACE_MAX_THREADS] = {0};
-  if (!c) return VF_CHK_NULL;
+  if (!c) return -1;
   c->t = t;
   c->o = o;
+  c->exiting = -1;
   for (unsigned i = 0; i < VF_TRACE_MAX_THREADS; i++) sem_init(&c->sem[i], 0, 0);
-  for (size_t i = 0; i < t->n; i++) used[t->ops[i].tid] = 1;
-  int ok = 1;
-  for (unsigned i = 1; i < VF_TRACE_MAX_THREADS && ok; i++) {
-    if (!used[i]) continue;
-    args[i].c = c;
-    args[i].me = i;
-    if (pthread_create(&th[i], NULL, worker, &args[i]) != 0) used[i] = 0, ok = 0;
+  sem_init(&c->caller, 0, 0);
+  int r;
+  if (give(c, t->n ? t->ops[0].tid : 0)) {
+    r = -1;
+  } else {
+    for (;;) { /* wait for the end, reaping exited workers on the way */
+      while (sem_wait(&c->caller) != 0) {
+      }
+      if (c->exiting < 0) break; /* finish() */
+      unsigned x = (unsigned)c->exiting;
+      c->exiting = -1;
+      pthread_join(c->th[x], NULL);
+      c->alive[x] = 0;
+      pass_on(c); /* the caller holds the token meanwhile */
+    }
+    for (unsigned i = 0; i < VF_TRACE_MAX_THREADS; i++)
+      if (c->alive[i]) pthread_join(c->th[i], NULL);
+    r = c->result == -1 ? -2 : c->result;
   }
-  if (ok) {
-    sem_post(&c->sem[t->n ? t->ops[0].tid : 0]);
-    run_as(c, 0);
-  } else { /* no thread for some id: stop the others, nothing ran yet */
-    finish_all(c, 0);
-    c->result = -1;
-  }
-  for (unsigned i = 1; i < VF_TRACE_MAX_THREADS; i++)
-    if (used[i]) pthread_join(th[i], NULL);
   for (unsigned i = 0; i < VF_TRACE_MAX_THREADS; i++) sem_destroy(&c->sem[i]);
-  int r = c->result;
+  sem_destroy(&c->caller);
   *ops_done = c->ops_done;
   free(c);
   return r;
@@ -148,9 +200,12 @@ int vf_replay(const vf_trace_t *t, const vf_alloc_t *a,
   double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
   int r = VF_OK;
   int serial = !(threads && t->nthreads > 1);
-  if (!serial && (r = replay_mt(t, o, &res->ops_done)) < 0) {
-    r = VF_OK; /* could not start the threads: replay serially */
-    serial = 1;
+  if (!serial) {
+    r = replay_mt(t, o, &res->ops_done);
+    if (r == -1) { /* no thread could be started: replay serially */
+      r = VF_OK;
+      serial = 1;
+    }
   }
   if (serial) {
     for (size_t i = 0; i < t->n && !r; i++) {
@@ -164,10 +219,17 @@ int vf_replay(const vf_trace_t *t, const vf_alloc_t *a,
   g_current_op = t->n;
   if (!r) r = vf_oracle_finish(o, t->n);
   g_current_op = UINT64_MAX;
+  if (r == -2) {
+    r = VF_CHK_CRASH;
+    snprintf(res->message, sizeof res->message,
+             "oracle: op %" PRIu64 ": crash: ptr=0x0 size=0 usable=0 "
+             "(replay: pthread_create failed)", res->ops_done);
+  } else {
+    snprintf(res->message, sizeof res->message, "%s", vf_oracle_message(o));
+  }
   res->check = r;
   res->index = r ? vf_oracle_fail_index(o) : 0;
   res->skipped = vf_oracle_skipped(o);
-  snprintf(res->message, sizeof res->message, "%s", vf_oracle_message(o));
   vf_oracle_destroy(o);
   return r;
 }

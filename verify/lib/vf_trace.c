@@ -20,7 +20,7 @@
 
 #include "vf_trace.h"
 
-static const char *const op_names[VF_OP_MISUSE_MAX_ + 1] = {
+static const char *const op_names[VF_OP_LAST_ + 1] = {
     [VF_OP_MALLOC] = "malloc",
     [VF_OP_CALLOC] = "calloc",
     [VF_OP_REALLOC] = "realloc",
@@ -34,15 +34,16 @@ static const char *const op_names[VF_OP_MISUSE_MAX_ + 1] = {
     [VF_OP_INTERIOR_FREE] = "interior_free",
     [VF_OP_FOREIGN_FREE] = "foreign_free",
     [VF_OP_OVERFLOW] = "overflow",
+    [VF_OP_THREAD_EXIT] = "exit",
 };
 
 const char *vf_op_name(unsigned code) {
-  return code >= 1 && code <= VF_OP_MISUSE_MAX_ ? op_names[code] : NULL;
+  return code >= 1 && code <= VF_OP_LAST_ ? op_names[code] : NULL;
 }
 
 int vf_op_valid(const vf_op_t *op) {
   if (!vf_op_name(op->code) || op->tid >= VF_TRACE_MAX_THREADS) return 0;
-  if (op->code == VF_OP_SWITCH) return 1;
+  if (!vf_op_has_slot(op->code)) return 1;
   return op->slot <= VF_TRACE_MAX_SLOT;
 }
 
@@ -62,7 +63,7 @@ int vf_trace_push(vf_trace_t *t, const vf_op_t *op) {
     t->cap = ncap;
   }
   t->ops[t->n++] = *op;
-  if (op->code != VF_OP_SWITCH && op->slot > t->max_slot) t->max_slot = op->slot;
+  if (vf_op_has_slot(op->code) && op->slot > t->max_slot) t->max_slot = op->slot;
   if ((uint32_t)op->tid + 1 > t->nthreads) t->nthreads = op->tid + 1u;
   return 0;
 }
@@ -72,7 +73,7 @@ void vf_trace_refresh(vf_trace_t *t) {
   t->nthreads = t->n ? 1 : 0;
   for (size_t i = 0; i < t->n; i++) {
     const vf_op_t *op = &t->ops[i];
-    if (op->code != VF_OP_SWITCH && op->slot > t->max_slot) t->max_slot = op->slot;
+    if (vf_op_has_slot(op->code) && op->slot > t->max_slot) t->max_slot = op->slot;
     if ((uint32_t)op->tid + 1 > t->nthreads) t->nthreads = op->tid + 1u;
   }
 }
@@ -144,7 +145,7 @@ static int parse_binary(const unsigned char *b, size_t len, vf_trace_t *t,
       return perror_at(e, "byte %zu: thread id %" PRIu64 " above %d", rec, v,
                        VF_TRACE_MAX_THREADS - 1);
     op.tid = (uint8_t)v;
-    if (op.code != VF_OP_SWITCH) {
+    if (vf_op_has_slot(op.code)) {
       if (get_uvarint(b, len, &pos, &v, e, "slot")) return -1;
       if (v > VF_TRACE_MAX_SLOT)
         return perror_at(e, "byte %zu: slot %" PRIu64 " above %u", rec, v,
@@ -218,12 +219,12 @@ static int parse_line(lex_t *l, size_t lineno, vf_trace_t *t, perr_t *e) {
   op.tid = (uint8_t)v;
   if (!lex_word(l, &w, &wl))
     return perror_at(e, "line %zu: missing operation name", lineno);
-  for (unsigned c = 1; c <= VF_OP_MISUSE_MAX_; c++)
+  for (unsigned c = 1; c <= VF_OP_LAST_; c++)
     if (strlen(op_names[c]) == wl && memcmp(op_names[c], w, wl) == 0) op.code = (uint8_t)c;
   if (!op.code)
     return perror_at(e, "line %zu: unknown operation '%.*s'", lineno,
                      (int)(wl > 40 ? 40 : wl), w);
-  if (op.code != VF_OP_SWITCH) {
+  if (vf_op_has_slot(op.code)) {
     if (!lex_word(l, &w, &wl) || parse_tagged(w, wl, 's', &v) ||
         v > VF_TRACE_MAX_SLOT)
       return perror_at(e, "line %zu: %s needs a slot s0..s%u", lineno,
@@ -329,7 +330,7 @@ int vf_trace_load(const char *path, vf_trace_t *out, char *err, size_t errlen) {
 int vf_trace_format_op(const vf_op_t *op, char *buf, size_t len) {
   const char *name = vf_op_name(op->code);
   if (!name) return snprintf(buf, len, "# invalid opcode %u", op->code);
-  if (op->code == VF_OP_SWITCH) return snprintf(buf, len, "t%u switch", op->tid);
+  if (!vf_op_has_slot(op->code)) return snprintf(buf, len, "t%u %s", op->tid, name);
   switch (vf_op_nargs(op->code)) {
   case 0:
     return snprintf(buf, len, "t%u %s s%u", op->tid, name, op->slot);

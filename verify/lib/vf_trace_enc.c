@@ -46,7 +46,7 @@ size_t vf_trace_encode_op(const vf_op_t *op, unsigned char *buf) {
   size_t n = 0;
   buf[n++] = op->code;
   n += put_uvarint(buf + n, op->tid);
-  if (op->code == VF_OP_SWITCH) return n;
+  if (!vf_op_has_slot(op->code)) return n;
   n += put_uvarint(buf + n, op->slot);
   int na = vf_op_nargs(op->code);
   if (na == 2) n += put_uvarint(buf + n, op->aux);

@@ -30,12 +30,14 @@ const char *__lsan_default_suppressions(void) {
 #define LOG_MAX (1 << 20)
 static uint64_t log_op[LOG_MAX];
 static pthread_t log_th[LOG_MAX];
+static pid_t log_tid[LOG_MAX]; /* kernel ids: never reused this soon */
 static size_t nlog;
 
 static void spy_log(void) {
   if (nlog < LOG_MAX) {
     log_op[nlog] = vf_replay_current_op();
     log_th[nlog] = pthread_self();
+    log_tid[nlog] = gettid();
     nlog++;
   }
 }
@@ -134,6 +136,48 @@ static void test_remote_free_text(void **state) {
   vf_trace_free(&t);
 }
 
+/* t1 exit ends t1's worker: its next op runs on a new OS thread, and the
+ * blocks it left behind are freed by others. */
+static void test_thread_exit(void **state) {
+  (void)state;
+  const char *text = "hktrace v1\nt1 malloc s0 100\nt1 malloc s1 3000\nt1 exit\n"
+                     "t0 free s0\nt1 malloc s2 50\nt1 exit\nt2 free s1\nt2 free s2\n"
+                     "t1 exit\nt0 malloc s3 10\n";
+  vf_trace_t t;
+  char err[256];
+  assert_int_equal(vf_trace_parse(text, strlen(text), &t, err, sizeof err), 0);
+  for (int run = 0; run < 2; run++) {
+    nlog = 0;
+    vf_replay_result_t res;
+    int r = vf_replay(&t, &spy, NULL, 1, &res);
+    if (r) fail_msg("%s", res.message);
+    assert_int_equal(res.ops_done, 7);
+    pid_t before = 0, after = 0, t0 = 0;
+    for (size_t i = 0; i < nlog; i++) {
+      if (log_op[i] == 0) before = log_tid[i];
+      if (log_op[i] == 4) after = log_tid[i];
+      if (log_op[i] == 3) t0 = log_tid[i];
+    }
+    assert_true(before && after && t0);
+    assert_true(before != after);
+    assert_true(before != t0);
+  }
+  vf_trace_free(&t);
+  /* a generated trace with exits replays against the system malloc */
+  vf_gen_opts_t g;
+  vf_gen_defaults(&g);
+  g.seed = 8;
+  g.ops = 30000;
+  g.threads = 3;
+  g.slots = 64;
+  g.exits = 500;
+  g.impossible = 0;
+  assert_int_equal(vf_trace_gen(&g, &t), 0);
+  vf_replay_result_t res;
+  if (vf_replay(&t, vf_alloc_system(), NULL, 1, &res)) fail_msg("%s", res.message);
+  vf_trace_free(&t);
+}
+
 /* Each peer that is installed must pass a generated trace without
  * impossible requests (MT), apart from the findings in docs/findings.md:
  * mimalloc 2.0.9 misaligns memalign/aligned_alloc results. */
@@ -177,6 +221,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mt_deterministic),
       cmocka_unit_test(test_remote_free_text),
+      cmocka_unit_test(test_thread_exit),
       cmocka_unit_test(test_peers),
       cmocka_unit_test(test_dlopen_errors),
   };

@@ -60,18 +60,19 @@ static void test_round_trip(void **state) {
   assert_int_equal(blen, blen2);
   assert_memory_equal(bin, bin2, blen);
   /* every op type appears in a generated trace, misuse only on request */
-  int seen[VF_OP_MISUSE_MAX_ + 1] = {0};
+  int seen[VF_OP_LAST_ + 1] = {0};
   for (size_t i = 0; i < t.n; i++) seen[t.ops[i].code] = 1;
-  for (int c = 1; c <= VF_OP_MISUSE_MAX_; c++) assert_int_equal(seen[c], c <= VF_OP_MAX_);
+  for (int c = 1; c <= VF_OP_LAST_; c++) assert_int_equal(seen[c], c <= VF_OP_MAX_);
   vf_gen_opts_t g;
   vf_gen_defaults(&g);
   g.misuse = 2000;
+  g.exits = 200;
   g.threads = 2;
   vf_trace_t m;
   assert_int_equal(vf_trace_gen(&g, &m), 0);
   memset(seen, 0, sizeof seen);
   for (size_t i = 0; i < m.n; i++) seen[m.ops[i].code] = 1;
-  for (int c = 1; c <= VF_OP_MISUSE_MAX_; c++) assert_true(seen[c]);
+  for (int c = 1; c <= VF_OP_LAST_; c++) assert_true(seen[c]);
   vf_trace_free(&m);
   free(bin), free(bin2), free(txt);
   vf_trace_free(&t), vf_trace_free(&u), vf_trace_free(&v);
@@ -126,7 +127,7 @@ static void test_bad_binary(void **state) {
   expect_error("HKTR\x01\0", 6, "byte 6: truncated header");
   expect_error("HKTR\x02\0\0\0", 8, "byte 4: unsupported trace version 2");
   expect_error("HKTR\x01\0\0\x07", 8, "byte 7: reserved");
-  expect_error(HDR "\x0e\x00\x00", 11, "byte 8: unknown opcode 0x0e");
+  expect_error(HDR "\x0f\x00\x00", 11, "byte 8: unknown opcode 0x0f");
   expect_error(HDR "\x00", 9, "byte 8: unknown opcode 0x00");
   expect_error(HDR "\x01\x40\x00\x01", 12, "byte 8: thread id 64 above 63");
   expect_error(HDR "\x04\x00\x80\x80\x40", 13, "slot 1048576 above");

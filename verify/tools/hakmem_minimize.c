@@ -101,7 +101,7 @@ static void renumber(mctx_t *m, vf_trace_t *t, int want) {
     vf_op_t op = t->ops[i];
     if (!tid[op.tid]) tid[op.tid] = ++ntid;
     op.tid = (uint8_t)(tid[op.tid] - 1);
-    if (op.code != VF_OP_SWITCH) {
+    if (vf_op_has_slot(op.code)) {
       if (!slot[op.slot]) slot[op.slot] = ++nslot;
       op.slot = slot[op.slot] - 1;
     }

@@ -2,7 +2,7 @@
  *
  *   hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]
  *                    [--profile mixed|small] [--no-impossible] [--misuse N]
- *                    [--text] -o FILE
+ *                    [--exits N] [--text] -o FILE
  *   hakmem-trace convert IN -o OUT [--text|--binary] [--head N]
  *   hakmem-trace stats TRACE
  *   hakmem-trace record -o FILE [--text] -- PROGRAM ARGS...
@@ -28,7 +28,7 @@
 static void usage(void) {
   fputs("usage: hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]\n"
         "                        [--profile mixed|small] [--no-impossible] [--misuse N]\n"
-        "                        [--text] -o FILE   (N misuse ops per 100000)\n"
+        "                        [--exits N] [--text] -o FILE  (N per 100000 ops)\n"
         "       hakmem-trace convert IN -o OUT [--text|--binary] [--head N]\n"
         "       hakmem-trace stats TRACE\n"
         "       hakmem-trace record -o FILE [--text] -- PROGRAM [ARGS...]\n",
@@ -59,6 +59,7 @@ static int cmd_gen(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--no-impossible")) g.impossible = 0;
     else if (!strcmp(a, "--misuse") && v) g.misuse = (unsigned)vf_cli_u64(a, v), i++;
+    else if (!strcmp(a, "--exits") && v) g.exits = (unsigned)vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--text")) fmt = VF_FMT_TEXT;
     else if (!strcmp(a, "-o") && v) out = v, i++;
     else usage();
@@ -117,7 +118,7 @@ static int cmd_stats(int argc, char **argv) {
   vf_trace_t t;
   char err[512];
   if (vf_trace_load(argv[0], &t, err, sizeof err)) vf_cli_die("hakmem-trace: %s", err);
-  uint64_t count[VF_OP_MISUSE_MAX_ + 1] = {0}, hist[65] = {0};
+  uint64_t count[VF_OP_LAST_ + 1] = {0}, hist[65] = {0};
   uint64_t *live = calloc((size_t)t.max_slot + 1, sizeof *live);
   if (!live) vf_cli_die("out of memory");
   uint64_t live_bytes = 0, peak_bytes = 0, live_blocks = 0, peak_blocks = 0;
@@ -125,7 +126,7 @@ static int cmd_stats(int argc, char **argv) {
   for (size_t i = 0; i < t.n; i++) {
     const vf_op_t *op = &t.ops[i];
     count[op->code]++;
-    if (op->code == VF_OP_SWITCH || op->code == VF_OP_USABLE_SIZE) continue;
+    if (!vf_op_has_slot(op->code) || op->code == VF_OP_USABLE_SIZE) continue;
     if (VF_OP_IS_MISUSE(op->code) && op->code != VF_OP_DOUBLE_FREE) continue;
     uint64_t *s = &live[op->slot];
     if (op->code == VF_OP_FREE || op->code == VF_OP_REALLOC ||
@@ -153,7 +154,7 @@ static int cmd_stats(int argc, char **argv) {
   }
   printf("trace: %s\nops: %zu  threads: %u  slots: %u\n", argv[0], t.n,
          t.nthreads, t.n ? t.max_slot + 1 : 0);
-  for (unsigned c = 1; c <= VF_OP_MISUSE_MAX_; c++)
+  for (unsigned c = 1; c <= VF_OP_LAST_; c++)
     if (count[c]) printf("  %-15s %llu\n", vf_op_name(c), (unsigned long long)count[c]);
   printf("peak live bytes (requested): %llu  peak live blocks: %llu\n",
          (unsigned long long)peak_bytes, (unsigned long long)peak_blocks);
