@@ -13,8 +13,11 @@
  *  - one global lock is held across the real call and its record, so the
  *    trace order is an order in which the calls really happened, and a
  *    pointer is only ever mapped to one live slot;
- *  - pointers the recorder never saw allocated (start-up, valloc, ...) are
- *    passed to the real allocator and not recorded;
+ *  - pointers the recorder never saw allocated (start-up, ...) are passed
+ *    to the real allocator and not recorded;
+ *  - a thread that exits records `exit` (pthread key destructor) and gives
+ *    its trace id back, so ids stay below 64 while fewer than 64 threads
+ *    live at once (beyond that, ids are shared: folded modulo 64);
  *  - a forked child stops recording (its parent's unflushed bytes are
  *    dropped); without %p in the path only the process named by
  *    $HAKMEM_TRACE_PID records (a new image after its exec starts the file
@@ -94,7 +97,11 @@ static void resolve(void) {
 /* ---- recording state ---------------------------------------------------- */
 static TLS int in_hook;
 static TLS int my_tid = -1;
+static TLS int my_tid_owned; /* my_tid came from tid_used (not folded) */
 static int next_tid;
+static uint64_t tid_used; /* trace thread ids held by live threads */
+static pthread_key_t exit_key;
+static int have_exit_key;
 static char lock_flag;
 static int out_fd = -1;
 static int final_flush; /* after the destructor: write through */
@@ -221,9 +228,18 @@ static void slot_put(uint32_t s) {
 static int enter(void) {
   if (in_hook || out_fd < 0) return 0;
   in_hook = 1;
-  if (my_tid < 0)
-    my_tid = __atomic_fetch_add(&next_tid, 1, __ATOMIC_RELAXED) % VF_TRACE_MAX_THREADS;
   lock();
+  if (my_tid < 0) { /* lowest free trace id; past 64 live threads, fold */
+    if (~tid_used) {
+      my_tid = __builtin_ctzll(~tid_used);
+      tid_used |= (uint64_t)1 << my_tid;
+      my_tid_owned = 1;
+    } else {
+      my_tid = next_tid++ % VF_TRACE_MAX_THREADS;
+    }
+    /* ask for a call at thread exit (never called for the main thread) */
+    if (have_exit_key) pthread_setspecific(exit_key, (void *)1);
+  }
   return 1;
 }
 
@@ -241,6 +257,30 @@ static void record(uint8_t code, uint32_t slot, uint64_t aux, uint64_t size) {
   }
   vf_op_t op = {.code = code, .tid = (uint8_t)my_tid, .slot = slot, .aux = aux, .size = size};
   emit(&op);
+}
+
+/* Thread-exit destructor: record `exit` and free the thread's trace id.
+ * Allocations by later destructors of this thread get a new id. */
+static void thread_gone(void *unused) {
+  (void)unused;
+  if (my_tid < 0 || out_fd < 0) return;
+  int nested = in_hook;
+  in_hook = 1;
+  lock();
+  if (out_fd >= 0) {
+    if (last_tid != my_tid) {
+      vf_op_t sw = {.code = VF_OP_SWITCH, .tid = (uint8_t)my_tid};
+      emit(&sw);
+    }
+    vf_op_t ex = {.code = VF_OP_THREAD_EXIT, .tid = (uint8_t)my_tid};
+    emit(&ex);
+    last_tid = -1;
+  }
+  if (my_tid_owned) tid_used &= ~((uint64_t)1 << my_tid);
+  my_tid = -1;
+  my_tid_owned = 0;
+  unlock();
+  in_hook = nested;
 }
 
 /* Record an allocation whose result is p (NULL: failed). */
@@ -435,6 +475,7 @@ __attribute__((constructor)) static void rec_init(void) {
   if (fd < 0) return; /* another process records */
   in_hook = 1;
   pthread_atfork(before_fork, after_fork_parent, in_child);
+  have_exit_key = pthread_key_create(&exit_key, thread_gone) == 0;
   in_hook = 0;
   unsigned char hdr[VF_TRACE_HEADER_LEN];
   vf_trace_header(hdr);
