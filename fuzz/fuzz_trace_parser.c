@@ -33,7 +33,7 @@ static void check_shape(const vf_trace_t *t, size_t len) {
   for (size_t i = 0; i < t->n; i++) {
     const vf_op_t *op = &t->ops[i];
     if (!vf_op_valid(op)) hkf_die("parser: op %zu is not valid (code %u)", i, op->code);
-    if (op->code != VF_OP_SWITCH && op->slot > max_slot) max_slot = op->slot;
+    if (vf_op_has_slot(op->code) && op->slot > max_slot) max_slot = op->slot;
     if ((uint32_t)op->tid + 1 > nthreads) nthreads = op->tid + 1u;
     if (vf_op_nargs(op->code) < 2 && op->aux) hkf_die("parser: op %zu has a stray aux", i);
     if (vf_op_nargs(op->code) < 1 && op->size) hkf_die("parser: op %zu has a stray size", i);

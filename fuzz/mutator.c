@@ -6,7 +6,7 @@
  * A mutation parses the input with vf_trace_parse, edits whole operations
  * (insert, delete, duplicate an op or a run, re-size, re-align, re-slot,
  * change the opcode, swap, pair an allocation with its free, move ops across
- * threads or add switches), normalizes the result for the target
+ * threads, add switches or thread exits), normalizes the result for the target
  * (hkf_normalize) and writes it back as a canonical binary trace.  So the
  * output is always a valid trace that the target runs as written, and sizes
  * come from the edge tables (class edges +-1) most of the time.
@@ -60,7 +60,7 @@ size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l) {
       break;
     }
     op.tid = (uint8_t)(op.tid % threads);
-    if (op.code == VF_OP_SWITCH) {
+    if (!vf_op_has_slot(op.code)) { /* switch, thread exit */
       if (threads == 1) {
         dropped++;
         continue;
@@ -246,7 +246,7 @@ static uint64_t gen_count(rng_t *r, int profile) {
 static uint32_t gen_slot(rng_t *r, const vf_trace_t *t, const hkf_limits_t *l) {
   if (t->n && below(r, 10) < 7) {
     const vf_op_t *op = &t->ops[below(r, t->n)];
-    if (op->code != VF_OP_SWITCH) return op->slot;
+    if (vf_op_has_slot(op->code)) return op->slot;
   }
   return (uint32_t)below(r, l->slots ? (l->slots < 64 ? l->slots : 64) : 1);
 }
@@ -278,9 +278,11 @@ static void gen_op(rng_t *r, vf_op_t *op, const vf_trace_t *t, const hkf_limits_
   static const uint8_t weights[][2] = {
       {VF_OP_MALLOC, 30}, {VF_OP_FREE, 28},          {VF_OP_REALLOC, 12},
       {VF_OP_CALLOC, 8},  {VF_OP_POSIX_MEMALIGN, 4}, {VF_OP_ALIGNED_ALLOC, 4},
-      {VF_OP_MEMALIGN, 4}, {VF_OP_USABLE_SIZE, 5},   {VF_OP_SWITCH, 8}};
+      {VF_OP_MEMALIGN, 4}, {VF_OP_USABLE_SIZE, 5},   {VF_OP_SWITCH, 8},
+      {VF_OP_THREAD_EXIT, 1}};
   unsigned total = 0, k;
-  size_t nw = sizeof weights / sizeof weights[0] - (l->threads > 1 ? 0 : 1);
+  /* switches and thread exits only where there are threads */
+  size_t nw = sizeof weights / sizeof weights[0] - (l->threads > 1 ? 0 : 2);
   for (size_t i = 0; i < nw; i++) total += weights[i][1];
   k = (unsigned)below(r, total);
   memset(op, 0, sizeof *op);
@@ -292,7 +294,7 @@ static void gen_op(rng_t *r, vf_op_t *op, const vf_trace_t *t, const hkf_limits_
     k -= weights[i][1];
   }
   op->tid = (uint8_t)below(r, l->threads ? l->threads : 1);
-  if (op->code != VF_OP_SWITCH) op->slot = gen_slot(r, t, l);
+  if (vf_op_has_slot(op->code)) op->slot = gen_slot(r, t, l);
   gen_args(r, op, profile);
 }
 
@@ -372,12 +374,12 @@ static void mutate_once(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int prof
       t->ops[i].aux = t->ops[i].code == VF_OP_CALLOC ? gen_count(r, profile) : gen_align(r, profile);
     break;
   case 8: /* another slot */
-    if (t->ops[i].code != VF_OP_SWITCH) t->ops[i].slot = gen_slot(r, t, l);
+    if (vf_op_has_slot(t->ops[i].code)) t->ops[i].slot = gen_slot(r, t, l);
     break;
   case 9: /* another opcode, same slot */
     op = t->ops[i];
     gen_op(r, &t->ops[i], t, l, profile);
-    if (t->ops[i].code != VF_OP_SWITCH && op.code != VF_OP_SWITCH) t->ops[i].slot = op.slot;
+    if (vf_op_has_slot(t->ops[i].code) && vf_op_has_slot(op.code)) t->ops[i].slot = op.slot;
     if (vf_op_nargs(t->ops[i].code) >= 1 && vf_op_nargs(op.code) >= 1) t->ops[i].size = op.size;
     t->ops[i].tid = op.tid;
     break;

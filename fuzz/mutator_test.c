@@ -62,7 +62,7 @@ static int check_one(const prof_t *p, unsigned iters) {
       const vf_op_t *op = &t.ops[i];
       seen[op->code]++;
       if (op->tid >= p->l.threads) return fail(p->name, it, "thread id above the limit");
-      if (op->code != VF_OP_SWITCH && op->slot >= p->l.slots)
+      if (vf_op_has_slot(op->code) && op->slot >= p->l.slots)
         return fail(p->name, it, "slot above the limit");
       uint64_t req = hkf_request_bytes(op);
       if (req && req < HKF_HUGE) used += req;
@@ -80,11 +80,16 @@ static int check_one(const prof_t *p, unsigned iters) {
     ops_total += t.n;
     vf_trace_free(&t);
   }
-  for (unsigned c = VF_OP_MALLOC; c <= VF_OP_SWITCH; c++) /* the ordinary ops */
-    if (!seen[c] && !(c == VF_OP_SWITCH && p->l.threads == 1)) {
+  static const unsigned want[] = {VF_OP_MALLOC, VF_OP_CALLOC, VF_OP_REALLOC, VF_OP_FREE,
+                                  VF_OP_POSIX_MEMALIGN, VF_OP_ALIGNED_ALLOC, VF_OP_MEMALIGN,
+                                  VF_OP_USABLE_SIZE, VF_OP_SWITCH, VF_OP_THREAD_EXIT};
+  for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+    unsigned c = want[w];
+    if (!seen[c] && (vf_op_has_slot(c) || p->l.threads > 1)) {
       fprintf(stderr, "mutator_test: %s: opcode %s never produced\n", p->name, vf_op_name(c));
       return 1;
     }
+  }
   printf("%-16s %u mutations: %.1f ops per input, %.0f%% of sizes on class edges\n", p->name,
          iters, (double)ops_total / iters, sizes ? 100.0 * (double)edge_sizes / (double)sizes : 0);
   return 0;
