@@ -276,10 +276,26 @@ static int line_matches(const char *line, const misuse_t *k) {
  * crash-file writer there.  NULL in builds without a sanitizer. */
 __attribute__((weak)) void __sanitizer_set_death_callback(void (*cb)(void));
 
+/* Coverage builds (-fprofile-instr-generate): the child's counters would
+ * be lost when it dies, so they are written first (ci/fuzz coverage). */
+__attribute__((weak)) int __llvm_profile_write_file(void);
+
+static void flush_profile_and_die(int sig) {
+  __llvm_profile_write_file();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 /* The child's deaths are the expected outcome, not the engine's crashes:
  * default signal actions, and no crash-file writer. */
 static void reset_signals(void) {
   if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(NULL);
+  if (__llvm_profile_write_file) {
+    signal(SIGABRT, flush_profile_and_die);
+    signal(SIGSEGV, flush_profile_and_die);
+    signal(SIGBUS, flush_profile_and_die);
+    return;
+  }
   int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM, SIGTRAP};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
 }
@@ -311,6 +327,7 @@ static void misuse_in_child(const misuse_t *k, unsigned param, vf_oracle_t *o,
     if (!vf_oracle_failed(o)) vf_oracle_finish(o, t->n);
     if (vf_oracle_failed(o)) fprintf(stderr, "%s\n", vf_oracle_message(o));
     fflush(stderr);
+    if (__llvm_profile_write_file) __llvm_profile_write_file();
     _exit(vf_oracle_failed(o) ? 3 : 0);
   }
   close(pfd[1]);
