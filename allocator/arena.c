@@ -125,12 +125,9 @@ static void fork_parent(void) {
   pthread_mutex_unlock(&hk_snapshot_lock);
 }
 static void fork_child(void) {
-  pthread_mutex_init(&meta_lock, NULL);
-  pthread_mutex_init(hk_whale_lock(), NULL);
-  pthread_mutex_init(&hk_ss_lock, NULL);
-  pthread_mutex_init(&hk_abandoned_lock, NULL);
-  pthread_mutex_init(&hk_heaps_lock, NULL);
-  pthread_mutex_init(&hk_snapshot_lock, NULL);
+  /* This thread took every lock in fork_prepare and is the one thread of
+   * the child, so it releases them, as the parent does. */
+  fork_parent();
   /* Threads other than this one are gone: abandon their heaps. */
   hk_heap_t *me = hk_tl_heap;
   for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {

@@ -123,7 +123,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   tail->next = s->free;
   s->free = b;
   s->used -= n;
-  if (h) h->drains++;
+  if (h) HK_CNT_ADD(h->drains, 1);
 }
 
 /* Try to park an exhausted slab: succeeds only if its remote queue is empty
@@ -174,7 +174,7 @@ static hk_slab_t *adopt(hk_heap_t *h, unsigned c) {
   pthread_mutex_lock(&hk_abandoned_lock);
   hk_slab_t *s = abandoned[c];
   if (s != NULL) {
-    abandoned[c] = s->next;
+    __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
     if (s->next) s->next->prev = NULL;
     s->next = s->prev = NULL;
     hk_slabs_adopted++;
@@ -367,7 +367,7 @@ size_t hk_abandoned_trim(void) {
       drain(NULL, s);
       if (s->used != 0) continue;
       if (s->prev) s->prev->next = s->next;
-      else abandoned[c] = s->next;
+      else __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
       if (s->next) s->next->prev = s->prev;
       s->next = s->prev = NULL;
       released += (size_t)s->nunits << HK_UNIT_SHIFT;

@@ -34,7 +34,8 @@
 
 static pthread_mutex_t whale_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_whale_t *cache;              /* sorted by map_size, ascending */
-static uint64_t cached_bytes, cached_count;
+static uint64_t cached_bytes, cached_count; /* under whale_lock; cached_count
+                                                is also peeked without it */
 /* Allocation counters live in the heap of the thread (h->wcnt, plain
  * stores); threads without a heap count here, atomically. */
 static hk_whale_cnt_t orphan;
@@ -65,7 +66,7 @@ static void cache_unlink(hk_whale_t *w) {
   if (w->next) w->next->prev = w->prev;
   w->next = w->prev = NULL;
   cached_bytes -= w->map_size;
-  cached_count--;
+  __atomic_store_n(&cached_count, cached_count - 1, __ATOMIC_RELAXED);
 }
 
 static void unmap_whale(hk_whale_t *w) {
@@ -111,7 +112,7 @@ static void cache_put(hk_whale_t *w) {
   if (*at) (*at)->prev = w;
   *at = w;
   cached_bytes += w->map_size;
-  cached_count++;
+  __atomic_store_n(&cached_count, cached_count + 1, __ATOMIC_RELAXED);
   /* Over a cap: evict from the large end. */
   while (cached_bytes > cap_bytes || cached_count > cap_count) {
     hk_whale_t *last = cache;
@@ -307,7 +308,8 @@ size_t hk_whale_trim(void) {
   hk_whale_t *list = cache;
   cache = NULL;
   size_t bytes = cached_bytes;
-  cached_bytes = cached_count = 0;
+  cached_bytes = 0;
+  __atomic_store_n(&cached_count, 0, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&whale_lock);
   while (list != NULL) {
     hk_whale_t *next = list->next;
