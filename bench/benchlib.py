@@ -307,3 +307,62 @@ def header(tool, argv, load_before):
         "- commit: %s" % git_commit(),
         "- command: `%s %s`" % (tool, " ".join(shlex.quote(a) for a in argv)),
         ""])
+
+
+# --targets issue3: the "Must reach" figures of issue 3 (allocator core).
+TARGET_SETS = {
+    "issue3": ["random_mixed:hakmem:ns<=1.0*fastest",
+               "tiny_hot:hakmem:ns<=1.0*fastest",
+               "larson:hakmem:ns<=1.0*mimalloc",
+               "random_mixed:hakmem:peak_rss<=1.1*mimalloc",
+               "larson:hakmem:peak_rss<=1.1*mimalloc",
+               "rss_tiny:hakmem:rss_delta<=1.25*glibc"],
+}
+TARGET_KEYS = {"ns": None, "peak_rss": "peak_rss_kb",
+               "rss_delta": "rss_delta_kb", "minflt": "minflt",
+               "ir": "ir_per_op"}
+TARGET_RE = re.compile(r"^(.+):([^:]+):(\w+)<=([0-9.]+)\*([\w.-]+)$")
+
+
+def check_targets(exprs, results, cg, metric):
+    """Markdown lines, one per target, and whether any failed.
+    A target is WORKLOAD:LABEL:KEY<=FACTOR*REF with KEY one of ns (the
+    --metric), peak_rss, rss_delta, minflt, ir, and REF an allocator label
+    or 'fastest' (the smallest median among the other allocators)."""
+    lines, failed = ["### targets", ""], False
+    for expr in exprs:
+        m = TARGET_RE.match(expr)
+        if not m or m.group(3) not in TARGET_KEYS:
+            raise Fail("bad target '%s' (want WORKLOAD:LABEL:KEY<=F*REF, "
+                       "KEY in %s)" % (expr, ", ".join(TARGET_KEYS)))
+        spec, label, key, factor, ref = m.groups()
+        col = TARGET_KEYS[key] or metric
+        src = cg if key == "ir" else results
+
+        def vals(lab):
+            return column([r for r in src.get((spec, lab), [])
+                           if r.get("status") == "ok"], col)
+
+        def value(lab):
+            return med(vals(lab))
+        got = value(label)
+        others = {l: value(l) for (s, l) in src if s == spec and l != label}
+        others = {l: v for l, v in others.items() if v is not None}
+        if ref == "fastest" and others:
+            ref = min(others, key=others.get)
+        want = others.get(ref)
+        if got is None or want is None:
+            lines.append("- %s: no data" % expr)
+            failed = True
+            continue
+        ratio = got / want if want else float("inf")
+        ok = ratio <= float(factor)
+        failed |= not ok
+        a, b = vals(label), vals(ref)
+        noise = key != "ir" and len(a) > 1 and len(b) > 1 and \
+            min(a) <= max(b) and min(b) <= max(a)
+        lines.append("- %s %s: %s %s vs %s %s = %.3f× (limit %s×)%s" % (
+            "PASS" if ok else "FAIL", expr, label, fnum(got), ref,
+            fnum(want), ratio, factor,
+            "; min-max ranges overlap: noise" if noise else ""))
+    return lines + [""], failed
