@@ -4,8 +4,10 @@
  *
  * Cache: a list of freed mappings sorted by size, capped by
  * HAKMEM_WHALE_CACHE_MB and HAKMEM_WHALE_CACHE_COUNT.  A request takes the
- * smallest cached mapping that fits (best fit), if that mapping is at most
- * twice the request; otherwise it maps a new one.  Inserting beyond the caps
+ * smallest cached mapping that fits (best fit); one more than twice the
+ * request first gives its tail back (mremap shrinks it in place), and when
+ * none fits the largest one grows by mremap, keeping its resident pages, so
+ * a cached mapping is almost always reused.  Inserting beyond the caps
  * evicts the largest entries (munmap).  HAKMEM_WHALE_RELEASE chooses what
  * happens to a cached mapping's pages: kept resident (0), MADV_DONTNEED (1:
  * RSS drops and the pages read back as zero) or MADV_FREE (2: the kernel
@@ -75,15 +77,63 @@ static void unmap_whale(hk_whale_t *w) {
   hk_os_unmap(w, map_size);
 }
 
-/* Best fit for need bytes from the list; whale_lock held. */
+/* Best fit: the smallest cached mapping of at least need bytes or, when
+ * none is that large, the largest one (the caller grows it).  Called with
+ * whale_lock held. */
 static hk_whale_t *cache_take(size_t need) {
-  for (hk_whale_t *w = cache; w != NULL; w = w->next) {
-    if (w->map_size < need) continue;
-    if (w->map_size / 2 > need) return NULL; /* smallest fit is too wasteful */
-    cache_unlink(w);
-    return w;
+  hk_whale_t *w = cache, *last = NULL;
+  for (; w != NULL; last = w, w = w->next) {
+    if (w->map_size >= need) {
+      cache_unlink(w);
+      return w;
+    }
   }
-  return NULL;
+  if (last != NULL) cache_unlink(last);
+  return last;
+}
+
+/* Remap w to new_size bytes (a page multiple): in place, or when growing
+ * and the address space after it is taken, by moving its pages to a fresh
+ * 2 MiB-aligned reservation (no copy).  Returns the header (moved or not),
+ * or NULL with w untouched.  Hugetlb mappings are never remapped. */
+static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
+  size_t old_size = w->map_size;
+  if (new_size == old_size) return w;
+  if (w->huge) return NULL;
+  hk_whale_t *nw;
+  if (hk_os_remap(w, old_size, new_size, NULL) != NULL) {
+    nw = w;
+  } else if (new_size > old_size) {
+    void *dst = hk_os_map(new_size, HK_SS_SIZE);
+    if (dst == NULL) return NULL;
+    if (hk_os_remap(w, old_size, new_size, dst) == NULL) {
+      hk_os_unmap(dst, new_size);
+      return NULL;
+    }
+    nw = dst;
+  } else {
+    return NULL;
+  }
+  /* nobody else holds this whale: re-registering it in two steps is safe */
+  hk_registry_set(w, old_size, HK_CHUNK_NONE);
+  hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
+  nw->map_size = new_size;
+  if (new_size > old_size) hk_fresh_pages(HK_BUCKET_WHALE, (new_size - old_size) / HK_PAGE);
+  atomic_fetch_add_explicit(&whale_remaps, 1, memory_order_relaxed);
+  return nw;
+}
+
+/* Fit a cached mapping to need bytes: a much larger one gives its tail
+ * back, a smaller one grows (its resident pages are kept).  NULL when the
+ * mapping cannot be fitted (it is then unmapped). */
+static hk_whale_t *fit(hk_whale_t *w, size_t need) {
+  if (w->map_size >= need && w->map_size / 2 <= need) return w;
+  hk_whale_t *nw = remap_to(w, need);
+  if (nw == NULL) {
+    atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
+    unmap_whale(w);
+  }
+  return nw;
 }
 
 static void cache_put(hk_whale_t *w) {
@@ -189,6 +239,7 @@ void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
         pthread_mutex_lock(&whale_lock);
         w = cache_take(need);
         pthread_mutex_unlock(&whale_lock);
+        if (w != NULL) w = fit(w, need);
       }
     }
     if (w != NULL) {
@@ -253,37 +304,14 @@ size_t hk_whale_usable(hk_whale_t *w, const void *p) {
 /* Grow (or shrink) a whale to hold size bytes; NULL when it cannot be done
  * without copying, in which case the block is untouched. */
 void *hk_whale_resize(hk_whale_t *w, void *p, size_t size) {
-  if (w->huge || (char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX)
-    return NULL;
-  size_t old_size = w->map_size, user_off = w->user_off;
-  size_t new_size = map_size_for(user_off, size, 0);
-  if (new_size == old_size) return p;
-  hk_whale_t *nw = NULL;
-  if (hk_os_remap(w, old_size, new_size, NULL) != NULL) {
-    nw = w;
-  } else if (new_size > old_size) {
-    int huge;
-    size_t save = (size_t)hk_opt.prefault;
-    hk_opt.prefault = 0; /* a reservation: its pages are replaced, not used */
-    void *dst = hk_os_map_data(new_size, HK_SS_SIZE, &huge);
-    hk_opt.prefault = (long)save;
-    if (dst == NULL) return NULL;
-    if (huge || hk_os_remap(w, old_size, new_size, dst) == NULL) {
-      hk_os_unmap(dst, new_size);
-      return NULL;
-    }
-    hk_registry_set(w, old_size, HK_CHUNK_NONE);
-    nw = dst;
-  } else {
-    return NULL;
-  }
-  hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
-  nw->map_size = new_size;
+  if ((char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX) return NULL;
+  size_t user_off = w->user_off;
+  hk_whale_t *nw = remap_to(w, map_size_for(user_off, size, 0));
+  if (nw == NULL) return NULL;
   hk_heap_t *h = hk_tl_heap;
   WCNT(h, bytes_out, nw->usable);
-  nw->usable = new_size - user_off;
+  nw->usable = nw->map_size - user_off;
   WCNT(h, bytes_in, nw->usable);
-  atomic_fetch_add_explicit(&whale_remaps, 1, memory_order_relaxed);
   return (char *)nw + user_off;
 }
 
