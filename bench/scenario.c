@@ -3,8 +3,9 @@
  *
  * Built three times (SCENARIO=1 json, 2 mir, 3 vm).  One iteration models
  * one unit of a program's work:
- *   1. malloc the working block (--work bytes) and touch every page
- *      (json: the input text; mir: the IR buffer; vm: the VM heap);
+ *   1. malloc (with --calloc=1: calloc, checking it reads zero) the working
+ *      block (--work bytes) and touch every page (json: the input text;
+ *      mir: the IR buffer; vm: the VM heap);
  *   2. malloc --objs objects of [--omin, --omax] bytes, touching each
  *      (json: nodes and strings; mir: instructions; vm: boxed values);
  *      after every objs/vecs objects, start one vector at --vmin bytes and
@@ -39,12 +40,13 @@
 typedef struct {
   const char *name;
   uint64_t work, objs, omin, omax, vecs, vmin, vmax, keep, pool, iters, lifo;
+  uint64_t zeroed;
 } scenario_t;
 
 static const scenario_t scenarios[] = {
-    {"json", 64 << 10, 1024, 16, 128, 64, 16, 1 << 10, 0, 0, 2000, 1},
-    {"mir", 256 << 10, 2048, 32, 512, 128, 64, 8 << 10, 16, 4096, 500, 0},
-    {"vm", 2 << 20, 4096, 16, 256, 32, 256, 64 << 10, 4, 8192, 200, 0},
+    {"json", 64 << 10, 1024, 16, 128, 64, 16, 1 << 10, 0, 0, 2000, 1, 0},
+    {"mir", 256 << 10, 2048, 32, 512, 128, 64, 8 << 10, 16, 4096, 500, 0, 0},
+    {"vm", 2 << 20, 4096, 16, 256, 32, 256, 64 << 10, 4, 8192, 200, 0, 0},
 };
 
 int main(int argc, char **argv)
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
       {"keep", BOPT_U64, &S.keep, "1 object in keep survives (0: none)"},
       {"pool", BOPT_U64, &S.pool, "survivor pool slots"},
       {"seed", BOPT_U64, &seed, "PRNG seed"},
+      {"calloc", BOPT_U64, &S.zeroed, "1: the working block comes from calloc"},
       {NULL, 0, NULL, NULL}};
   bench_parse(argc, argv, S.name,
               "A working block plus small objects and growing vectors.",
@@ -86,7 +89,16 @@ int main(int argc, char **argv)
 
   bench_start(&b);
   for (uint64_t it = 0; it < S.iters; it++) {
-    unsigned char *work = bench_malloc(S.work);
+    unsigned char *work;
+    if (S.zeroed) {
+      work = calloc(1, S.work);
+      if (!work || work[0] || work[S.work / 2] || work[S.work - 1]) {
+        fprintf(stderr, "%s: calloc failed or returned dirty memory\n", S.name);
+        return 1;
+      }
+    } else {
+      work = bench_malloc(S.work);
+    }
     bench_touch(work, S.work, (uint8_t)it);
     ops++;
     uint64_t nv = 0;
@@ -141,6 +153,7 @@ int main(int argc, char **argv)
   bench_harness_free(vec, (S.vecs + 1) * sizeof *vec);
   if (pool)
     bench_harness_free(pool, S.pool * sizeof *pool);
+  bench_param(&b, "calloc", "%llu", (unsigned long long)S.zeroed);
   bench_param(&b, "iters", "%llu", (unsigned long long)S.iters);
   bench_param(&b, "work", "%llu", (unsigned long long)S.work);
   bench_param(&b, "objs", "%llu", (unsigned long long)S.objs);
