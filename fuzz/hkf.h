@@ -98,7 +98,7 @@ void hkf_edges_add_classes(void);
 const vf_alloc_t *hkf_alloc(void);
 /* The input about to run (its hash picks the inputs that get a heap walk). */
 void hkf_set_input(const uint8_t *data, size_t size);
-/* 1: heap walk after every input (replay driver); 0: one in four. */
+/* 1: heap walk after every input (replay driver); 0: one input in 16. */
 void hkf_walk_always(int on);
 /* Index used to pick the entry point when the oracle loop is ours. */
 void hkf_set_op_index(uint64_t index);
