@@ -21,7 +21,9 @@
  *
  * Self-contained apart from ut_common (patterns, PRNG, edge sizes).
  * Usage: hk_stress [--ops N] [--threads T] [--seed S] [--slots K]
- *                  [--check-every N]
+ *                  [--check-every N] [--large 1]
+ * --large 1 makes most blocks 64 KiB..8 MiB (whale cache, mremap paths);
+ * use it with few slots (--slots 16) to bound the memory.
  * Prints "hk_stress: ops=N threads=T violations=0" on success; on the first
  * violation prints one line "hk_stress: VIOLATION ..." and exits 1.
  */
@@ -50,6 +52,7 @@ static int opt_threads = 1;
 static uint64_t opt_seed = 1;
 static size_t opt_slots = 2048;
 static uint64_t opt_check_every = 0;
+static int opt_large = 0; /* --large 1: mostly large blocks (whale cache) */
 static size_t page_size;
 
 /* ---- violation reporting ------------------------------------------------- */
@@ -203,6 +206,12 @@ static void setup_sizes(void) {
  * 70000, and uniform sizes for the rest (mostly small). */
 static size_t gen_size(worker_t *w) {
   uint64_t r = ut_rng_below(&w->rng, 10000);
+  if (opt_large) { /* 50% 64 KiB..8 MiB, 20% around 2/4 MiB, 30% the normal mix */
+    static const size_t big[] = {(2u << 20) - 1, 2u << 20, (2u << 20) + 1, (4u << 20) - 1, 4u << 20, (4u << 20) + 1};
+    if (r < 5000) return (64u << 10) + ut_rng_below(&w->rng, (8u << 20) - (64u << 10));
+    if (r < 7000) return big[ut_rng_below(&w->rng, 6)];
+    r = ut_rng_below(&w->rng, 10000);
+  }
   if (r < 5500) return small_edges[ut_rng_below(&w->rng, n_small_edges)];
   if (r < 7000) return all_edges[ut_rng_below(&w->rng, n_all_edges)];
   if (r < 7300) { /* named limits */
@@ -430,7 +439,7 @@ static void *worker_main(void *arg) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: hk_stress [--ops N] [--threads T] [--seed S] [--slots K] [--check-every N]\n");
+  fprintf(stderr, "usage: hk_stress [--ops N] [--threads T] [--seed S] [--slots K] [--check-every N] [--large 1]\n");
   exit(2);
 }
 
@@ -443,6 +452,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--seed")) opt_seed = v;
     else if (!strcmp(argv[i], "--slots")) opt_slots = (size_t)v;
     else if (!strcmp(argv[i], "--check-every")) opt_check_every = v;
+    else if (!strcmp(argv[i], "--large")) opt_large = (int)v;
     else usage();
   }
   if (opt_threads < 1 || opt_threads > 256 || opt_slots < 1) usage();

@@ -256,31 +256,36 @@ static void test_calloc_zeroes_reused(void **state) {
   }
 }
 
-/* A dirtied large block, freed, then calloc of a smaller size: with the
- * whale cache's best fit (and L2.5 pools) the smaller request may reuse the
- * larger dirty mapping, at any page offset. */
+/* A dirtied large block, freed, then calloc of another size: the whale
+ * cache may hand the dirty mapping back shrunk (best fit of a larger one) or
+ * grown by mremap (a smaller one), and L2.5 pools may reuse a larger block,
+ * at any page offset. */
 static void test_calloc_zeroes_reused_best_fit(void **state) {
   (void)state;
   static const size_t pairs[][2] = {
+      /* first freed, then calloc'd: smaller */
       {3u << 20, (5u << 19) + 123},     {(4u << 20) + 5, (2u << 20) + 1}, {8u << 20, (6u << 20) + 4095},
       {(2u << 20) + 1, (2u << 20) - 1}, {300000, 262145},                {262144, 200007},
-      {131072, 70001},                  {100000, 65537},                 {65536, 4097}};
+      {131072, 70001},                  {100000, 65537},                 {65536, 4097},
+      /* larger */
+      {3u << 20, (4u << 20) + 5},       {(2u << 20) + 1, 3u << 20},      {300000, (2u << 20) + 100},
+      {(5u << 19) + 123, 8u << 20}};
   for (int round = 0; round < 2; round++)
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-      size_t big = pairs[i][0], small = pairs[i][1];
-      void *p = hak_malloc(big);
+      size_t first = pairs[i][0], second = pairs[i][1];
+      void *p = hak_malloc(first);
       assert_non_null(p);
       memset(p, 0xCD, hak_malloc_usable_size(p));
       hak_free(p);
-      void *q = round ? hak_calloc(small, 1) : hak_calloc(1, small);
-      if (!q) fail_msg("hak_calloc(%zu) after freeing %zu returned NULL", small, big);
-      check_zero(q, small, "hak_calloc (best-fit reuse)", 1, small);
+      void *q = round ? hak_calloc(second, 1) : hak_calloc(1, second);
+      if (!q) fail_msg("hak_calloc(%zu) after freeing %zu returned NULL", second, first);
+      check_zero(q, second, "hak_calloc (reuse of a different size)", 1, second);
       memset(q, 0xCD, hak_malloc_usable_size(q));
       hak_free(q);
       /* and once more at the same size: exact reuse of a dirtied block */
-      q = hak_calloc(1, small);
+      q = hak_calloc(1, second);
       assert_non_null(q);
-      check_zero(q, small, "hak_calloc (exact reuse)", 1, small);
+      check_zero(q, second, "hak_calloc (exact reuse)", 1, second);
       hak_free(q);
     }
 }
