@@ -8,6 +8,7 @@ HK_LOGS="$HK_ROOT/build/ci-logs"
 HK_PASSED=0        # tests passed, over every ctest run
 HK_FAILED=0        # tests failed + steps that failed (configure, build, checks)
 HK_ROWS=()         # one summary line per step
+HK_FAILED_STEPS=() # names of the steps that failed
 HK_START=$(date +%s)
 HK_CMAKE_FRESH=()  # (--fresh) to reconfigure from scratch
 mkdir -p "$HK_LOGS"
@@ -15,10 +16,14 @@ mkdir -p "$HK_LOGS"
 hk_banner() { printf '\n==== %s ====\n' "$*"; }
 hk_elapsed() { echo "$(( $(date +%s) - ${1:-$HK_START} ))s"; }
 
-# hk_row <text> [failed-steps]: add a summary row; a failed step counts once.
+# hk_row <text> [failed-count]: add a summary row; with a failed-count the
+# step is also named in HK_FAILED_STEPS (its text up to the colon).
 hk_row() {
   HK_ROWS+=("$1")
-  HK_FAILED=$((HK_FAILED + ${2:-0}))
+  if ((${2:-0} > 0)); then
+    HK_FAILED=$((HK_FAILED + $2))
+    HK_FAILED_STEPS+=("${1%%:*}")
+  fi
 }
 
 # hk_run_logged <log> <cmd...>: run quietly into <log>; on failure show its tail.
@@ -82,11 +87,10 @@ hk_ctest() {
     line="ctest did not finish"; total=0; failed=0
   fi
   HK_PASSED=$((HK_PASSED + total - failed))
-  HK_FAILED=$((HK_FAILED + failed))
   if ((rc != 0 && failed == 0)); then
     hk_row "ctest $name: $line (ctest exit $rc)" 1
   else
-    hk_row "ctest $name: $line"
+    hk_row "ctest $name: $line" "$failed"
   fi
   return $((rc != 0))
 }
