@@ -30,6 +30,17 @@
 #include "ut_cmocka.h"
 #include "ut_common.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define UT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UT_TSAN 1
+#endif
+#endif
+#ifndef UT_TSAN
+#define UT_TSAN 0
+#endif
+
 enum { CHILD_TIMEOUT_S = 20, PREFORK = 64 };
 
 static atomic_int stop_workers;
@@ -118,11 +129,15 @@ static void child_body(int with_prefork) {
     if (!ps[i]) child_fail("realloc failed");
     hak_free(ps[i]);
   }
+#if !UT_TSAN /* TSan cannot start threads after a multi-threaded fork */
   pthread_t th;
   void *ret = (void *)1;
   if (pthread_create(&th, NULL, child_thread, NULL) != 0) child_fail("pthread_create failed");
   pthread_join(th, &ret);
   if (ret) child_fail("thread in the child failed to allocate");
+#else
+  (void)child_thread;
+#endif
   if (hak_stats_get(&st1) != 0) child_fail("hak_stats_get failed");
   if (st1.live_blocks + (with_prefork ? PREFORK : 0) != st0.live_blocks)
     child_fail("live_blocks %llu at child exit, expected %llu", (unsigned long long)st1.live_blocks,
