@@ -3,7 +3,8 @@
  * realloc(NULL, n) behaves like malloc(n); realloc(p, 0) follows the
  * allocator's documented semantics (see test_realloc_zero); realloc keeps
  * the first min(old usable, new size) bytes while growing and shrinking
- * across every class edge and into/out of the large (mapped) range; failed
+ * across every class edge and into/out of the large (mapped) range, up to
+ * 64 MiB and back (mremap); failed
  * reallocs (impossible sizes, reallocarray overflow) return NULL with errno
  * ENOMEM and leave the old block untouched and live.
  *

@@ -7,7 +7,9 @@
  * block's usable size; per-class alloc/free counters move by exactly the
  * number of blocks handed out; the class table reported by the stats obeys
  * the layout invariants of the brief (stride multiple of 16, header 0 or 1,
- * usable = what usable_size reports for every request of the class).
+ * usable = what usable_size reports for every request of the class); after
+ * freeing everything, hak_malloc_trim gives the mapped memory back, and
+ * steady whale alloc/free cycles stay within the whale cache's bound.
  *
  * UT_EXPECT_VARIANT / UT_EXPECT_INJECT are set by CMake from the build.
  */
