@@ -100,22 +100,21 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   size_t old_size = w->map_size;
   if (new_size == old_size) return w;
   if (w->huge) return NULL;
-  hk_whale_t *nw;
+  /* Unregister while the range is still ours: once mremap gives part of it
+   * back, another thread may map and register a segment there. */
+  hk_registry_set(w, old_size, HK_CHUNK_NONE);
+  hk_whale_t *nw = NULL;
   if (hk_os_remap(w, old_size, new_size, NULL) != NULL) {
     nw = w;
   } else if (new_size > old_size) {
     void *dst = hk_os_map(new_size, HK_SS_SIZE);
-    if (dst == NULL) return NULL;
-    if (hk_os_remap(w, old_size, new_size, dst) == NULL) {
-      hk_os_unmap(dst, new_size);
-      return NULL;
-    }
-    nw = dst;
-  } else {
+    if (dst != NULL && hk_os_remap(w, old_size, new_size, dst) != NULL) nw = dst;
+    else if (dst != NULL) hk_os_unmap(dst, new_size);
+  }
+  if (nw == NULL) {
+    hk_registry_set(w, old_size, HK_CHUNK_WHALE); /* untouched: ours again */
     return NULL;
   }
-  /* nobody else holds this whale: re-registering it in two steps is safe */
-  hk_registry_set(w, old_size, HK_CHUNK_NONE);
   hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
   nw->map_size = new_size;
   if (new_size > old_size) hk_fresh_pages(HK_BUCKET_WHALE, (new_size - old_size) / HK_PAGE);
