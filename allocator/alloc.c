@@ -30,7 +30,13 @@ HK_INLINE void *class_alloc(size_t n) {
   hk_slab_t *s;
   unsigned q = 0, c = 0;
   if (HK_LIKELY(n <= HK_TINY_MAX)) {
+#ifdef HAKMEM_INJECT_CLASS_BOUNDARY
+    /* INJECTED BUG: a request exactly at a 16-byte class limit (48, 64,
+     * ...) indexes the entry of the class below */
+    q = (unsigned)((n + 15) >> 4);
+#else
     q = (unsigned)((n + 16) >> 4);
+#endif
     s = h->direct[q];
   } else {
     c = hk_class_of_size(n);
@@ -38,12 +44,21 @@ HK_INLINE void *class_alloc(size_t n) {
   }
   hk_block_t *b = s->free;
   if (HK_LIKELY(b != NULL)) {
-    s->free = b->next;
+    s->free = hk_pop_next(s, b);
     s->used++;
     s->allocs++;
+#if HAKMEM_CHECK_LEVEL >= 2
+    hk_debug_alloc(b, n);
+#endif
     return b;
   }
+#if HAKMEM_CHECK_LEVEL >= 2
+  void *r = hk_class_alloc_slow(h, n <= HK_TINY_MAX ? hk_tiny_class_lut[q] : c);
+  if (r != NULL) hk_debug_alloc(r, n);
+  return r;
+#else
   return hk_class_alloc_slow(h, n <= HK_TINY_MAX ? hk_tiny_class_lut[q] : c);
+#endif
 }
 
 /* The heap for a whale allocation: made on demand, so that a thread whose
@@ -72,7 +87,19 @@ HK_INLINE hk_block_t *block_start(const hk_slab_t *s, const void *p) {
   return (hk_block_t *)(s->user0 + off / s->stride * s->stride);
 }
 
+#if HAKMEM_CHECK_LEVEL > 0
+/* A pointer into a superslab unit that holds no span. */
+static HK_NOINLINE __attribute__((noreturn)) void free_no_slab(void *p, int op) {
+  if (hk_whale_recently_freed(p))
+    hk_fatal(op ? "realloc of a freed block" : "double free", p, -1);
+  hk_fatal(op ? "invalid realloc (no slab here)" : "invalid free (no slab here)", p, -1);
+}
+#endif
+
 static HK_NOINLINE void free_invalid(void *p) {
+#if HAKMEM_CHECK_LEVEL > 0
+  if (hk_whale_recently_freed(p)) hk_fatal("double free", p, -1);
+#endif
   HK_CHECK(HK_LEVEL_HARDENED, 0, "invalid free (not a hakmem pointer)", p, -1);
   /* release: a pointer we never handed out is ignored */
 }
@@ -80,16 +107,35 @@ static HK_NOINLINE void free_invalid(void *p) {
 /* Free of a block whose slab has flags set or another owner. */
 static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   hk_block_t *b = (hk_block_t *)p;
+  hk_heap_t *h = hk_tl_heap;
+  int own = atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h;
+#if HAKMEM_CHECK_LEVEL > 0
+  b = hk_harden_block(s, p, HK_OP_FREE, own);
+#if HAKMEM_CHECK_LEVEL >= 2
+  hk_debug_free(s, b);
+#endif
+#else
   uint8_t flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
   if (flags & HK_SLAB_ALIGNED) b = block_start(s, p);
-  hk_heap_t *h = hk_tl_heap;
-  if (atomic_load_explicit(&s->owner, memory_order_relaxed) != (uintptr_t)h) {
+#endif
+  if (!own) {
     hk_free_remote(s, b);
     return;
   }
-  b->next = s->free;
+  b->next = HK_LINK_ENC(&b->next, s->free);
   s->free = b;
   s->used--;
+#ifdef HAKMEM_INJECT_DOUBLE_PUSH
+  { /* INJECTED BUG: a block of a parked slab also pushed onto the current
+     * slab's free list: on two free lists at once */
+    hk_slab_t *cur = h->cur[s->cls];
+    if ((__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_PARKED) &&
+        cur != s && cur != &hk_slab_empty) {
+      b->next = HK_LINK_ENC(&b->next, cur->free);
+      cur->free = b;
+    }
+  }
+#endif
   hk_free_local_slow(h, s);
 }
 
@@ -106,13 +152,19 @@ static HK_NOINLINE void free_other(void *p) {
 HK_INLINE void do_free(void *p) {
   if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
     hk_slab_t *s = hk_slab_of(p);
-    HK_CHECK(HK_LEVEL_HARDENED, s != NULL, "invalid free (no slab here)", p, -1);
+#if HAKMEM_CHECK_LEVEL > 0
+    if (HK_UNLIKELY(s == NULL)) free_no_slab(p, HK_OP_FREE);
+#endif
     hk_heap_t *h = hk_tl_heap;
     if (HK_LIKELY(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) == 0 &&
                   atomic_load_explicit(&s->owner, memory_order_relaxed) ==
                       (uintptr_t)h)) {
       hk_block_t *b = (hk_block_t *)p;
-      b->next = s->free;
+      hk_free_check(s, p);
+#if HAKMEM_CHECK_LEVEL >= 2
+      hk_debug_free(s, p);
+#endif
+      b->next = HK_LINK_ENC(&b->next, s->free);
       s->free = b;
       /* An empty slab may go back (unless it is the class's only one). */
       unsigned c = s->cls;
@@ -139,6 +191,13 @@ static size_t usable_of(const void *p) {
   hk_slab_t *s = hk_slab_of(p);
   if (s == NULL || (uintptr_t)p < s->user0) return 0;
   size_t usable = hk_class[s->cls].usable;
+#ifdef HAKMEM_INJECT_USABLE_OVERSTATE
+  usable = hk_class[s->cls].stride; /* INJECTED BUG: the stride, not the usable bytes */
+#endif
+#if HAKMEM_CHECK_LEVEL >= 2
+  /* the caller may now use every usable byte: no padding left to check */
+  hk_debug_resize(block_start(s, p), block_start(s, p), usable);
+#endif
   if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
     return usable - (size_t)((const char *)p - (const char *)block_start(s, p));
   return usable;
@@ -146,7 +205,11 @@ static size_t usable_of(const void *p) {
 
 /* Aligned allocation; align is a power of two. */
 static void *aligned_alloc_pow2(size_t align, size_t n) {
+  HK_DEBUG_OP(HK_DOP_ALIGNED, NULL, n);
   if (align <= HK_ALIGN) return do_malloc(n);
+#ifdef HAKMEM_INJECT_ALIGN_DRIFT
+  if (align >= 1024) align /= 2; /* INJECTED BUG: large alignments drift by half */
+#endif
   if (n > PTRDIFF_MAX) {
     errno = ENOMEM;
     return NULL;
@@ -160,15 +223,28 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     if (q != p) {
       hk_slab_t *s = hk_slab_of(p);
       if (!(s->flags & HK_SLAB_ALIGNED)) hk_slab_set_flags(s, s->flags | HK_SLAB_ALIGNED);
+#if HAKMEM_CHECK_LEVEL > 0
+      hk_state_put(q, 1); /* q is this block's legitimate pointer */
+#endif
     }
+#if HAKMEM_CHECK_LEVEL >= 2
+    hk_debug_resize(p, q, n);
+#endif
     return q;
   }
   return hk_whale_alloc(whale_heap(), n, align);
 }
 
 /* ---- the public API ------------------------------------------------------ */
-HK_PUBLIC void *hak_malloc(size_t n) { return do_malloc(n); }
-HK_PUBLIC void hak_free(void *p) { do_free(p); }
+HK_PUBLIC void *hak_malloc(size_t n) {
+  void *p = do_malloc(n);
+  HK_DEBUG_OP(HK_DOP_MALLOC, p, n);
+  return p;
+}
+HK_PUBLIC void hak_free(void *p) {
+  HK_DEBUG_OP(HK_DOP_FREE, p, 0);
+  do_free(p);
+}
 HK_PUBLIC size_t hak_malloc_usable_size(const void *p) { return usable_of(p); }
 
 HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
@@ -177,23 +253,54 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
+  HK_DEBUG_OP(HK_DOP_CALLOC, NULL, n);
   if (n > HK_CLASS_MAX) return hk_whale_calloc(whale_heap(), n);
   void *p = class_alloc(n);
   if (p == NULL) return NULL;
+#ifndef HAKMEM_INJECT_CALLOC_DIRTY /* INJECTED BUG when defined: no zeroing */
   if (hk_opt.lazy_zero && n >= 65536) hk_os_zero_lazy(p, n);
   else memset(p, 0, n);
+#endif
   return p;
 }
 
+#if HAKMEM_CHECK_LEVEL > 0
+/* realloc's pointer gets the same checks as free's (hardened). */
+static HK_NOINLINE void *realloc_check(void *p) {
+  if (hk_chunk_of(p) == HK_CHUNK_SS) {
+    hk_slab_t *s = hk_slab_of(p);
+    if (s == NULL) free_no_slab(p, HK_OP_REALLOC);
+    return hk_harden_block(s, p, HK_OP_REALLOC, 0);
+  }
+  hk_seg_t *seg = hk_seg_lookup(p);
+  if (seg != NULL && seg->kind == HK_SEG_WHALE) {
+    hk_whale_check((hk_whale_t *)seg, p, HK_OP_REALLOC);
+    return NULL;
+  }
+  if (hk_whale_recently_freed(p)) hk_fatal("realloc of a freed block", p, -1);
+  hk_fatal("invalid realloc (not a hakmem pointer)", p, -1);
+}
+#endif
+
 HK_PUBLIC void *hak_realloc(void *p, size_t n) {
+  HK_DEBUG_OP(HK_DOP_REALLOC, p, n);
   if (p == NULL) return do_malloc(n);
   if (n == 0) {
     do_free(p);
     return NULL;
   }
+#if HAKMEM_CHECK_LEVEL > 0
+  void *blk = realloc_check(p);
+  (void)blk;
+#endif
   size_t old = usable_of(p);
   HK_CHECK(HK_LEVEL_HARDENED, old != 0, "invalid realloc (not a hakmem pointer)", p, -1);
-  if (n <= old && n >= old / 2) return p;
+  if (n <= old && n >= old / 2) {
+#if HAKMEM_CHECK_LEVEL >= 2
+    if (blk != NULL) hk_debug_resize(blk, p, n);
+#endif
+    return p;
+  }
   if (old > HK_CLASS_MAX && n > HK_CLASS_MAX) {
     /* whale to whale: mremap, in place or by moving pages, never copying */
     hk_seg_t *seg = hk_seg_lookup(p);
@@ -207,7 +314,11 @@ HK_PUBLIC void *hak_realloc(void *p, size_t n) {
   if (n > old && n - old <= old / 4 && old <= HK_CLASS_MAX / 2) want = old * 2;
   void *q = do_malloc(want);
   if (q == NULL) return NULL;
+#ifdef HAKMEM_INJECT_REALLOC_TRUNCATE
+  memcpy(q, p, (old < n ? old : n) - 1); /* INJECTED BUG: one byte short */
+#else
   memcpy(q, p, old < n ? old : n);
+#endif
   do_free(p);
   return q;
 }

@@ -141,6 +141,7 @@ void hk_init_slow(void) {
   int expect = 0;
   if (atomic_compare_exchange_strong(&hk_init_state, &expect, 1)) {
     tl_in_init = 1;
+    hk_harden_init(); /* the link secret, before any block is carved */
     hk_options_init();
     pthread_key_create(&heap_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);

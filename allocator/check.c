@@ -76,6 +76,9 @@ void hk_fatal(const char *fault, const void *ptr, int cls) {
   line[len++] = '\n';
   ssize_t r = write(2, line, len);
   (void)r;
+#if HAKMEM_CHECK_LEVEL >= 2
+  hk_debug_dump(2); /* the ring of recent operations, after the one line */
+#endif
   abort();
 }
 
@@ -84,11 +87,15 @@ void hk_fatal(const char *fault, const void *ptr, int cls) {
  * and for every span: geometry against the layout table, carved <= capacity,
  * used <= carved, the free list (every node inside the carved range, on a
  * stride boundary, no node twice, exactly carved - used nodes), the remote
- * queue (same node checks), and every carved block's header byte.
+ * queue (same node checks), every carved block's header byte, and the
+ * per-block state bits (free-list nodes clear, every other carved block
+ * set).
  * Other threads must not allocate or free during the walk. */
 #if HAKMEM_CHECK_LEVEL > 0
 typedef struct walk {
   unsigned problems;
+  const void *first_at; /* first problem */
+  int first_cls;
   uint8_t seen[HK_UNIT_SIZE / 16 / 8 * 8]; /* one bit per block of a span */
 } walk_t;
 
@@ -110,7 +117,10 @@ static void problem(walk_t *w, const char *what, const void *where, int cls) {
   line[len++] = '\n';
   ssize_t r = write(2, line, len);
   (void)r;
-  w->problems++;
+  if (w->problems++ == 0) {
+    w->first_at = where;
+    w->first_cls = cls;
+  }
 }
 
 /* Index of block b in s, or -1 when b is not a carved block start. */
@@ -125,7 +135,8 @@ static long block_index(const hk_slab_t *s, uintptr_t b) {
 static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
                       const char *which) {
   long n = 0;
-  for (; b != NULL; b = b->next) {
+  int free_list = which[0] == 'f';
+  for (; b != NULL; b = HK_LINK_DEC(&b->next, b->next)) {
     long i = block_index(s, (uintptr_t)b);
     if (i < 0) {
       problem(w, which[0] == 'f' ? "free-list node off the stride grid"
@@ -140,6 +151,9 @@ static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
       return -1;
     }
     w->seen[i >> 3] |= (uint8_t)(1u << (i & 7));
+    if (hk_state_get(b) != !free_list)
+      problem(w, free_list ? "free-list node marked allocated"
+                           : "remote-queue node marked free", b, s->cls);
     n++;
   }
   return n;
@@ -180,6 +194,11 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
   if (nfree >= 0 && (uint64_t)nfree + s->used != s->carved)
     problem(w, "free-list length + used != carved", s, c);
   if (nremote > (long)s->used) problem(w, "more remote frees than blocks in use", s, c);
+  if (nfree >= 0 && nremote >= 0)
+    for (uint32_t i = 0; i < s->carved; i++)
+      if (!(w->seen[i >> 3] & (1u << (i & 7))) &&
+          !hk_state_get((void *)(s->user0 + (uintptr_t)i * s->stride)))
+        problem(w, "allocated block marked free", (void *)(s->user0 + (uintptr_t)i * s->stride), c);
   if (ci->header) {
     uint8_t want = (uint8_t)(HK_HDR_MAGIC | c);
     for (uint32_t i = 0; i < s->carved; i++) {
@@ -209,16 +228,27 @@ static void walk_ss(hk_ss_t *ss, void *arg) {
 }
 #endif
 
-HK_PUBLIC int hak_check_heap(void) {
+int hk_check_heap_first(const void **at, int *cls) {
 #if HAKMEM_CHECK_LEVEL == 0
+  (void)at, (void)cls;
   return -1;
 #else
   static walk_t w;
   pthread_mutex_lock(&hk_snapshot_lock);
   w.problems = 0;
+  w.first_at = NULL;
+  w.first_cls = -1;
   hk_ss_foreach(walk_ss, &w);
   int n = (int)w.problems;
+  *at = w.first_at;
+  *cls = w.first_cls;
   pthread_mutex_unlock(&hk_snapshot_lock);
   return n;
 #endif
+}
+
+HK_PUBLIC int hak_check_heap(void) {
+  const void *at;
+  int cls;
+  return hk_check_heap_first(&at, &cls);
 }

@@ -60,7 +60,8 @@
   X(LAZY_ZERO, lazy_zero, 0, 0, 1,  "calloc of a reused block of 64 KiB or more zeroes its whole pages by MADV_DONTNEED instead of memset") \
   X(WHALE_CACHE_MB, whale_cache_mb, 64, 0, 1048576, "MiB of freed whale mappings kept for reuse") \
   X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
-  X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE")
+  X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE") \
+  X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem; 0 = never")
 
 #define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;
 typedef struct hk_options { HK_OPTION_TABLE(HK_OPT_FIELD) } hk_options_t;
@@ -104,6 +105,9 @@ HK_INLINE unsigned hk_bucket_of_class(unsigned c) {
   return c < HK_TINY_CLASSES ? HK_BUCKET_TINY
        : c < HK_L25_FIRST   ? HK_BUCKET_MID : HK_BUCKET_L25;
 }
+/* Guard pages (checked builds): rw 0 = PROT_NONE, 1 = read/write again. */
+int   hk_os_protect(void *p, size_t size, int rw);
+uint64_t hk_os_protect_calls(void);
 
 /* ---- internal error reporting (check.c) --------------------------------- */
 extern pthread_mutex_t hk_snapshot_lock; /* stats snapshot and heap walk */
@@ -184,7 +188,11 @@ struct hk_slab {
   /* MPSC queue of frees from other threads: a block list whose low bit is
    * HK_REMOTE_PARKED while the owner has the slab on its full list. */
   _Atomic uintptr_t remote;
+  /* ceil(2^64 / stride): "offset is a multiple of the stride" is one
+   * multiply (checked builds; set in every variant, so one layout) */
+  uint64_t stride_magic;
 } __attribute__((aligned(64)));
+_Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
 #define HK_REMOTE_PARKED ((uintptr_t)1)
 
 typedef struct hk_ss hk_ss_t;
@@ -195,6 +203,7 @@ struct hk_ss {
   uint32_t cached;          /* 1 while parked in the empty-superslab cache */
   hk_ss_t *next, *prev;     /* partial or cache list                       */
   hk_ss_t *all_next, *all_prev; /* every mapped superslab                  */
+  uint32_t *dbg_req;        /* debug builds: request end per granule       */
   hk_slab_t slab[HK_UNITS]; /* one descriptor per 64 KiB unit              */
   uint8_t state[HK_STATE_BYTES]; /* per-block state bits (checked builds)  */
 };
@@ -220,6 +229,100 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
   size_t n1 = n - 1;
   unsigned b = 63u - (unsigned)__builtin_clzl(n1);          /* b >= 10 */
   return HK_MID_FIRST + (b - 10u) * 4u + (unsigned)((n1 >> (b - 2u)) & 3u);
+}
+
+/* ---- hardening (harden.c): per-block state, encoded links, checks --------
+ * Release (level 0): every macro and inline here is the identity or empty,
+ * so the release fast paths compile exactly as without them.
+ *
+ * Per-block state: hk_ss_t.state has one bit per 16-byte granule of the
+ * superslab.  The bit of a block's start granule is 1 while the block is
+ * handed out.  For a block handed out at an aligned interior pointer q
+ * (slabs flagged HK_SLAB_ALIGNED), the bit of q's granule is also set: it
+ * marks q as the legitimate pointer of that block, so free(q) maps to the
+ * block start while any other interior pointer is rejected.  Only the
+ * slab's owner writes these bits (alloc, local free, drain); a remote free
+ * only reads its block's bit, and the owner clears it when it drains.
+ *
+ * Free-list and remote-queue links are stored encoded (safe-linking):
+ *     stored = next ^ (address of the link >> 12) ^ hk_link_secret
+ * and every link popped is checked: inside the slab's carved range and on
+ * a stride boundary. */
+#if HAKMEM_CHECK_LEVEL > 0
+extern uintptr_t hk_link_secret;   /* per process, set first thing in hk_init */
+#define HK_LINK_ENC(at, v) \
+  ((hk_block_t *)((uintptr_t)(v) ^ ((uintptr_t)(at) >> 12) ^ hk_link_secret))
+#else
+#define HK_LINK_ENC(at, v) ((hk_block_t *)(v))
+#endif
+#define HK_LINK_DEC(at, v) HK_LINK_ENC(at, v)
+void hk_harden_init(void);
+
+HK_INLINE uint8_t *hk_state_at(const void *p, uint8_t *mask) {
+  hk_ss_t *ss = hk_chunk_base(p);
+  uintptr_t g = ((uintptr_t)p & (HK_SS_SIZE - 1)) >> 4;
+  *mask = (uint8_t)(1u << (g & 7));
+  return &ss->state[g >> 3];
+}
+HK_INLINE int hk_state_get(const void *p) {
+  uint8_t m;
+  uint8_t *b = hk_state_at(p, &m);
+  return (__atomic_load_n(b, __ATOMIC_RELAXED) & m) != 0;
+}
+/* owner only (the byte is shared with neighbours of the same slab) */
+HK_INLINE void hk_state_put(const void *p, int on) {
+  uint8_t m;
+  uint8_t *b = hk_state_at(p, &m);
+  uint8_t v = __atomic_load_n(b, __ATOMIC_RELAXED);
+  __atomic_store_n(b, (uint8_t)(on ? v | m : v & ~m), __ATOMIC_RELAXED);
+}
+/* x is the start of a carved block of s (offset < carved * stride, and a
+ * multiple of the stride: Lemire's divisibility test, one multiply). */
+HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
+  uintptr_t off = (uintptr_t)x - s->user0;
+  return off < (uintptr_t)s->carved * s->stride &&
+         (uint64_t)off * s->stride_magic <= s->stride_magic - 1;
+}
+HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
+  return UINT64_C(0xFFFFFFFFFFFFFFFF) / stride + 1;
+}
+
+/* Cold: classify a pointer that failed a fast check and abort, or (slow
+ * paths) validate p for `op` and return its block start.  op: 0 free,
+ * 1 realloc.  own: the caller owns s (clears the state bits). */
+enum { HK_OP_FREE = 0, HK_OP_REALLOC = 1 };
+hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own);
+__attribute__((noreturn, cold)) void hk_harden_fault(hk_slab_t *s, const void *p);
+
+/* Next node of free list s after b (decoded, and sanitized when checked). */
+HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
+  hk_block_t *n = HK_LINK_DEC(&b->next, b->next);
+#if HAKMEM_CHECK_LEVEL > 0
+  if (HK_UNLIKELY(n != NULL && !hk_is_block(s, n)))
+    hk_fatal("corrupt free-list link", b, s->cls);
+  if (HK_UNLIKELY(hk_state_get(b)))
+    hk_fatal("free-list node is allocated (double push)", b, s->cls);
+  hk_state_put(b, 1);
+#else
+  (void)s;
+#endif
+  return n;
+}
+
+/* Fast-path free check (flags == 0, owner): block start, header, state. */
+HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
+#if HAKMEM_CHECK_LEVEL > 0
+  uint8_t m;
+  uint8_t *sb = hk_state_at(p, &m);
+  uint8_t v = *sb;
+  if (HK_UNLIKELY(!hk_is_block(s, p) || !(v & m) ||
+                  (hk_class[s->cls].header &&
+                   ((uint8_t *)p)[-1] != (uint8_t)(HK_HDR_MAGIC | s->cls))))
+    hk_harden_fault(s, p);
+  *sb = (uint8_t)(v & ~m);
+#else
+  (void)s, (void)p;
+#endif
 }
 
 extern pthread_mutex_t hk_ss_lock;
@@ -316,7 +419,7 @@ struct hk_whale {
   uint8_t huge;             /* MAP_HUGETLB-backed: never remapped          */
   uint8_t reused;           /* handed out before: contents not known zero  */
   uint8_t released;         /* pages given back while cached               */
-  uint8_t pad_;
+  uint8_t state;            /* HK_WHALE_LIVE while handed out (checked builds) */
   size_t map_size;          /* bytes mapped, from the segment base        */
   size_t user_off;          /* user pointer = base + user_off             */
   size_t usable;            /* bytes from the user pointer to the end     */
@@ -337,6 +440,30 @@ void   hk_whale_flush(hk_heap_t *h);
 size_t hk_whale_trim(void);
 void   hk_whale_counts(hk_whale_counts_t *out);
 pthread_mutex_t *hk_whale_lock(void);
+#define HK_WHALE_LIVE 0xA1u
+/* checked builds (harden.c): state and pointer of a large block for op
+ * (HK_OP_*); a small ring of recently unmapped large blocks, so that a
+ * second free of one is reported as a double free, not a foreign pointer */
+void hk_whale_check(hk_whale_t *w, const void *p, int op);
+void hk_whale_note_freed(const void *p);
+void hk_whale_note_alloc(const void *p);
+int  hk_whale_recently_freed(const void *p);
+
+/* ---- debug builds (debug.c): fill patterns, recent operations --------- */
+enum { HK_DOP_MALLOC, HK_DOP_FREE, HK_DOP_CALLOC, HK_DOP_REALLOC, HK_DOP_ALIGNED };
+#if HAKMEM_CHECK_LEVEL >= 2
+void hk_debug_carve(const hk_slab_t *s, void *b);
+void hk_debug_alloc(void *p, size_t n);
+void hk_debug_resize(void *b, const void *q, size_t n);
+void hk_debug_free(const hk_slab_t *s, void *p);
+void hk_debug_op(int op, const void *p, size_t n);
+void hk_debug_dump(int fd);
+#define HK_DEBUG_OP(op, p, n) hk_debug_op((op), (p), (n))
+#else
+#define HK_DEBUG_OP(op, p, n) ((void)0)
+#endif
+/* check.c: heap walk that also returns the first problem (checked builds) */
+int hk_check_heap_first(const void **at, int *cls);
 
 /* ---- stats (stats.c) ---------------------------------------------------- */
 void hk_stats_init(void);   /* at start-up: keep a stderr for the exit dump */

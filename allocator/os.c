@@ -1,5 +1,6 @@
-/* os.c - the OS layer: the only file that calls mmap, munmap, mremap and
- * madvise, and the home of the OS-level policies.
+/* os.c - the OS layer: the only file that calls mmap, munmap, mremap,
+ * madvise and mprotect (guard pages of the checked builds), and the home of
+ * the OS-level policies.
  *
  * Every call is counted; with HAKMEM_TIMING=1 it is also timed with rdtsc
  * (cycles).  Aligned mappings are made by over-mapping and trimming the
@@ -253,3 +254,15 @@ void hk_fault_counts(uint64_t faults[HK_BUCKETS], uint64_t fresh[HK_BUCKETS]) {
     fresh[b] = atomic_load(&os_stat.fresh[b]);
   }
 }
+
+/* Guard pages (checked builds): make [p, p+size) inaccessible (rw == 0) or
+ * readable and writable again (rw == 1).  Counted in mprotect_calls. */
+static _Atomic uint64_t mprotect_calls;
+int hk_os_protect(void *p, size_t size, int rw) {
+  int saved = errno;
+  int rc = mprotect(p, size, rw ? PROT_READ | PROT_WRITE : PROT_NONE);
+  errno = saved;
+  atomic_fetch_add_explicit(&mprotect_calls, 1, memory_order_relaxed);
+  return rc;
+}
+uint64_t hk_os_protect_calls(void) { return atomic_load(&mprotect_calls); }

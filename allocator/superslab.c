@@ -90,6 +90,7 @@ static void ss_unmap(hk_ss_t *ss) {
   else ss_all = ss->all_next;
   if (ss->all_next) ss->all_next->all_prev = ss->all_prev;
   hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_NONE);
+  if (ss->dbg_req) hk_os_unmap(ss->dbg_req, HK_SS_SIZE / 16 * sizeof(uint32_t));
   hk_os_unmap(ss, HK_SS_SIZE);
   ss_unmapped++;
 }
@@ -112,6 +113,10 @@ static hk_ss_t *ss_map(void) {
   int huge;
   hk_ss_t *ss = hk_os_map_data(HK_SS_SIZE, HK_SS_SIZE, &huge);
   if (ss == NULL) return NULL;
+#if HAKMEM_CHECK_LEVEL >= 2
+  /* debug: request end per granule (debug.c); lazily touched */
+  ss->dbg_req = hk_os_map(HK_SS_SIZE / 16 * sizeof(uint32_t), HK_PAGE);
+#endif
   hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS);
   ss_mapped++;
   ss->all_prev = NULL;
@@ -186,8 +191,18 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->cls = (uint8_t)cls;
   s->flags = 0;
   s->stride = ci->stride;
+  s->stride_magic = hk_stride_magic(ci->stride);
+#if HAKMEM_CHECK_LEVEL > 0
+  /* the span's per-block state starts clear (release never touches it) */
+  memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
+#endif
   s->nunits = (uint8_t)n;
   s->capacity = start == 0 ? ci->cap0 : ci->cap;
+#ifdef HAKMEM_INJECT_CAPACITY_OVERRUN
+  /* INJECTED BUG: capacity from the whole span, ignoring the superslab
+   * header and the first-block offset */
+  s->capacity = (uint32_t)(((uintptr_t)n << HK_UNIT_SHIFT) / ci->stride);
+#endif
   s->user0 = base + (start == 0 ? HK_SS_META : 0) + ci->first_off;
   s->next = s->prev = NULL;
   atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
@@ -206,7 +221,12 @@ void hk_span_free(hk_slab_t *s) {
   if (ss->nfree == 0) list_push(&ss_partial, ss);
   ss->free_mask |= (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
   ss->nfree += n;
+#ifdef HAKMEM_INJECT_SUPERSLAB_EARLY_RELEASE
+  /* INJECTED BUG: off by one: released with one span still live */
+  if (ss->nfree >= HK_UNITS - 1) {
+#else
   if (ss->nfree == HK_UNITS) {
+#endif
     list_remove(&ss_partial, ss);
     ss_live--;
     if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {

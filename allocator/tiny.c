@@ -83,23 +83,49 @@ static void full_remove(hk_heap_t *h, hk_slab_t *s) {
  * in address order.  The stride and header come from the layout table. */
 static hk_block_t *carve(hk_slab_t *s) {
   const hk_class_info_t *ci = &hk_class[s->cls];
+  uint32_t stride = ci->stride, header = ci->header;
+#ifdef HAKMEM_INJECT_STRIDE_MISMATCH
+  stride = ci->usable; /* INJECTED BUG: the bare class size, not the stride */
+#endif
+#ifdef HAKMEM_INJECT_STALE_GEOMETRY
+  /* INJECTED BUG: a stale local copy of the geometry (the seed's: its 1 KiB
+   * class carved at a 2048 B stride) */
+  static const uint32_t stale_stride[HK_NCLASSES] = {[HK_TINY_CLASSES - 1] = 2048};
+  if (stale_stride[s->cls]) stride = stale_stride[s->cls];
+#endif
+#ifdef HAKMEM_INJECT_HEADERLESS_CONFUSION
+  header = 1; /* INJECTED BUG: the headerless class written as if headered */
+#endif
   uint32_t left = s->capacity - s->carved;
-  uint32_t batch = (uint32_t)((size_t)hk_opt.carve * 1024u / ci->stride);
+  uint32_t batch = (uint32_t)((size_t)hk_opt.carve * 1024u / stride);
   if (batch == 0) batch = 1;
   if (batch > left) batch = left;
-  uintptr_t u = s->user0 + (uintptr_t)s->carved * ci->stride;
+  uintptr_t u = s->user0 + (uintptr_t)s->carved * stride;
+#if HAKMEM_CHECK_LEVEL > 0
+  /* the bound check: the batch's last block ends inside the span, within
+   * the slab's capacity */
+  uintptr_t span_end = (s->user0 & ~(HK_UNIT_SIZE - 1)) +
+                       ((uintptr_t)s->nunits << HK_UNIT_SHIFT);
+  uintptr_t last_end = u + (uintptr_t)batch * stride - ci->header;
+  if (s->carved + batch > s->capacity || last_end > span_end)
+    hk_fatal("carve beyond the slab's usable bytes", (void *)last_end, s->cls);
+#endif
   hk_block_t *first = (hk_block_t *)u;
   /* telemetry: pages this batch brings into use for the first time */
   uintptr_t lo = s->carved ? u : u - ci->first_off;
-  uintptr_t hi = u + (uintptr_t)batch * ci->stride;
+  uintptr_t hi = u + (uintptr_t)batch * stride;
   uint64_t fresh = ((hi + HK_PAGE - 1) / HK_PAGE) -
                    (s->carved ? (lo + HK_PAGE - 1) / HK_PAGE : lo / HK_PAGE);
   unsigned bucket = hk_bucket_of_class(s->cls);
   uint64_t f0 = hk_fault_begin();
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
-  for (uint32_t i = 0; i < batch; i++, u += ci->stride) {
-    if (ci->header) ((uint8_t *)u)[-1] = hdr;
-    ((hk_block_t *)u)->next = i + 1 < batch ? (hk_block_t *)(u + ci->stride) : NULL;
+  for (uint32_t i = 0; i < batch; i++, u += stride) {
+    if (header) ((uint8_t *)u)[-1] = hdr;
+#if HAKMEM_CHECK_LEVEL >= 2
+    hk_debug_carve(s, (void *)u);
+#endif
+    ((hk_block_t *)u)->next =
+        HK_LINK_ENC(u, i + 1 < batch ? (hk_block_t *)(u + stride) : NULL);
   }
   hk_fault_end(bucket, f0);
   hk_fresh_pages(bucket, fresh);
@@ -112,15 +138,40 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   uintptr_t v = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
   hk_block_t *b = (hk_block_t *)(v & ~HK_REMOTE_PARKED);
   if (b == NULL) return;
+#ifdef HAKMEM_INJECT_REMOTE_DROP
+  { /* INJECTED BUG: the queue's head taken for a sentinel and skipped */
+    hk_block_t *second = HK_LINK_DEC(&b->next, b->next);
+    if (second != NULL) b = second;
+  }
+#endif
   HK_TRACK_ACQUIRE(&s->remote);
   uint32_t n = 1;
   hk_block_t *tail = b;
+#if HAKMEM_CHECK_LEVEL > 0
+  /* validate every node: a block of this slab, handed out (state bit set,
+   * cleared here: the owner's half of a remote free) */
+  if (!hk_is_block(s, b)) hk_fatal("corrupt remote-queue node", b, s->cls);
+  for (;;) {
+    /* a node seen twice (a block pushed twice) finds its bit clear */
+    if (!hk_state_get(tail)) hk_fatal("double free", tail, s->cls);
+    if (n > s->used) hk_fatal("corrupt remote-queue node", tail, s->cls);
+    hk_state_put(tail, 0);
+    if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
+      for (uint32_t g = 16; g < s->stride; g += 16) hk_state_put((char *)tail + g, 0);
+    hk_block_t *next = HK_LINK_DEC(&tail->next, tail->next);
+    if (next == NULL) break;
+    if (!hk_is_block(s, next)) hk_fatal("corrupt remote-queue node", tail, s->cls);
+    tail = next;
+    n++;
+  }
+#else
   while (tail->next != NULL) {
     tail = tail->next;
     n++;
   }
+#endif
   HK_ASSERT(n <= s->used);
-  tail->next = s->free;
+  tail->next = HK_LINK_ENC(&tail->next, s->free);
   s->free = b;
   s->used -= n;
   if (h) HK_CNT_ADD(h->drains, 1);
@@ -238,7 +289,11 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
     HK_CNT_ADD(h->cnt[c].refills, 1);
   }
   hk_block_t *b = s->free;
-  s->free = b->next;
+  s->free = hk_pop_next(s, b);
+#ifdef HAKMEM_INJECT_COUNTER_UNDERFLOW
+  /* INJECTED BUG: the block handed out by the refill path is not counted */
+  if (0)
+#endif
   s->used++;
   s->allocs++;
   return b;
@@ -279,13 +334,19 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   HK_TRACK_HANDOFF(&s->remote);
   do {
-    b->next = (hk_block_t *)(old & ~HK_REMOTE_PARKED);
+    b->next = HK_LINK_ENC(&b->next, old & ~HK_REMOTE_PARKED);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)b,
                                                   memory_order_release,
                                                   memory_order_relaxed));
   if ((old & HK_REMOTE_PARKED) && owner != NULL)
     atomic_fetch_or_explicit(&owner->remote_hint, (uint64_t)1 << c,
                              memory_order_release);
+#ifdef HAKMEM_INJECT_MULTI_DRAINER
+  /* INJECTED BUG: "help" the owner by draining the queue here: a second
+   * consumer of an MPSC queue, racing the owner on s->free and s->used */
+  else if (owner != NULL)
+    drain(NULL, s);
+#endif
   hk_heap_t *me = hk_tl_heap;
   if (me != &hk_heap_empty)
     HK_CNT_ADD(me->cnt[c].remote_frees, 1);
@@ -307,7 +368,7 @@ HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
     uintptr_t a = (uintptr_t)b;
     if (a < s->user0 || a >= end || (a - s->user0) % s->stride != 0) break;
     pending++;
-    b = __atomic_load_n(&b->next, __ATOMIC_RELAXED);
+    b = HK_LINK_DEC(&b->next, __atomic_load_n(&b->next, __ATOMIC_RELAXED));
   }
   return used - pending;
 }

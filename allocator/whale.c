@@ -25,7 +25,11 @@
  *     HK_CHUNK_TAIL, and no other segment starts in those chunks; a cached
  *     mapping stays registered (its chunks are still ours);
  *   - the header lies before the user pointer, outside the usable bytes;
- *   - usable = map_size - user_off >= the request;
+ *   - usable = map_size - user_off - HK_WHALE_GUARD >= the request: the
+ *     checked builds keep the mapping's last page PROT_NONE (a guard page:
+ *     an overrun faults at its first byte; not for hugetlb mappings, whose
+ *     pages cannot be split), release builds have no guard (0);
+ *   - state is HK_WHALE_LIVE exactly while the block is handed out;
  *   - cached_bytes/cached_count describe exactly the list, under whale_lock.
  */
 #include "internal.h"
@@ -50,6 +54,24 @@ static _Atomic uint64_t whale_misses, whale_evictions, whale_remaps;
   } while (0)
 
 pthread_mutex_t *hk_whale_lock(void) { return &whale_lock; }
+
+#define HK_WHALE_GUARD (HAKMEM_CHECK_LEVEL > 0 ? HK_PAGE : 0)
+static size_t guard_of(const hk_whale_t *w) { return w->huge ? 0 : HK_WHALE_GUARD; }
+/* checked builds: make the last page of the mapping a guard (on = 1) or
+ * ordinary memory again (on = 0, before a remap or an unmap) */
+static void guard_set(hk_whale_t *w, int on) {
+  if (guard_of(w)) hk_os_protect((char *)w + w->map_size - HK_PAGE, HK_PAGE, !on);
+}
+
+/* the cache's fit test: a cached mapping of map_size bytes for need bytes */
+static int fits(size_t map_size, size_t need) {
+#ifdef HAKMEM_INJECT_WHALE_UNDERSIZE
+  /* INJECTED BUG: the lower bound written like the waste bound below */
+  return map_size >= need / 2 && map_size / 2 <= need;
+#else
+  return map_size >= need && map_size / 2 <= need;
+#endif
+}
 
 static size_t user_off_for(size_t align) {
   if (align < 64) align = 64;
@@ -100,6 +122,7 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   size_t old_size = w->map_size;
   if (new_size == old_size) return w;
   if (w->huge) return NULL;
+  guard_set(w, 0); /* one mapping again; the guard moves to the new end */
   /* Unregister while the range is still ours: once mremap gives part of it
    * back, another thread may map and register a segment there. */
   hk_registry_set(w, old_size, HK_CHUNK_NONE);
@@ -113,10 +136,12 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   }
   if (nw == NULL) {
     hk_registry_set(w, old_size, HK_CHUNK_WHALE); /* untouched: ours again */
+    guard_set(w, 1);
     return NULL;
   }
   hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
   nw->map_size = new_size;
+  guard_set(nw, 1);
   if (new_size > old_size) hk_fresh_pages(HK_BUCKET_WHALE, (new_size - old_size) / HK_PAGE);
   atomic_fetch_add_explicit(&whale_remaps, 1, memory_order_relaxed);
   return nw;
@@ -126,7 +151,7 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
  * back, a smaller one grows (its resident pages are kept).  NULL when the
  * mapping cannot be fitted (it is then unmapped). */
 static hk_whale_t *fit(hk_whale_t *w, size_t need) {
-  if (w->map_size >= need && w->map_size / 2 <= need) return w;
+  if (fits(w->map_size, need)) return w;
   hk_whale_t *nw = remap_to(w, need);
   if (nw == NULL) {
     atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
@@ -182,7 +207,11 @@ static void cache_put(hk_whale_t *w) {
 /* ---- allocation ---------------------------------------------------------- */
 static void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
   w->user_off = user_off;
-  w->usable = w->map_size - user_off;
+  w->usable = w->map_size - user_off - guard_of(w);
+  w->state = HK_WHALE_LIVE;
+#if HAKMEM_CHECK_LEVEL > 0
+  hk_whale_note_alloc((char *)w + user_off);
+#endif
   WCNT(h, allocs, 1);
   WCNT(h, bytes_in, w->usable);
   HK_TRACK_ALLOC((char *)w + user_off, w->usable, 0);
@@ -214,6 +243,11 @@ static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
   w->reused = 0;
   w->released = 0;
   w->next = w->prev = NULL;
+  if (guard_of(w) && hk_os_protect(base + map_size - HK_PAGE, HK_PAGE, 0) != 0) {
+    hk_os_unmap(base, map_size);
+    errno = ENOMEM;
+    return NULL;
+  }
   hk_registry_set(base, map_size, HK_CHUNK_WHALE);
   hk_fault_end(HK_BUCKET_WHALE, f0);
   hk_fresh_pages(HK_BUCKET_WHALE, map_size / HK_PAGE);
@@ -227,10 +261,10 @@ void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
     errno = ENOMEM;
     return NULL;
   }
-  size_t need = map_size_for(user_off, size, 0);
+  size_t need = map_size_for(user_off, size + HK_WHALE_GUARD, 0);
   if (align <= HK_SS_SIZE) {
     hk_whale_t *w = h->whale;
-    if (w != NULL && w->map_size >= need && w->map_size / 2 <= need) {
+    if (w != NULL && fits(w->map_size, need)) {
       h->whale = NULL;
     } else {
       w = NULL;
@@ -248,7 +282,7 @@ void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
     }
   }
   atomic_fetch_add_explicit(&whale_misses, 1, memory_order_relaxed);
-  hk_whale_t *w = map_new(size, align, user_off);
+  hk_whale_t *w = map_new(size + HK_WHALE_GUARD, align, user_off);
   return w ? hand_out(h, w, user_off) : NULL;
 }
 
@@ -271,8 +305,11 @@ void *hk_whale_calloc(hk_heap_t *h, size_t size) {
 }
 
 void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
-  HK_CHECK(HK_LEVEL_HARDENED, (char *)p == (char *)w + w->user_off,
-           "invalid free (interior pointer of a large block)", p, -1);
+#if HAKMEM_CHECK_LEVEL > 0
+  hk_whale_check(w, p, HK_OP_FREE); /* interior pointer, double free */
+  hk_whale_note_freed(p);
+#endif
+  w->state = 0;
   WCNT(h, frees, 1);
   WCNT(h, bytes_out, w->usable);
   HK_TRACK_FREE(p, w->usable);
@@ -305,11 +342,11 @@ size_t hk_whale_usable(hk_whale_t *w, const void *p) {
 void *hk_whale_resize(hk_whale_t *w, void *p, size_t size) {
   if ((char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX) return NULL;
   size_t user_off = w->user_off;
-  hk_whale_t *nw = remap_to(w, map_size_for(user_off, size, 0));
+  hk_whale_t *nw = remap_to(w, map_size_for(user_off, size + guard_of(w), 0));
   if (nw == NULL) return NULL;
   hk_heap_t *h = hk_tl_heap;
   WCNT(h, bytes_out, nw->usable);
-  nw->usable = nw->map_size - user_off;
+  nw->usable = nw->map_size - user_off - guard_of(nw);
   WCNT(h, bytes_in, nw->usable);
   return (char *)nw + user_off;
 }

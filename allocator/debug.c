@@ -1,0 +1,167 @@
+/* debug.c - the debug variant's checks (HAKMEM_CHECK_LEVEL 2), on top of
+ * the hardened ones: fill patterns with byte-exact reports, the ring of
+ * recent operations, and HAKMEM_CHECK_EVERY=N heap walks.
+ *
+ * Fill patterns, for class blocks (usable bytes U, request end R measured
+ * from the block start, so an aligned block's R includes its offset):
+ *   - handed out:  [0, R) = HK_FILL_ALLOC, [R, U) = HK_FILL_PAD;
+ *   - free (carved, or freed):  [8, U) = HK_FILL_FREE (bytes 0..7 hold the
+ *     encoded free-list link, which the hardened pop sanitizes);
+ *   - at free, [R, U) must still be HK_FILL_PAD: else "heap overflow at
+ *     offset <i> (requested <R>)", naming the block and the first bad byte;
+ *   - at the next hand-out, [8, U) must still be HK_FILL_FREE: else
+ *     "write after free at offset <i>".
+ * A free of a block whose R says "free" is a double free (caught at once,
+ * even for a second remote free, whose state bit waits for the drain).
+ * R is kept per block in a side table of each superslab (hk_ss_t.dbg_req,
+ * one uint32 per 16-byte granule, mapped only in debug builds), so the
+ * block layout is the same as in every other variant.  Large blocks get
+ * no fill check; their guard page catches overruns past the mapping.
+ *
+ * The ring keeps the last HK_RING operations (op, pointer, size, thread)
+ * of every thread; hk_fatal dumps it after its one-line report, each line
+ * starting "hakmem: recent: ".
+ *
+ * Invariants: nothing here allocates; every report goes through hk_fatal.
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#if HAKMEM_CHECK_LEVEL >= 2
+
+#define HK_FILL_ALLOC 0xABu
+#define HK_FILL_PAD   0xCCu
+#define HK_FILL_FREE  0xDDu
+#define HK_REQ_FREED  UINT32_MAX /* request slot of a block that is free */
+
+static uint32_t *req_slot(const void *b) {
+  hk_ss_t *ss = hk_chunk_base(b);
+  if (ss->dbg_req == NULL) return NULL;
+  return &ss->dbg_req[((uintptr_t)b & (HK_SS_SIZE - 1)) >> 4];
+}
+
+static size_t first_not(const uint8_t *p, size_t from, size_t to, uint8_t v) {
+  for (size_t i = from; i < to; i++)
+    if (p[i] != v) return i;
+  return to;
+}
+
+/* "<a><x>" or, with b, "<a><x><b><y><c>" (fatal path only: static buffer) */
+static char msg[160];
+static const char *fmt2(const char *a, size_t x, const char *b, size_t y, const char *c) {
+  size_t len = strlen(a);
+  memcpy(msg, a, len);
+  len += hk_fmt_u64(msg + len, x);
+  if (b != NULL) {
+    memcpy(msg + len, b, strlen(b));
+    len += strlen(b);
+    len += hk_fmt_u64(msg + len, y);
+    memcpy(msg + len, c, strlen(c));
+    len += strlen(c);
+  }
+  msg[len] = 0;
+  return msg;
+}
+
+void hk_debug_carve(const hk_slab_t *s, void *b) {
+  size_t u = hk_class[s->cls].usable;
+  memset((uint8_t *)b + sizeof(hk_block_t), HK_FILL_FREE, u - sizeof(hk_block_t));
+  uint32_t *r = req_slot(b);
+  if (r) *r = HK_REQ_FREED;
+}
+
+void hk_debug_alloc(void *p, size_t n) {
+  hk_slab_t *s = hk_slab_of(p);
+  size_t u = hk_class[s->cls].usable;
+  uint8_t *b = p;
+  size_t bad = first_not(b, sizeof(hk_block_t), u, HK_FILL_FREE);
+  if (bad < u) hk_fatal(fmt2("write after free at offset ", bad, NULL, 0, NULL), p, s->cls);
+  if (n > u) n = u;
+  memset(b, HK_FILL_ALLOC, n);
+  memset(b + n, HK_FILL_PAD, u - n);
+  uint32_t *r = req_slot(p);
+  if (r) *r = (uint32_t)n;
+}
+
+/* An aligned block q inside block b serves n bytes from q. */
+void hk_debug_resize(void *b, const void *q, size_t n) {
+  hk_slab_t *s = hk_slab_of(b);
+  size_t u = hk_class[s->cls].usable;
+  uint32_t *r = req_slot(b);
+  size_t end = (size_t)((const uint8_t *)q - (uint8_t *)b) + n;
+  if (end > u) end = u;
+  if (r && *r == HK_REQ_FREED) return;
+  if (r && end < *r) memset((uint8_t *)b + end, HK_FILL_PAD, *r - end);
+  if (r) *r = (uint32_t)end;
+}
+
+void hk_debug_free(const hk_slab_t *s, void *p) {
+  size_t u = hk_class[s->cls].usable;
+  uint8_t *b = p;
+  uint32_t *r = req_slot(p);
+  /* a block already freed (its remote free not drained yet, so its state
+   * bit is still set): the request slot says so at once */
+  if (r && *r == HK_REQ_FREED) hk_fatal("double free", p, s->cls);
+  if (r && *r < u) {
+    size_t bad = first_not(b, *r, u, HK_FILL_PAD);
+    if (bad < u)
+      hk_fatal(fmt2("heap overflow at offset ", bad, " (requested ", *r, ")"), p, s->cls);
+  }
+  memset(b + sizeof(hk_block_t), HK_FILL_FREE, u - sizeof(hk_block_t));
+  if (r) *r = HK_REQ_FREED;
+}
+
+/* ---- the ring of recent operations, HAKMEM_CHECK_EVERY ------------------ */
+#define HK_RING 16
+typedef struct ring_ent { const void *p; size_t n; unsigned long tid; int op; } ring_ent_t;
+static ring_ent_t ring[HK_RING];
+static _Atomic unsigned ring_pos;
+static _Atomic unsigned long ops_seen;
+static const char *const op_name[] = {"malloc", "free", "calloc", "realloc", "aligned",
+                                      "usable_size"};
+
+void hk_debug_op(int op, const void *p, size_t n) {
+  unsigned i = atomic_fetch_add_explicit(&ring_pos, 1, memory_order_relaxed) % HK_RING;
+  ring[i].p = p;
+  ring[i].n = n;
+  ring[i].tid = (unsigned long)(uintptr_t)hk_tl_heap;
+  ring[i].op = op;
+  if (hk_opt.check_every > 0) {
+    unsigned long k = atomic_fetch_add_explicit(&ops_seen, 1, memory_order_relaxed) + 1;
+    if (k % (unsigned long)hk_opt.check_every == 0) {
+      const void *at;
+      int cls;
+      if (hk_check_heap_first(&at, &cls) > 0) hk_fatal("heap check failed", at, cls);
+    }
+  }
+}
+
+void hk_debug_dump(int fd) {
+  unsigned end = atomic_load_explicit(&ring_pos, memory_order_relaxed);
+  unsigned start = end > HK_RING ? end - HK_RING : 0;
+  char line[160];
+  for (unsigned k = start; k < end; k++) {
+    const ring_ent_t *e = &ring[k % HK_RING];
+    size_t len = 0;
+    const char *parts[] = {"hakmem: recent: ", e->op >= 0 && e->op < 6 ? op_name[e->op] : "?",
+                           " ptr="};
+    for (unsigned i = 0; i < 3; i++) {
+      size_t n = strlen(parts[i]);
+      memcpy(line + len, parts[i], n);
+      len += n;
+    }
+    len += hk_fmt_hex(line + len, (uint64_t)(uintptr_t)e->p);
+    memcpy(line + len, " size=", 6);
+    len += 6;
+    len += hk_fmt_u64(line + len, e->n);
+    memcpy(line + len, " heap=", 6);
+    len += 6;
+    len += hk_fmt_hex(line + len, e->tid);
+    line[len++] = '\n';
+    ssize_t w = write(fd, line, len);
+    (void)w;
+  }
+}
+#endif

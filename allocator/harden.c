@@ -1,0 +1,118 @@
+/* harden.c - the hardened checks' cold half: the per-process link secret,
+ * the exact classification of a bad pointer given to free or realloc, the
+ * remote-queue node check, and the memory of recently freed large blocks.
+ *
+ * The hot half (encoded links, state bits, the fast free check) is inline
+ * in internal.h ("hardening").  Every check reports through hk_fatal:
+ * exactly one line "hakmem: <fault>: ptr=0x... class=<n>", then abort.
+ * The faults and the tests that feed each one its bug are listed in
+ * docs/hardening.md.
+ *
+ * Invariants:
+ *   - hk_link_secret is set once, before the first block is carved, and
+ *     never changes (fork children keep it);
+ *   - a legitimate pointer is never reported: the block start of a live
+ *     block, or an aligned pointer whose granule bit marks it (slabs with
+ *     HK_SLAB_ALIGNED); the state bits are written by the slab owner only;
+ *   - release builds compile none of this (the file is empty at level 0
+ *     but for the symbols other files reference unconditionally).
+ */
+#include "internal.h"
+
+#include <sys/random.h>
+#include <x86intrin.h>
+
+#if HAKMEM_CHECK_LEVEL > 0
+uintptr_t hk_link_secret;
+
+void hk_harden_init(void) {
+  uintptr_t s = 0;
+  if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) s = 0;
+  s ^= (uintptr_t)__rdtsc() * UINT64_C(0x9E3779B97F4A7C15);
+  s ^= (uintptr_t)&s; /* stack address: ASLR */
+  hk_link_secret = s | 1u; /* never 0: a NULL link never stores as 0 */
+}
+
+static const char *const fault_unaligned[2] = {
+    "invalid free (unaligned pointer)", "invalid realloc (unaligned pointer)"};
+static const char *const fault_interior[2] = {
+    "invalid free (interior pointer)", "invalid realloc (interior pointer)"};
+static const char *const fault_outside[2] = {
+    "invalid free (not a block of its slab)", "invalid realloc (not a block of its slab)"};
+static const char *const fault_freed[2] = {"double free", "realloc of a freed block"};
+
+/* A bad pointer that was a large block's, recently unmapped (its chunk now
+ * holds a superslab): report the double free, not the pointer's shape. */
+__attribute__((noreturn)) static void bad_pointer(const char *const fault[2], int op, void *p, int c) {
+  if (hk_whale_recently_freed(p)) hk_fatal(fault_freed[op], p, -1);
+  hk_fatal(fault[op], p, c);
+}
+
+hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
+  int c = s->cls;
+  uintptr_t a = (uintptr_t)p;
+  if (a & (HK_ALIGN - 1)) bad_pointer(fault_unaligned, op, p, c);
+  uintptr_t off = a - s->user0;
+  if (a < s->user0 || off >= (uintptr_t)s->carved * s->stride)
+    bad_pointer(fault_outside, op, p, c);
+  hk_block_t *b = (hk_block_t *)(s->user0 + off / s->stride * s->stride);
+  int aligned = (hk_block_t *)p != b;
+  /* an aligned interior pointer is legitimate only where its granule bit
+   * says the block was handed out there */
+  if (aligned && (!(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED) ||
+                  !hk_state_get(p)))
+    bad_pointer(fault_interior, op, p, c);
+  if (hk_class[c].header &&
+      ((uint8_t *)b)[-1] != (uint8_t)(HK_HDR_MAGIC | c))
+    hk_fatal("block header corrupt", b, c);
+  if (!hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
+  if (own) {
+    hk_state_put(b, 0);
+    if (aligned) hk_state_put(p, 0);
+  }
+  return b;
+}
+
+void hk_harden_fault(hk_slab_t *s, const void *p) {
+  hk_harden_block(s, (void *)p, HK_OP_FREE, 0);
+  /* hk_harden_block accepted what the fast check rejected: cannot happen */
+  hk_fatal("internal error (free check disagrees)", p, s->cls);
+}
+
+#else  /* release: keep the symbols the inline helpers would reference */
+void hk_harden_init(void) {}
+#endif
+
+/* ---- large blocks -------------------------------------------------------- */
+#if HAKMEM_CHECK_LEVEL > 0
+#define WHALE_RING 64
+static _Atomic uintptr_t whale_freed[WHALE_RING];
+static _Atomic unsigned whale_freed_pos;
+
+void hk_whale_check(hk_whale_t *w, const void *p, int op) {
+  if ((const char *)p != (const char *)w + w->user_off)
+    hk_fatal(op ? "invalid realloc (interior pointer of a large block)"
+                : "invalid free (interior pointer of a large block)", p, -1);
+  if (w->state != HK_WHALE_LIVE) hk_fatal(fault_freed[op], p, -1);
+}
+
+void hk_whale_note_freed(const void *p) {
+  unsigned i = atomic_fetch_add_explicit(&whale_freed_pos, 1, memory_order_relaxed);
+  atomic_store_explicit(&whale_freed[i % WHALE_RING], (uintptr_t)p, memory_order_relaxed);
+}
+
+void hk_whale_note_alloc(const void *p) {
+  for (unsigned i = 0; i < WHALE_RING; i++) {
+    uintptr_t expect = (uintptr_t)p;
+    atomic_compare_exchange_strong_explicit(&whale_freed[i], &expect, 0,
+                                            memory_order_relaxed, memory_order_relaxed);
+  }
+}
+
+int hk_whale_recently_freed(const void *p) {
+  for (unsigned i = 0; i < WHALE_RING; i++)
+    if (atomic_load_explicit(&whale_freed[i], memory_order_relaxed) == (uintptr_t)p)
+      return 1;
+  return 0;
+}
+#endif
