@@ -223,7 +223,7 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     if (q != p) {
       hk_slab_t *s = hk_slab_of(p);
       if (!(s->flags & HK_SLAB_ALIGNED)) hk_slab_set_flags(s, s->flags | HK_SLAB_ALIGNED);
-#if HAKMEM_CHECK_LEVEL > 0
+#if HK_HARDEN_STATE
       hk_state_put(q, 1); /* q is this block's legitimate pointer */
 #endif
     }

@@ -151,7 +151,7 @@ static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
       return -1;
     }
     w->seen[i >> 3] |= (uint8_t)(1u << (i & 7));
-    if (hk_state_get(b) != !free_list)
+    if (HK_HARDEN_STATE && hk_state_get(b) != !free_list)
       problem(w, free_list ? "free-list node marked allocated"
                            : "remote-queue node marked free", b, s->cls);
     n++;
@@ -194,7 +194,7 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
   if (nfree >= 0 && (uint64_t)nfree + s->used != s->carved)
     problem(w, "free-list length + used != carved", s, c);
   if (nremote > (long)s->used) problem(w, "more remote frees than blocks in use", s, c);
-  if (nfree >= 0 && nremote >= 0)
+  if (HK_HARDEN_STATE && nfree >= 0 && nremote >= 0)
     for (uint32_t i = 0; i < s->carved; i++)
       if (!(w->seen[i >> 3] & (1u << (i & 7))) &&
           !hk_state_get((void *)(s->user0 + (uintptr_t)i * s->stride)))

@@ -38,6 +38,22 @@ __attribute__((noreturn, cold)) void hk_fatal(const char *fault,
       hk_fatal((fault), (ptr), (cls));                                         \
   } while (0)
 
+/* The hardened fast-path checks, each on at level >= 1.  They can be
+ * switched off one by one (-DHK_HARDEN_STATE=0 ...) only to measure what
+ * each costs (docs/hardening.md); a build that does so is not a variant.
+ *   HK_HARDEN_LINKS  free-list / remote-queue links encoded and sanitized
+ *   HK_HARDEN_STATE  per-block state bits (double free, aligned pointers)
+ *   HK_HARDEN_PTR    pointer on the stride grid, header byte, on free */
+#ifndef HK_HARDEN_LINKS
+#define HK_HARDEN_LINKS (HAKMEM_CHECK_LEVEL >= HK_LEVEL_HARDENED)
+#endif
+#ifndef HK_HARDEN_STATE
+#define HK_HARDEN_STATE (HAKMEM_CHECK_LEVEL >= HK_LEVEL_HARDENED)
+#endif
+#ifndef HK_HARDEN_PTR
+#define HK_HARDEN_PTR (HAKMEM_CHECK_LEVEL >= HK_LEVEL_HARDENED)
+#endif
+
 /* Internal consistency assertion (debug only). */
 #define HK_ASSERT(cond) \
   HK_CHECK(HK_LEVEL_DEBUG, cond, "assertion failed: " #cond, 0, -1)

@@ -60,13 +60,13 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   /* an aligned interior pointer is legitimate only where its granule bit
    * says the block was handed out there */
   if (aligned && (!(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED) ||
-                  !hk_state_get(p)))
+                  (HK_HARDEN_STATE && !hk_state_get(p))))
     bad_pointer(fault_interior, op, p, c);
   if (hk_class[c].header &&
       ((uint8_t *)b)[-1] != (uint8_t)(HK_HDR_MAGIC | c))
     hk_fatal("block header corrupt", b, c);
-  if (!hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
-  if (own) {
+  if (HK_HARDEN_STATE && !hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
+  if (own && HK_HARDEN_STATE) {
     hk_state_put(b, 0);
     if (aligned) hk_state_put(p, 0);
   }

@@ -248,7 +248,7 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
  *     stored = next ^ (address of the link >> 12) ^ hk_link_secret
  * and every link popped is checked: inside the slab's carved range and on
  * a stride boundary. */
-#if HAKMEM_CHECK_LEVEL > 0
+#if HK_HARDEN_LINKS
 extern uintptr_t hk_link_secret;   /* per process, set first thing in hk_init */
 #define HK_LINK_ENC(at, v) \
   ((hk_block_t *)((uintptr_t)(v) ^ ((uintptr_t)(at) >> 12) ^ hk_link_secret))
@@ -294,35 +294,44 @@ enum { HK_OP_FREE = 0, HK_OP_REALLOC = 1 };
 hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own);
 __attribute__((noreturn, cold)) void hk_harden_fault(hk_slab_t *s, const void *p);
 
-/* Next node of free list s after b (decoded, and sanitized when checked). */
+/* Next node of free list s after b (decoded, and sanitized when checked);
+ * marks b handed out. */
 HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
   hk_block_t *n = HK_LINK_DEC(&b->next, b->next);
-#if HAKMEM_CHECK_LEVEL > 0
+#if HK_HARDEN_LINKS
   if (HK_UNLIKELY(n != NULL && !hk_is_block(s, n)))
     hk_fatal("corrupt free-list link", b, s->cls);
-  if (HK_UNLIKELY(hk_state_get(b)))
-    hk_fatal("free-list node is allocated (double push)", b, s->cls);
-  hk_state_put(b, 1);
-#else
-  (void)s;
 #endif
+#if HK_HARDEN_STATE
+  uint8_t m;
+  uint8_t *sb = hk_state_at(b, &m);
+  uint8_t v = *sb;
+  if (HK_UNLIKELY(v & m)) hk_fatal("free-list node is allocated (double push)", b, s->cls);
+  *sb = (uint8_t)(v | m);
+#endif
+  (void)s;
   return n;
 }
 
-/* Fast-path free check (flags == 0, owner): block start, header, state. */
+/* Fast-path free check (flags == 0, owner): block start, header, state.
+ * A headered class's user0 is 16 mod 32 (first_off 16 on a 64 KiB unit,
+ * HK_SS_META a multiple of 32), a headerless one's 0 mod 32. */
+_Static_assert(HK_SS_META % 32 == 0, "user0 bit 4 tells headered classes");
 HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
-#if HAKMEM_CHECK_LEVEL > 0
+#if HK_HARDEN_PTR
+  if (HK_UNLIKELY(!hk_is_block(s, p) ||
+                  ((s->user0 & 16) &&
+                   ((uint8_t *)p)[-1] != (uint8_t)(HK_HDR_MAGIC | s->cls))))
+    hk_harden_fault(s, p);
+#endif
+#if HK_HARDEN_STATE
   uint8_t m;
   uint8_t *sb = hk_state_at(p, &m);
   uint8_t v = *sb;
-  if (HK_UNLIKELY(!hk_is_block(s, p) || !(v & m) ||
-                  (hk_class[s->cls].header &&
-                   ((uint8_t *)p)[-1] != (uint8_t)(HK_HDR_MAGIC | s->cls))))
-    hk_harden_fault(s, p);
+  if (HK_UNLIKELY(!(v & m))) hk_harden_fault(s, p);
   *sb = (uint8_t)(v & ~m);
-#else
-  (void)s, (void)p;
 #endif
+  (void)s, (void)p;
 }
 
 extern pthread_mutex_t hk_ss_lock;

@@ -153,11 +153,13 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   if (!hk_is_block(s, b)) hk_fatal("corrupt remote-queue node", b, s->cls);
   for (;;) {
     /* a node seen twice (a block pushed twice) finds its bit clear */
-    if (!hk_state_get(tail)) hk_fatal("double free", tail, s->cls);
+    if (HK_HARDEN_STATE && !hk_state_get(tail)) hk_fatal("double free", tail, s->cls);
     if (n > s->used) hk_fatal("corrupt remote-queue node", tail, s->cls);
-    hk_state_put(tail, 0);
-    if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
-      for (uint32_t g = 16; g < s->stride; g += 16) hk_state_put((char *)tail + g, 0);
+    if (HK_HARDEN_STATE) {
+      hk_state_put(tail, 0);
+      if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
+        for (uint32_t g = 16; g < s->stride; g += 16) hk_state_put((char *)tail + g, 0);
+    }
     hk_block_t *next = HK_LINK_DEC(&tail->next, tail->next);
     if (next == NULL) break;
     if (!hk_is_block(s, next)) hk_fatal("corrupt remote-queue node", tail, s->cls);
