@@ -47,6 +47,7 @@ HK_INLINE void *class_alloc(size_t n) {
     s->free = hk_pop_next(s, b);
     s->used++;
     s->allocs++;
+    HK_ASSERT(((uintptr_t)b & (HK_ALIGN - 1)) == 0 && s->used <= s->carved);
 #if HAKMEM_CHECK_LEVEL >= 2
     hk_debug_alloc(b, n);
 #endif

@@ -100,6 +100,7 @@ hk_heap_t *hk_heap_get(void) {
   h->next_free = NULL;
   hk_threads_started++;
   pthread_mutex_unlock(&hk_heaps_lock);
+  HK_ASSERT(h != &hk_heap_empty && h->alive);
   hk_tl_heap = h;
   pthread_setspecific(heap_key, h);
   return h;

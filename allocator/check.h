@@ -2,18 +2,24 @@
  * variant verifies.
  *
  * HAKMEM_CHECK_LEVEL (set by the build from HAKMEM_VARIANT):
- *   0  release   no checks; every HK_CHECK compiles to nothing.
+ *   0  release   no checks; every HK_CHECK compiles to nothing, and so does
+ *                every block guarded by the switches below.
  *   1  hardened  cheap checks that are fatal: pointer validity on free and
  *                realloc (foreign, interior, unaligned), header vs slab
- *                descriptor, double free through per-block state, freelist
- *                and remote-queue node sanity.
+ *                descriptor, double free through per-block state, encoded
+ *                and sanitized free-list links, remote-queue node checks on
+ *                drain, the carve bound, large-block guard pages, the heap
+ *                walk on demand (harden.c, docs/hardening.md).
  *   2  debug     everything in hardened plus assertions at every layer,
- *                fill patterns and the full heap walk.
+ *                fill patterns with byte-exact reports, HAKMEM_CHECK_EVERY
+ *                heap walks and the ring of recent operations (debug.c).
  *
- * Every check goes through HK_CHECK(level, cond, fault, ptr, cls).  A failed
- * check prints exactly one line,
+ * A check is either HK_CHECK(level, cond, fault, ptr, cls), or code under
+ * `#if HAKMEM_CHECK_LEVEL >= HK_LEVEL_*` or one of the HK_HARDEN_* switches
+ * named here.  Every failed check reports through hk_fatal: exactly one line
  *     hakmem: <fault>: ptr=0x... class=<n>
- * to stderr and aborts (SIGABRT).  Nothing here allocates.
+ * on stderr (debug builds then dump the ring, "hakmem: recent: ..." lines)
+ * and abort (SIGABRT).  Nothing here allocates.
  */
 #ifndef HAKMEM_CHECK_H
 #define HAKMEM_CHECK_H

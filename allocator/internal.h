@@ -319,7 +319,14 @@ HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
 _Static_assert(HK_SS_META % 32 == 0, "user0 bit 4 tells headered classes");
 HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
 #if HK_HARDEN_PTR
-  if (HK_UNLIKELY(!hk_is_block(s, p) ||
+  /* With state bits on, a set bit at a 16-aligned p proves p is a live
+   * block start (flags == 0: no aligned pointers in this slab, and bits
+   * are only ever set at block starts), so the grid test is implied and
+   * only the alignment is tested here; any other p finds its bit clear
+   * and hk_harden_fault tells which fault it is. */
+  if (HK_UNLIKELY((HK_HARDEN_STATE ? ((uintptr_t)p & (HK_ALIGN - 1)) != 0 ||
+                                         (uintptr_t)p < s->user0
+                                   : !hk_is_block(s, p)) ||
                   ((s->user0 & 16) &&
                    ((uint8_t *)p)[-1] != (uint8_t)(HK_HDR_MAGIC | s->cls))))
     hk_harden_fault(s, p);

@@ -172,7 +172,9 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
     start = find_run(ss->free_mask & ~1u, n);
     if (start < 0) start = find_run(ss->free_mask, n); /* a whole-superslab span */
   }
+  HK_ASSERT(start >= 0 && (unsigned)start + n <= HK_UNITS);
   uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  HK_ASSERT((ss->free_mask & bits) == bits);
   ss->free_mask &= ~bits;
   ss->nfree -= n;
   if (ss->nfree == 0) list_remove(&ss_partial, ss);
@@ -213,6 +215,7 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
 void hk_span_free(hk_slab_t *s) {
   hk_ss_t *ss = (hk_ss_t *)((uintptr_t)s & ~(HK_SS_SIZE - 1));
   unsigned start = s->unit, n = s->nunits;
+  HK_ASSERT(ss->seg.magic == HK_SEG_MAGIC && s->unit_kind == HK_UNIT_HEAD && start + n <= HK_UNITS);
   pthread_mutex_lock(&hk_ss_lock);
   for (unsigned k = 0; k < n; k++) {
     ss->slab[start + k].head = NULL;

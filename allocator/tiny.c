@@ -135,8 +135,18 @@ static hk_block_t *carve(hk_slab_t *s) {
 
 /* Move every remotely freed block onto s->free.  Clears HK_REMOTE_PARKED. */
 static void drain(hk_heap_t *h, hk_slab_t *s) {
+#ifdef HAKMEM_INJECT_MULTI_DRAINER
+  /* INJECTED BUG (with the second drainer in hk_free_remote): the queue is
+   * read here and emptied only after the walk below, not taken with one
+   * exchange, so two drainers can both take the same nodes */
+  uintptr_t v = atomic_load_explicit(&s->remote, memory_order_acquire);
+#else
   uintptr_t v = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
+#endif
   hk_block_t *b = (hk_block_t *)(v & ~HK_REMOTE_PARKED);
+#ifdef HAKMEM_INJECT_MULTI_DRAINER
+  if (b == NULL) atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
+#endif
   if (b == NULL) return;
 #ifdef HAKMEM_INJECT_REMOTE_DROP
   { /* INJECTED BUG: the queue's head taken for a sentinel and skipped */
@@ -171,6 +181,9 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
     tail = tail->next;
     n++;
   }
+#endif
+#ifdef HAKMEM_INJECT_MULTI_DRAINER
+  atomic_store_explicit(&s->remote, 0, memory_order_release);
 #endif
   HK_ASSERT(n <= s->used);
   tail->next = HK_LINK_ENC(&tail->next, s->free);
@@ -314,6 +327,7 @@ static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
  * empty/refill ping-pong (and its superslab lock) of a steady working set;
  * otherwise the slab becomes the current one, as on the fast path. */
 void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
+  HK_ASSERT(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h);
   unsigned c = s->cls;
   if (s->flags & HK_SLAB_PARKED) {
     /* Unpark: the CAS-free path may race with pushers, so take the queue. */

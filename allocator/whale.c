@@ -206,6 +206,8 @@ static void cache_put(hk_whale_t *w) {
 
 /* ---- allocation ---------------------------------------------------------- */
 static void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
+  HK_ASSERT(w->seg.magic == HK_SEG_MAGIC && w->seg.kind == HK_SEG_WHALE &&
+            ((uintptr_t)w & (HK_SS_SIZE - 1)) == 0 && user_off < w->map_size);
   w->user_off = user_off;
   w->usable = w->map_size - user_off - guard_of(w);
   w->state = HK_WHALE_LIVE;
@@ -309,6 +311,7 @@ void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
   hk_whale_check(w, p, HK_OP_FREE); /* interior pointer, double free */
   hk_whale_note_freed(p);
 #endif
+  HK_ASSERT(w->seg.magic == HK_SEG_MAGIC && w->seg.kind == HK_SEG_WHALE);
   w->state = 0;
   WCNT(h, frees, 1);
   WCNT(h, bytes_out, w->usable);
