@@ -51,6 +51,12 @@ __attribute__((noreturn)) static void bad_pointer(const char *const fault[2], in
 hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   int c = s->cls;
   uintptr_t a = (uintptr_t)p;
+  /* the common case first, without a division: p is a live block start */
+  if (hk_is_block(s, p) && (!(s->user0 & 16) || ((uint8_t *)p)[-1] == (uint8_t)(HK_HDR_MAGIC | c)) &&
+      (!HK_HARDEN_STATE || hk_state_get(p))) {
+    if (own && HK_HARDEN_STATE) hk_state_put(p, 0);
+    return (hk_block_t *)p;
+  }
   if (a & (HK_ALIGN - 1)) bad_pointer(fault_unaligned, op, p, c);
   uintptr_t off = a - s->user0;
   if (a < s->user0 || off >= (uintptr_t)s->carved * s->stride)
