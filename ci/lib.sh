@@ -6,6 +6,7 @@
 HK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HK_LOGS="$HK_ROOT/build/ci-logs"
 HK_PASSED=0        # tests passed, over every ctest run
+HK_SKIPPED=0       # tests that skipped themselves (SKIP_RETURN_CODE / SKIP_REGULAR_EXPRESSION)
 HK_FAILED=0        # tests failed + steps that failed (configure, build, checks)
 HK_ROWS=()         # one summary line per step
 HK_FAILED_STEPS=() # names of the steps that failed
@@ -70,7 +71,7 @@ hk_count() {
 # hk_ctest <row-name> <ctest args...>: run ctest, show its output, and tally
 # its own summary line ("N% tests passed, F tests failed out of T").
 hk_ctest() {
-  local name=$1 log rc line total failed; shift
+  local name=$1 log rc line total failed skipped; shift
   log="$HK_LOGS/ctest.${name//[^A-Za-z0-9_.-]/_}.log"
   hk_banner "ctest $name: ctest $*"
   set +e
@@ -86,7 +87,11 @@ hk_ctest() {
   else
     line="ctest did not finish"; total=0; failed=0
   fi
-  HK_PASSED=$((HK_PASSED + total - failed))
+  # ctest counts a skipped test as passed; list it apart.
+  skipped=$(grep -cE '^[[:space:]]+[0-9]+ - .* \(Skipped\)$' "$log" || true)
+  HK_PASSED=$((HK_PASSED + total - failed - skipped))
+  HK_SKIPPED=$((HK_SKIPPED + skipped))
+  ((skipped == 0)) || line="$line ($skipped skipped)"
   if ((rc != 0 && failed == 0)); then
     hk_row "ctest $name: $line (ctest exit $rc)" 1
   else
@@ -132,11 +137,11 @@ hk_consumer_check() {
 }
 
 # hk_summary <title>: print the rows, then the closing line
-# "total: N passed, N failed"; the status is 0 only when nothing failed.
+# "total: N passed, N failed, N skipped"; the status is 0 only when nothing failed.
 hk_summary() {
   local r
   hk_banner "$1 summary ($(hk_elapsed))"
   for r in "${HK_ROWS[@]}"; do echo "  $r"; done
-  echo "total: $HK_PASSED passed, $HK_FAILED failed"
+  echo "total: $HK_PASSED passed, $HK_FAILED failed, $HK_SKIPPED skipped"
   return $((HK_FAILED != 0))
 }
