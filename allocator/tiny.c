@@ -375,7 +375,10 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
  * every node checked against the slab's geometry, so a racing or corrupt
  * queue ends the walk instead of leading it astray. */
 HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
-  uint32_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED);
+  /* Plain (volatile) reads on purpose: the owner writes these fields with
+   * plain stores, and TSan instruments atomic loads even in HK_NO_TSAN
+   * functions (FINDINGS F10); a snapshot may be stale by contract. */
+  uint32_t used = *(const volatile uint32_t *)&s->used;
   uintptr_t v = atomic_load_explicit(&((hk_slab_t *)s)->remote, memory_order_acquire);
   const hk_block_t *b = (const hk_block_t *)(v & ~HK_REMOTE_PARKED);
   uintptr_t end = s->user0 + (uintptr_t)s->capacity * s->stride;
@@ -384,7 +387,7 @@ HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
     uintptr_t a = (uintptr_t)b;
     if (a < s->user0 || a >= end || (a - s->user0) % s->stride != 0) break;
     pending++;
-    b = HK_LINK_DEC(&b->next, __atomic_load_n(&b->next, __ATOMIC_RELAXED));
+    b = HK_LINK_DEC(&b->next, *(hk_block_t *const volatile *)&b->next);
   }
   return used - pending;
 }
