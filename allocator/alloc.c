@@ -24,7 +24,9 @@
 #define HK_STR2(x) #x
 #define HK_STR(x) HK_STR2(x)
 
-/* ---- fast paths ---------------------------------------------------------- */
+/* ---- fast paths ----------------------------------------------------------
+ * class_alloc hands out a raw block (still no-access for memory tools);
+ * callers say what the user may touch with HK_TRACK_ALLOC (track.h). */
 HK_INLINE void *class_alloc(size_t n) {
   hk_heap_t *h = hk_tl_heap;
   hk_slab_t *s;
@@ -62,6 +64,12 @@ HK_INLINE void *class_alloc(size_t n) {
 #endif
 }
 
+HK_INLINE void *class_malloc(size_t n) {
+  void *p = class_alloc(n);
+  if (HK_TRACK_MEMORY && p != NULL) HK_TRACK_ALLOC(p, n, 0);
+  return p;
+}
+
 /* The heap for a whale allocation: made on demand, so that a thread whose
  * first allocation is a whale gets its one-entry whale cache too. */
 static hk_heap_t *whale_heap(void) {
@@ -78,7 +86,7 @@ static HK_NOINLINE void *malloc_whale(size_t n) {
 }
 
 HK_INLINE void *do_malloc(size_t n) {
-  if (HK_LIKELY(n <= HK_CLASS_MAX)) return class_alloc(n);
+  if (HK_LIKELY(n <= HK_CLASS_MAX)) return class_malloc(n);
   return malloc_whale(n);
 }
 
@@ -119,11 +127,12 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   uint8_t flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
   if (flags & HK_SLAB_ALIGNED) b = block_start(s, p);
 #endif
+  HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
   if (!own) {
     hk_free_remote(s, b);
     return;
   }
-  b->next = HK_LINK_ENC(&b->next, s->free);
+  HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));
   s->free = b;
   s->used--;
 #ifdef HAKMEM_INJECT_DOUBLE_PUSH
@@ -165,7 +174,8 @@ HK_INLINE void do_free(void *p) {
 #if HAKMEM_CHECK_LEVEL >= 2
       hk_debug_free(s, p);
 #endif
-      b->next = HK_LINK_ENC(&b->next, s->free);
+      HK_TRACK_FREE(p, hk_class[s->cls].usable);
+      HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));
       s->free = b;
       /* An empty slab may go back (unless it is the class's only one). */
       unsigned c = s->cls;
@@ -231,6 +241,7 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
 #if HAKMEM_CHECK_LEVEL >= 2
     hk_debug_resize(p, q, n);
 #endif
+    HK_TRACK_ALLOC(q, n, 0); /* [p, q) and the slack stay no-access */
     return q;
   }
   return hk_whale_alloc(whale_heap(), n, align);
@@ -246,7 +257,13 @@ HK_PUBLIC void hak_free(void *p) {
   HK_DEBUG_OP(HK_DOP_FREE, p, 0);
   do_free(p);
 }
-HK_PUBLIC size_t hak_malloc_usable_size(const void *p) { return usable_of(p); }
+HK_PUBLIC size_t hak_malloc_usable_size(const void *p) {
+  size_t n = usable_of(p);
+  /* The caller may use every usable byte: tell the memory tools, which
+   * otherwise see only the size asked for (track.h). */
+  if (HK_TRACK_MEMORY && n != 0) HK_TRACK_RESIZE(p, HK_TRACK_LIVE_LEN(p, n), n);
+  return n;
+}
 
 HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
   size_t n;
@@ -258,6 +275,7 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
   if (n > HK_CLASS_MAX) return hk_whale_calloc(whale_heap(), n);
   void *p = class_alloc(n);
   if (p == NULL) return NULL;
+  HK_TRACK_ALLOC(p, n, 1);
 #ifndef HAKMEM_INJECT_CALLOC_DIRTY /* INJECTED BUG when defined: no zeroing */
   if (hk_opt.lazy_zero && n >= 65536) hk_os_zero_lazy(p, n);
   else memset(p, 0, n);
@@ -300,6 +318,7 @@ HK_PUBLIC void *hak_realloc(void *p, size_t n) {
 #if HAKMEM_CHECK_LEVEL >= 2
     if (blk != NULL) hk_debug_resize(blk, p, n);
 #endif
+    HK_TRACK_RESIZE(p, HK_TRACK_LIVE_LEN(p, old), n);
     return p;
   }
   if (old > HK_CLASS_MAX && n > HK_CLASS_MAX) {
@@ -315,10 +334,12 @@ HK_PUBLIC void *hak_realloc(void *p, size_t n) {
   if (n > old && n - old <= old / 4 && old <= HK_CLASS_MAX / 2) want = old * 2;
   void *q = do_malloc(want);
   if (q == NULL) return NULL;
+  if (want != n) HK_TRACK_RESIZE(q, want, n); /* the user asked for n */
+  /* only the bytes the user asked for are copied (all of them, untracked) */
 #ifdef HAKMEM_INJECT_REALLOC_TRUNCATE
-  memcpy(q, p, (old < n ? old : n) - 1); /* INJECTED BUG: one byte short */
+  memcpy(q, p, HK_TRACK_LIVE_LEN(p, old < n ? old : n) - 1); /* INJECTED BUG: one byte short */
 #else
-  memcpy(q, p, old < n ? old : n);
+  memcpy(q, p, HK_TRACK_LIVE_LEN(p, old < n ? old : n));
 #endif
   do_free(p);
   return q;

@@ -136,7 +136,7 @@ static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
                       const char *which) {
   long n = 0;
   int free_list = which[0] == 'f';
-  for (; b != NULL; b = HK_LINK_DEC(&b->next, b->next)) {
+  for (; b != NULL; b = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b))) {
     long i = block_index(s, (uintptr_t)b);
     if (i < 0) {
       problem(w, which[0] == 'f' ? "free-list node off the stride grid"
@@ -203,7 +203,7 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
     uint8_t want = (uint8_t)(HK_HDR_MAGIC | c);
     for (uint32_t i = 0; i < s->carved; i++) {
       const uint8_t *h = (const uint8_t *)(s->user0 + (uintptr_t)i * s->stride) - 1;
-      if (*h != want) problem(w, "block header overwritten", h + 1, c);
+      if (HK_TRACK_GET_U8(h) != want) problem(w, "block header overwritten", h + 1, c);
     }
   }
 }

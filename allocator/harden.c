@@ -52,7 +52,7 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   int c = s->cls;
   uintptr_t a = (uintptr_t)p;
   /* the common case first, without a division: p is a live block start */
-  if (hk_is_block(s, p) && (!(s->user0 & 16) || ((uint8_t *)p)[-1] == (uint8_t)(HK_HDR_MAGIC | c)) &&
+  if (hk_is_block(s, p) && (!(s->user0 & 16) || HK_TRACK_GET_U8((uint8_t *)p - 1) == (uint8_t)(HK_HDR_MAGIC | c)) &&
       (!HK_HARDEN_STATE || hk_state_get(p))) {
     if (own && HK_HARDEN_STATE) hk_state_put(p, 0);
     return (hk_block_t *)p;
@@ -69,7 +69,7 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
                   (HK_HARDEN_STATE && !hk_state_get(p))))
     bad_pointer(fault_interior, op, p, c);
   if (hk_class[c].header &&
-      ((uint8_t *)b)[-1] != (uint8_t)(HK_HDR_MAGIC | c))
+      HK_TRACK_GET_U8((uint8_t *)b - 1) != (uint8_t)(HK_HDR_MAGIC | c))
     hk_fatal("block header corrupt", b, c);
   if (HK_HARDEN_STATE && !hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
   if (own && HK_HARDEN_STATE) {

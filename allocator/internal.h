@@ -297,7 +297,7 @@ __attribute__((noreturn, cold)) void hk_harden_fault(hk_slab_t *s, const void *p
 /* Next node of free list s after b (decoded, and sanitized when checked);
  * marks b handed out. */
 HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
-  hk_block_t *n = HK_LINK_DEC(&b->next, b->next);
+  hk_block_t *n = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
 #if HK_HARDEN_LINKS
   if (HK_UNLIKELY(n != NULL && !hk_is_block(s, n)))
     hk_fatal("corrupt free-list link", b, s->cls);
@@ -328,7 +328,7 @@ HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
                                          (uintptr_t)p < s->user0
                                    : !hk_is_block(s, p)) ||
                   ((s->user0 & 16) &&
-                   ((uint8_t *)p)[-1] != (uint8_t)(HK_HDR_MAGIC | s->cls))))
+                   HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))))
     hk_harden_fault(s, p);
 #endif
 #if HK_HARDEN_STATE

@@ -89,6 +89,7 @@ static void ss_unmap(hk_ss_t *ss) {
   if (ss->all_prev) ss->all_prev->all_next = ss->all_next;
   else ss_all = ss->all_next;
   if (ss->all_next) ss->all_next->all_prev = ss->all_prev;
+  HK_TRACK_UNMAP(ss, HK_SS_SIZE);
   hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_NONE);
   if (ss->dbg_req) hk_os_unmap(ss->dbg_req, HK_SS_SIZE / 16 * sizeof(uint32_t));
   hk_os_unmap(ss, HK_SS_SIZE);
@@ -118,6 +119,9 @@ static hk_ss_t *ss_map(void) {
   ss->dbg_req = hk_os_map(HK_SS_SIZE / 16 * sizeof(uint32_t), HK_PAGE);
 #endif
   hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS);
+  /* Every block byte is no-access until handed out (track.h). */
+  HK_TRACK_NOACCESS((char *)ss + HK_SS_META, HK_SS_SIZE - HK_SS_META);
+  HK_TRACK_SEGMENT(ss, HK_SS_SIZE);
   ss_mapped++;
   ss->all_prev = NULL;
   ss->all_next = ss_all;

@@ -119,13 +119,14 @@ static hk_block_t *carve(hk_slab_t *s) {
   unsigned bucket = hk_bucket_of_class(s->cls);
   uint64_t f0 = hk_fault_begin();
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
+  /* headers and links are written into no-access memory (track.h) */
   for (uint32_t i = 0; i < batch; i++, u += stride) {
-    if (header) ((uint8_t *)u)[-1] = hdr;
+    if (header) HK_TRACK_SET_U8((uint8_t *)u - 1, hdr);
 #if HAKMEM_CHECK_LEVEL >= 2
     hk_debug_carve(s, (void *)u);
 #endif
-    ((hk_block_t *)u)->next =
-        HK_LINK_ENC(u, i + 1 < batch ? (hk_block_t *)(u + stride) : NULL);
+    HK_TRACK_SET_NEXT((hk_block_t *)u,
+        HK_LINK_ENC(u, i + 1 < batch ? (hk_block_t *)(u + stride) : NULL));
   }
   hk_fault_end(bucket, f0);
   hk_fresh_pages(bucket, fresh);
@@ -150,7 +151,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   if (b == NULL) return;
 #ifdef HAKMEM_INJECT_REMOTE_DROP
   { /* INJECTED BUG: the queue's head taken for a sentinel and skipped */
-    hk_block_t *second = HK_LINK_DEC(&b->next, b->next);
+    hk_block_t *second = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
     if (second != NULL) b = second;
   }
 #endif
@@ -170,15 +171,15 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
       if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
         for (uint32_t g = 16; g < s->stride; g += 16) hk_state_put((char *)tail + g, 0);
     }
-    hk_block_t *next = HK_LINK_DEC(&tail->next, tail->next);
+    hk_block_t *next = HK_LINK_DEC(&tail->next, HK_TRACK_NEXT(tail));
     if (next == NULL) break;
     if (!hk_is_block(s, next)) hk_fatal("corrupt remote-queue node", tail, s->cls);
     tail = next;
     n++;
   }
 #else
-  while (tail->next != NULL) {
-    tail = tail->next;
+  while (HK_TRACK_NEXT(tail) != NULL) {
+    tail = HK_TRACK_NEXT(tail);
     n++;
   }
 #endif
@@ -186,7 +187,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   atomic_store_explicit(&s->remote, 0, memory_order_release);
 #endif
   HK_ASSERT(n <= s->used);
-  tail->next = HK_LINK_ENC(&tail->next, s->free);
+  HK_TRACK_SET_NEXT(tail, HK_LINK_ENC(&tail->next, s->free));
   s->free = b;
   s->used -= n;
   if (h) HK_CNT_ADD(h->drains, 1);
@@ -350,7 +351,7 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   HK_TRACK_HANDOFF(&s->remote);
   do {
-    b->next = HK_LINK_ENC(&b->next, old & ~HK_REMOTE_PARKED);
+    HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, old & ~HK_REMOTE_PARKED));
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)b,
                                                   memory_order_release,
                                                   memory_order_relaxed));
@@ -387,7 +388,7 @@ HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
     uintptr_t a = (uintptr_t)b;
     if (a < s->user0 || a >= end || (a - s->user0) % s->stride != 0) break;
     pending++;
-    b = HK_LINK_DEC(&b->next, *(hk_block_t *const volatile *)&b->next);
+    b = HK_LINK_DEC(&b->next, HK_TRACK_NEXT_RELAXED(b));
   }
   return used - pending;
 }

@@ -1,41 +1,250 @@
 /* track.h - the one layer through which the allocator tells memory tools
- * (valgrind memcheck, ASan, TSan) about its blocks.
+ * (valgrind memcheck, ASan/LSan, TSan) about its blocks.  No other file of
+ * allocator/ includes a tool header or calls a tool API.
  *
  * Every allocator path calls these on allocate, free and reuse:
- *   HK_TRACK_ALLOC(p, n, zeroed)  block [p, p+n) handed to the user
- *   HK_TRACK_FREE(p, n)           block returned by the user
+ *   HK_TRACK_ALLOC(p, n, zeroed)  block [p, p+n) handed to the user; n is the
+ *                                 size asked for, the rest of the block stays
+ *                                 no-access (so an overflow past the request
+ *                                 is seen); zeroed: contents known zero
+ *   HK_TRACK_FREE(p, n)           block returned by the user; [p, p+n) (its
+ *                                 usable bytes from p) becomes no-access
+ *   HK_TRACK_RESIZE(p, old, new)  a live block's size changes in place
  *   HK_TRACK_NOACCESS(p, n)       allocator-owned bytes the user may not touch
- *   HK_TRACK_UNDEFINED(p, n)      bytes the allocator is about to write
- *   HK_TRACK_DEFINED(p, n)        allocator metadata it is about to read
+ *                                 (never-carved memory, padding, headers)
+ *   HK_TRACK_UNDEFINED(p, n)      bytes the user may write but not read yet
+ *   HK_TRACK_DEFINED(p, n)        bytes whose contents are known (calloc of a
+ *                                 fresh mapping, which is zero without a write)
+ *   HK_TRACK_UNMAP(p, n)          a segment about to be unmapped: forget its
+ *                                 state, since the address range may be reused
+ *   HK_TRACK_SEGMENT(p, n)        a segment just mapped (LSan scans it for
+ *                                 pointers into ASan's heap)
  *   HK_TRACK_HANDOFF(addr) / HK_TRACK_ACQUIRE(addr)
  *                                 a hand-off between threads (remote queue)
+ * The allocator's own metadata inside blocks (free-list links, header
+ * bytes) is read and written only through
+ *   HK_TRACK_NEXT(b), HK_TRACK_NEXT_RELAXED(b), HK_TRACK_SET_NEXT(b, v),
+ *   HK_TRACK_GET_U8(p), HK_TRACK_SET_U8(p, v)
+ * which leave the tool's view of those bytes (no-access) unchanged and keep
+ * the tool from reporting the allocator itself.  HK_TRACK_LIVE_LEN(p, n) is
+ * how many leading bytes of [p, p+n) the user asked for (realloc copies only
+ * those; without a memory tool it is n).
  *
- * In release builds and builds without a tool every macro is empty, so the
- * hooks cost nothing.  The tool bindings are added with the sanitizer lanes
- * (issue 8); call sites must not call valgrind or ASan APIs directly.
+ * Which tool: ASan when compiled with -fsanitize=address, TSan with
+ * -fsanitize=thread, valgrind client requests with HAKMEM_VALGRIND=1 (CMake
+ * option HAKMEM_VALGRIND; the requests are a few no-op instructions outside
+ * valgrind).  HK_TRACK_MEMORY is 1 when a memory tool (valgrind or ASan) is
+ * compiled in.
+ *
+ * Invariants, in a memory-tool build:
+ *   - the user-visible bytes of a live block are exactly [p, p+request);
+ *     everything else in a superslab's data area or a whale mapping
+ *     (free blocks, header bytes, alignment padding, slack past the
+ *     request, never-carved memory) is no-access;
+ *   - the allocator touches no-access bytes only through the accessors
+ *     above, never with a plain load or store.
+ * In builds without a tool every macro is empty or a plain access, so the
+ * release code is byte-identical to the code without hooks.
  */
 #ifndef HAKMEM_TRACK_H
 #define HAKMEM_TRACK_H
 
-#define HK_TRACK_ALLOC(p, n, zeroed) ((void)(p), (void)(n), (void)(zeroed))
-#define HK_TRACK_FREE(p, n)          ((void)(p), (void)(n))
-#define HK_TRACK_NOACCESS(p, n)      ((void)(p), (void)(n))
-#define HK_TRACK_UNDEFINED(p, n)     ((void)(p), (void)(n))
-#define HK_TRACK_DEFINED(p, n)       ((void)(p), (void)(n))
-#define HK_TRACK_HANDOFF(addr)       ((void)(addr))
-#define HK_TRACK_ACQUIRE(addr)       ((void)(addr))
+#include <stddef.h>
+
+/* ---- which tools ---------------------------------------------------------- */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HK_TRACK_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define HK_TRACK_TSAN 1
+#endif
+#endif
+#if !defined(HK_TRACK_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define HK_TRACK_ASAN 1
+#endif
+#if !defined(HK_TRACK_TSAN) && defined(__SANITIZE_THREAD__)
+#define HK_TRACK_TSAN 1
+#endif
+#if defined(HAKMEM_VALGRIND) && HAKMEM_VALGRIND
+#define HK_TRACK_VALGRIND 1
+#endif
+#ifndef HK_TRACK_ASAN
+#define HK_TRACK_ASAN 0
+#endif
+#ifndef HK_TRACK_TSAN
+#define HK_TRACK_TSAN 0
+#endif
+#ifndef HK_TRACK_VALGRIND
+#define HK_TRACK_VALGRIND 0
+#endif
+#define HK_TRACK_MEMORY (HK_TRACK_ASAN || HK_TRACK_VALGRIND)
+
+#if HK_TRACK_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+#if HK_TRACK_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+#if HK_TRACK_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* ---- per-tool primitives (internal to this header) ----------------------- */
+#if HK_TRACK_VALGRIND
+#define HK_VG_(stmt) stmt
+#else
+#define HK_VG_(stmt) ((void)0)
+#endif
+#if HK_TRACK_ASAN
+#define HK_ASAN_(stmt) stmt
+#else
+#define HK_ASAN_(stmt) ((void)0)
+#endif
+
+#if HK_TRACK_MEMORY
+/* Metadata accessors: the bytes stay no-access for the user.  ASan: the
+ * access is not instrumented; valgrind: error reporting is off around it
+ * (memcheck still performs the access and gives loaded no-access bytes
+ * the "defined" state, so the loaded link is usable). */
+#if HK_TRACK_ASAN
+#define HK_TRACK_NOSAN_ __attribute__((noinline, unused, no_sanitize("address")))
+#else
+#define HK_TRACK_NOSAN_ __attribute__((noinline, unused))
+#endif
+static HK_TRACK_NOSAN_ void *hk_track_load_ptr(void *const *a) {
+  HK_VG_(VALGRIND_DISABLE_ERROR_REPORTING);
+  void *v = __atomic_load_n((void **)a, __ATOMIC_RELAXED);
+  HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
+  return v;
+}
+static HK_TRACK_NOSAN_ void hk_track_store_ptr(void **a, void *v) {
+  HK_VG_(VALGRIND_DISABLE_ERROR_REPORTING);
+  *a = v;
+  HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
+}
+static HK_TRACK_NOSAN_ unsigned char hk_track_load_u8(const void *a) {
+  HK_VG_(VALGRIND_DISABLE_ERROR_REPORTING);
+  unsigned char v = *(const volatile unsigned char *)a;
+  HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
+  return v;
+}
+static HK_TRACK_NOSAN_ void hk_track_store_u8(void *a, unsigned char v) {
+  HK_VG_(VALGRIND_DISABLE_ERROR_REPORTING);
+  *(volatile unsigned char *)a = v;
+  HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
+}
+/* Leading bytes of [p, p+n) the user may access: the block's request when
+ * n covers it (the live part is a prefix, the rest is no-access). */
+static inline size_t hk_track_live_len(const void *p, size_t n) {
+  size_t live = n;
+#if HK_TRACK_ASAN
+  void *bad = __asan_region_is_poisoned((void *)p, n);
+  if (bad != NULL) live = (size_t)((const char *)bad - (const char *)p);
+#endif
+#if HK_TRACK_VALGRIND
+  if (RUNNING_ON_VALGRIND) { /* binary search for the first no-access byte */
+    size_t lo = 0, hi = live;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      unsigned char vbits;
+      if (VALGRIND_GET_VBITS((const char *)p + mid, &vbits, 1) == 3) hi = mid;
+      else lo = mid + 1;
+    }
+    live = lo;
+  }
+#endif
+  return live;
+}
+#define HK_TRACK_NEXT(b) ((__typeof__((b)->next))hk_track_load_ptr((void *const *)&(b)->next))
+#define HK_TRACK_NEXT_RELAXED(b) HK_TRACK_NEXT(b)
+#define HK_TRACK_SET_NEXT(b, v) hk_track_store_ptr((void **)&(b)->next, (void *)(v))
+#define HK_TRACK_GET_U8(p) hk_track_load_u8(p)
+#define HK_TRACK_SET_U8(p, v) hk_track_store_u8((p), (unsigned char)(v))
+#define HK_TRACK_LIVE_LEN(p, n) hk_track_live_len((p), (n))
+#else
+#define HK_TRACK_NEXT(b) ((b)->next)
+#define HK_TRACK_NEXT_RELAXED(b) __atomic_load_n(&(b)->next, __ATOMIC_RELAXED)
+#define HK_TRACK_SET_NEXT(b, v) ((b)->next = (v))
+#define HK_TRACK_GET_U8(p) (*(const uint8_t *)(p))
+#define HK_TRACK_SET_U8(p, v) (*(uint8_t *)(p) = (uint8_t)(v))
+#define HK_TRACK_LIVE_LEN(p, n) (n)
+#endif
+
+/* ---- block and range state ------------------------------------------------ */
+#if HK_TRACK_MEMORY
+#define HK_TRACK_ALLOC(p, n, zeroed)                                           \
+  do {                                                                         \
+    HK_VG_(VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zeroed)));                  \
+    HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
+  } while (0)
+#define HK_TRACK_FREE(p, n)                                                    \
+  do {                                                                         \
+    HK_VG_(VALGRIND_FREELIKE_BLOCK((p), 0));                                   \
+    HK_ASAN_(ASAN_POISON_MEMORY_REGION((p), (n)));                             \
+  } while (0)
+#define HK_TRACK_RESIZE(p, old, new)                                           \
+  do {                                                                         \
+    size_t hk_old_ = (old), hk_new_ = (new);                                   \
+    HK_VG_(VALGRIND_RESIZEINPLACE_BLOCK((p), hk_old_, hk_new_, 0));            \
+    HK_ASAN_(hk_new_ > hk_old_                                                 \
+                 ? ASAN_UNPOISON_MEMORY_REGION((p), hk_new_)                   \
+                 : ASAN_POISON_MEMORY_REGION((char *)(p) + hk_new_, hk_old_ - hk_new_)); \
+  } while (0)
+#define HK_TRACK_NOACCESS(p, n)                                                \
+  do {                                                                         \
+    HK_VG_(VALGRIND_MAKE_MEM_NOACCESS((p), (n)));                              \
+    HK_ASAN_(ASAN_POISON_MEMORY_REGION((p), (n)));                             \
+  } while (0)
+#define HK_TRACK_UNDEFINED(p, n)                                               \
+  do {                                                                         \
+    HK_VG_(VALGRIND_MAKE_MEM_UNDEFINED((p), (n)));                             \
+    HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
+  } while (0)
+#define HK_TRACK_DEFINED(p, n)                                                 \
+  do {                                                                         \
+    HK_VG_(VALGRIND_MAKE_MEM_DEFINED((p), (n)));                               \
+    HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
+  } while (0)
+/* ASan's shadow outlives a mapping: clear it so that whoever maps the range
+ * next starts clean; LSan stops scanning it.  (valgrind follows munmap.) */
+#define HK_TRACK_UNMAP(p, n)                                                   \
+  do {                                                                         \
+    HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
+    HK_ASAN_(__lsan_unregister_root_region((p), (n)));                         \
+  } while (0)
+#define HK_TRACK_SEGMENT(p, n) HK_ASAN_(__lsan_register_root_region((p), (n)))
+#else
+#define HK_TRACK_ALLOC(p, n, zeroed) ((void)0)
+#define HK_TRACK_FREE(p, n)          ((void)0)
+#define HK_TRACK_RESIZE(p, old, new) ((void)0)
+#define HK_TRACK_NOACCESS(p, n)      ((void)0)
+#define HK_TRACK_UNDEFINED(p, n)     ((void)0)
+#define HK_TRACK_DEFINED(p, n)       ((void)0)
+#define HK_TRACK_UNMAP(p, n)         ((void)0)
+#define HK_TRACK_SEGMENT(p, n)       ((void)0)
+#endif
+
+/* ---- thread hand-offs ------------------------------------------------------
+ * The remote queue is a C11 release CAS (push) and acquire exchange
+ * (drain), which TSan already follows; the annotations name the hand-off
+ * explicitly, on the queue word, so that a block's reuse by its owner is
+ * ordered after everything the freeing thread did to it even if the queue
+ * code changes its memory orders. */
+#if HK_TRACK_TSAN
+#define HK_TRACK_HANDOFF(addr) __tsan_release((void *)(addr))
+#define HK_TRACK_ACQUIRE(addr) __tsan_acquire((void *)(addr))
+#else
+#define HK_TRACK_HANDOFF(addr) ((void)0)
+#define HK_TRACK_ACQUIRE(addr) ((void)0)
+#endif
 
 /* Functions that read other threads' owner-only counters on purpose (the
  * statistics snapshot) opt out of TSan instrumentation here. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
+#if HK_TRACK_TSAN
 #define HK_NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#endif
-#if !defined(HK_NO_TSAN) && defined(__SANITIZE_THREAD__)
-#define HK_NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#ifndef HK_NO_TSAN
+#else
 #define HK_NO_TSAN
 #endif
 

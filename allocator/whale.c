@@ -95,6 +95,7 @@ static void cache_unlink(hk_whale_t *w) {
 
 static void unmap_whale(hk_whale_t *w) {
   size_t map_size = w->map_size;
+  HK_TRACK_UNMAP(w, map_size);
   hk_registry_set(w, map_size, HK_CHUNK_NONE);
   hk_os_unmap(w, map_size);
 }
@@ -121,7 +122,10 @@ static hk_whale_t *cache_take(size_t need) {
 static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   size_t old_size = w->map_size;
   if (new_size == old_size) return w;
-  if (w->huge) return NULL;
+  /* Memory tools keep per-address state (ASan's shadow, LSan's root
+   * region) that mremap would leave behind: with one compiled in, nothing
+   * is remapped (realloc copies, the cache maps anew; track.h). */
+  if (HK_TRACK_MEMORY || w->huge) return NULL;
   guard_set(w, 0); /* one mapping again; the guard moves to the new end */
   /* Unregister while the range is still ours: once mremap gives part of it
    * back, another thread may map and register a segment there. */
@@ -216,9 +220,17 @@ static void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
 #endif
   WCNT(h, allocs, 1);
   WCNT(h, bytes_in, w->usable);
-  HK_TRACK_ALLOC((char *)w + user_off, w->usable, 0);
   return (char *)w + user_off;
 }
+
+/* Memory tools (track.h): the padding after the header and the slack after
+ * the request stay the allocator's; the user gets exactly [p, p+size). */
+#define TRACK_HAND_OUT(w, p, size)                                             \
+  do {                                                                         \
+    HK_TRACK_NOACCESS((char *)(w) + sizeof(hk_whale_t), (w)->user_off - sizeof(hk_whale_t)); \
+    HK_TRACK_NOACCESS((char *)(p) + (size), (w)->usable - (size));             \
+    HK_TRACK_ALLOC((p), (size), 0);                                            \
+  } while (0)
 
 static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
   size_t map_align = align > HK_SS_SIZE ? align : HK_SS_SIZE;
@@ -280,12 +292,18 @@ void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
     if (w != NULL) {
       WCNT(h, hits, 1);
       if (w->released) hk_fresh_pages(HK_BUCKET_WHALE, w->map_size / HK_PAGE);
-      return hand_out(h, w, user_off);
+      void *p = hand_out(h, w, user_off);
+      TRACK_HAND_OUT(w, p, size);
+      return p;
     }
   }
   atomic_fetch_add_explicit(&whale_misses, 1, memory_order_relaxed);
   hk_whale_t *w = map_new(size + HK_WHALE_GUARD, align, user_off);
-  return w ? hand_out(h, w, user_off) : NULL;
+  if (w == NULL) return NULL;
+  HK_TRACK_SEGMENT(w, w->map_size);
+  void *p = hand_out(h, w, user_off);
+  TRACK_HAND_OUT(w, p, size);
+  return p;
 }
 
 /* calloc: fresh or released-with-DONTNEED mappings are already zero. */
@@ -303,6 +321,7 @@ void *hk_whale_calloc(hk_heap_t *h, size_t size) {
     if (hk_opt.lazy_zero) hk_os_zero_lazy(p, size);
     else memset(p, 0, size);
   }
+  HK_TRACK_DEFINED(p, size); /* zero, written or not */
   return p;
 }
 

@@ -79,6 +79,21 @@ hakmem_choice(HAKMEM_FUZZ_ENGINE none
   "Engine the fuzz targets link against: none (replay only), libfuzzer (clang -fsanitize=fuzzer), afl (AFL++ compiler, persistent mode)"
   none libfuzzer afl)
 
+# ---- HAKMEM_VALGRIND -------------------------------------------------------
+# valgrind client requests in allocator/track.h (MALLOCLIKE/FREELIKE blocks,
+# no-access free blocks and headers).  Outside valgrind each request is a
+# few no-op instructions; the debug preset turns this on.
+option(HAKMEM_VALGRIND "Issue valgrind memcheck client requests for hakmem's blocks (needs the Debian package valgrind)" OFF)
+if(HAKMEM_VALGRIND)
+  include(CheckIncludeFile)
+  check_include_file(valgrind/memcheck.h HAKMEM_HAVE_MEMCHECK_H)
+  if(NOT HAKMEM_HAVE_MEMCHECK_H)
+    message(FATAL_ERROR
+      "hakmem: HAKMEM_VALGRIND=ON needs <valgrind/memcheck.h>.\n"
+      "Install the Debian package 'valgrind' (ci/setup installs it), or configure with -DHAKMEM_VALGRIND=OFF.")
+  endif()
+endif()
+
 # ---- HAKMEM_WERROR ---------------------------------------------------------
 option(HAKMEM_WERROR "Treat compiler warnings as errors (the presets turn this on)" OFF)
 
@@ -86,6 +101,9 @@ option(HAKMEM_WERROR "Treat compiler warnings as errors (the presets turn this o
 set(HAKMEM_ALLOCATOR_DEFINITIONS
   HAKMEM_CHECK_LEVEL=${HAKMEM_CHECK_LEVEL}
   HAKMEM_VARIANT_NAME="${HAKMEM_VARIANT}")
+if(HAKMEM_VALGRIND)
+  list(APPEND HAKMEM_ALLOCATOR_DEFINITIONS HAKMEM_VALGRIND=1)
+endif()
 if(HAKMEM_INJECT)
   string(TOUPPER "${HAKMEM_INJECT}" _hakmem_inject_upper)
   list(APPEND HAKMEM_ALLOCATOR_DEFINITIONS
