@@ -23,7 +23,8 @@
  *                                 a hand-off between threads (remote queue)
  * The allocator's own metadata inside blocks (free-list links, header
  * bytes) is read and written only through
- *   HK_TRACK_NEXT(b), HK_TRACK_NEXT_RELAXED(b), HK_TRACK_SET_NEXT(b, v),
+ *   HK_TRACK_NEXT(b), HK_TRACK_SET_NEXT(b, v),
+ *   HK_TRACK_NEXT_RELAXED(b)  (a racy peek from another thread: statistics)
  *   HK_TRACK_GET_U8(p), HK_TRACK_SET_U8(p, v)
  * which leave the tool's view of those bytes (no-access) unchanged and keep
  * the tool from reporting the allocator itself.  HK_TRACK_LIVE_LEN(p, n) is
@@ -68,6 +69,13 @@
 #endif
 #if defined(HAKMEM_VALGRIND) && HAKMEM_VALGRIND
 #define HK_TRACK_VALGRIND 1
+#endif
+/* -DHAKMEM_TRACK_OFF=1 compiles every hook out even under a tool: the
+ * sanitizers/ proofs use it to show what the tools miss without them. */
+#if defined(HAKMEM_TRACK_OFF) && HAKMEM_TRACK_OFF
+#undef HK_TRACK_ASAN
+#undef HK_TRACK_TSAN
+#undef HK_TRACK_VALGRIND
 #endif
 #ifndef HK_TRACK_ASAN
 #define HK_TRACK_ASAN 0
@@ -165,7 +173,7 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
 #define HK_TRACK_LIVE_LEN(p, n) hk_track_live_len((p), (n))
 #else
 #define HK_TRACK_NEXT(b) ((b)->next)
-#define HK_TRACK_NEXT_RELAXED(b) __atomic_load_n(&(b)->next, __ATOMIC_RELAXED)
+#define HK_TRACK_NEXT_RELAXED(b) (*(__typeof__((b)->next) const volatile *)&(b)->next)
 #define HK_TRACK_SET_NEXT(b, v) ((b)->next = (v))
 #define HK_TRACK_GET_U8(p) (*(const uint8_t *)(p))
 #define HK_TRACK_SET_U8(p, v) (*(uint8_t *)(p) = (uint8_t)(v))

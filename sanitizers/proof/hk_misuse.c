@@ -171,6 +171,7 @@ typedef struct ring {
   pthread_cond_t cond;
   void *slot[RING];
   unsigned head, tail, done;
+  void *live[16]; /* the producer's blocks that outlive it */
 } ring_t;
 
 static void ring_put(ring_t *r, void *p) {
@@ -199,7 +200,7 @@ static size_t size_of(unsigned i) {
  * blocks the consumer freed back to its slabs (remote frees, drained). */
 static void *producer(void *arg) {
   ring_t *r = arg;
-  void *live[16] = {0};
+  void **live = r->live;
   for (unsigned i = 0; i < remote_ops; i++) {
     size_t n = size_of(i);
     unsigned char *p = hak_malloc(n);
@@ -216,7 +217,8 @@ static void *producer(void *arg) {
   r->done = 1;
   pthread_cond_broadcast(&r->cond);
   pthread_mutex_unlock(&r->lock);
-  return NULL; /* exits with live blocks: their slabs are abandoned */
+  return NULL; /* exits with live blocks: their slabs are abandoned, and
+                * the main thread frees the blocks after the join */
 }
 static void *consumer(void *arg) {
   ring_t *r = arg;
@@ -245,6 +247,7 @@ static void round_trip(unsigned pairs) {
   }
   for (unsigned k = 0; k < 2 * pairs; k++) pthread_join(t[k], NULL);
   for (unsigned k = 0; k < pairs; k++) {
+    for (unsigned j = 0; j < 16; j++) hak_free(rings[k].live[j]); /* into abandoned slabs */
     pthread_mutex_destroy(&rings[k].lock);
     pthread_cond_destroy(&rings[k].cond);
   }
