@@ -19,6 +19,10 @@
  *                                 state, since the address range may be reused
  *   HK_TRACK_SEGMENT(p, n)        a segment just mapped (LSan scans it for
  *                                 pointers into ASan's heap)
+ *                                 SEGMENT and UNMAP take LSan's own lock:
+ *                                 call them under a lock fork_prepare holds
+ *                                 (hk_ss_lock, whale_lock), or a fork can
+ *                                 copy LSan's lock taken into the child
  *   HK_TRACK_HANDOFF(addr) / HK_TRACK_ACQUIRE(addr)
  *                                 a hand-off between threads (remote queue)
  * The allocator's own metadata inside blocks (free-list links, header

@@ -93,9 +93,23 @@ static void cache_unlink(hk_whale_t *w) {
   __atomic_store_n(&cached_count, cached_count - 1, __ATOMIC_RELAXED);
 }
 
+/* LSan's root-region calls (HK_TRACK_SEGMENT/UNMAP) take LSan's own lock:
+ * made under whale_lock, which fork_prepare holds, no fork can copy that
+ * lock taken into a child (which then hung in its next call).  Only ASan
+ * builds take the lock (and only they have work to do: HK_TRACK_UNMAP and
+ * HK_TRACK_SEGMENT are LSan/ASan-only); whale_lock is never held here. */
+#define TRACK_UNDER_WHALE_LOCK(stmt)                                           \
+  do {                                                                         \
+    if (HK_TRACK_ASAN) {                                                       \
+      pthread_mutex_lock(&whale_lock);                                         \
+      stmt;                                                                    \
+      pthread_mutex_unlock(&whale_lock);                                       \
+    }                                                                          \
+  } while (0)
+
 static void unmap_whale(hk_whale_t *w) {
   size_t map_size = w->map_size;
-  HK_TRACK_UNMAP(w, map_size);
+  TRACK_UNDER_WHALE_LOCK(HK_TRACK_UNMAP(w, map_size)); /* (only ASan has work here) */
   hk_registry_set(w, map_size, HK_CHUNK_NONE);
   hk_os_unmap(w, map_size);
 }
@@ -300,7 +314,7 @@ void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
   atomic_fetch_add_explicit(&whale_misses, 1, memory_order_relaxed);
   hk_whale_t *w = map_new(size + HK_WHALE_GUARD, align, user_off);
   if (w == NULL) return NULL;
-  HK_TRACK_SEGMENT(w, w->map_size);
+  TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(w, w->map_size));
   void *p = hand_out(h, w, user_off);
   TRACK_HAND_OUT(w, p, size);
   return p;
