@@ -22,8 +22,8 @@
  * of every thread; hk_fatal dumps it after its one-line report, each line
  * starting "hakmem: recent: ".
  *
- * Under a memory tool (track.h: valgrind client requests or ASan) the fill
- * patterns are off: the tool sees every byte of them exactly, and free and
+ * While a memory tool watches (track.h HK_TRACK_ACTIVE: ASan, or a run
+ * under valgrind of a build with client requests) the fill patterns are off: the tool sees every byte of them exactly, and free and
  * padding bytes are no-access to everyone but the allocator's accessors;
  * the request slots (double free at once) stay.
  *
@@ -72,7 +72,7 @@ static const char *fmt2(const char *a, size_t x, const char *b, size_t y, const 
 
 void hk_debug_carve(const hk_slab_t *s, void *b) {
   size_t u = hk_class[s->cls].usable;
-  if (!HK_TRACK_MEMORY)
+  if (!HK_TRACK_ACTIVE)
     memset((uint8_t *)b + sizeof(hk_block_t), HK_FILL_FREE, u - sizeof(hk_block_t));
   uint32_t *r = req_slot(b);
   if (r) *r = HK_REQ_FREED;
@@ -83,7 +83,7 @@ void hk_debug_alloc(void *p, size_t n) {
   size_t u = hk_class[s->cls].usable;
   uint8_t *b = p;
   if (n > u) n = u;
-  if (!HK_TRACK_MEMORY) {
+  if (!HK_TRACK_ACTIVE) {
     size_t bad = first_not(b, sizeof(hk_block_t), u, HK_FILL_FREE);
     if (bad < u) hk_fatal(fmt2("write after free at offset ", bad, NULL, 0, NULL), p, s->cls);
     memset(b, HK_FILL_ALLOC, n);
@@ -101,7 +101,7 @@ void hk_debug_resize(void *b, const void *q, size_t n) {
   size_t end = (size_t)((const uint8_t *)q - (uint8_t *)b) + n;
   if (end > u) end = u;
   if (r && *r == HK_REQ_FREED) return;
-  if (r && end < *r && !HK_TRACK_MEMORY) memset((uint8_t *)b + end, HK_FILL_PAD, *r - end);
+  if (r && end < *r && !HK_TRACK_ACTIVE) memset((uint8_t *)b + end, HK_FILL_PAD, *r - end);
   if (r) *r = (uint32_t)end;
 }
 
@@ -112,12 +112,12 @@ void hk_debug_free(const hk_slab_t *s, void *p) {
   /* a block already freed (its remote free not drained yet, so its state
    * bit is still set): the request slot says so at once */
   if (r && *r == HK_REQ_FREED) hk_fatal("double free", p, s->cls);
-  if (r && *r < u && !HK_TRACK_MEMORY) {
+  if (r && *r < u && !HK_TRACK_ACTIVE) {
     size_t bad = first_not(b, *r, u, HK_FILL_PAD);
     if (bad < u)
       hk_fatal(fmt2("heap overflow at offset ", bad, " (requested ", *r, ")"), p, s->cls);
   }
-  if (!HK_TRACK_MEMORY) memset(b + sizeof(hk_block_t), HK_FILL_FREE, u - sizeof(hk_block_t));
+  if (!HK_TRACK_ACTIVE) memset(b + sizeof(hk_block_t), HK_FILL_FREE, u - sizeof(hk_block_t));
   if (r) *r = HK_REQ_FREED;
 }
 

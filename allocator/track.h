@@ -95,6 +95,16 @@
 #if HK_TRACK_VALGRIND
 #include <valgrind/memcheck.h>
 #endif
+/* HK_TRACK_ACTIVE: a memory tool is watching this run (ASan: always when
+ * compiled in; valgrind: only when running under it).  The debug fill
+ * patterns step aside then (debug.c). */
+#if HK_TRACK_ASAN
+#define HK_TRACK_ACTIVE 1
+#elif HK_TRACK_VALGRIND
+#define HK_TRACK_ACTIVE (RUNNING_ON_VALGRIND != 0)
+#else
+#define HK_TRACK_ACTIVE 0
+#endif
 #if HK_TRACK_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
