@@ -9,8 +9,10 @@
  * safe to write through.
  *
  * Fork: the prepare handler takes every allocator lock in a fixed order;
- * the child re-initialises them and abandons the heaps of the threads that
- * did not survive the fork, so their blocks stay freeable in the child.
+ * parent and child release them.  In the child the heaps of the threads
+ * that did not survive the fork are left alone (never adopted, never
+ * recycled), because those threads may have stopped inside a lock-free
+ * fast path; their blocks stay freeable (remote queue) but are leaked.
  *
  * Start-up: hk_init runs once (options, key, fork handlers, verbose line);
  * a recursive allocation from inside it (e.g. glibc's pthread_atfork
@@ -129,10 +131,19 @@ static void fork_child(void) {
   /* This thread took every lock in fork_prepare and is the one thread of
    * the child, so it releases them, as the parent does. */
   fork_parent();
-  /* Threads other than this one are gone: abandon their heaps. */
+  /* Threads other than this one are gone, possibly in the middle of a
+   * lock-free fast path on one of their slabs: those slabs are never
+   * reused in the child (adopting them could hand out a half-pushed
+   * block).  Their heaps stay owned by nobody and are not recycled, so no
+   * new thread inherits their slabs; frees into them queue remotely and
+   * are never drained.  The child leaks them, as glibc leaks the dead
+   * threads' tcaches. */
   hk_heap_t *me = hk_tl_heap;
   for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {
-    if (h != me && h->alive) heap_retire(h);
+    if (h != me && h->alive) {
+      h->alive = 0;
+      hk_threads_exited++;
+    }
   }
 }
 
