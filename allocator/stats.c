@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -147,6 +148,51 @@ static void flush(int fd, line_t *l) {
   l->len = 0;
 }
 
+/* The dump after the per-class table: one line per entry, "key=value"
+ * pairs read from hak_stats_t by offset.  DUMP_HIT_RATE names the one
+ * derived value. */
+typedef struct dump_field { const char *key; size_t off; } dump_field_t;
+typedef struct dump_line { const char *title; dump_field_t fields[12]; } dump_line_t;
+#define F(key, member) {key, offsetof(hak_stats_t, member)}
+#define DUMP_HIT_RATE SIZE_MAX
+#define BUCKETS(arr) F("tiny", arr[0]), F("mid", arr[1]), F("l25", arr[2]), \
+                     F("whale", arr[3]), F("meta", arr[4])
+static const dump_line_t dump_lines[] = {
+    {"whale", {F("allocs", large_allocs), F("frees", large_frees),
+               F("live_bytes", large_live_bytes), F("cache_hits", whale_hits),
+               F("cache_misses", whale_misses), {"hit_rate_pct", DUMP_HIT_RATE},
+               F("evictions", whale_evictions), F("remaps", whale_remaps),
+               F("cached_bytes", whale_cached_bytes),
+               F("cached_count", whale_cached_count)}},
+    {"faults", {BUCKETS(faults)}},
+    {"fresh_pages", {BUCKETS(fresh_pages)}},
+    {"superslabs", {F("live", superslabs_live), F("cached", superslabs_cached),
+                    F("mapped", superslabs_mapped), F("unmapped", superslabs_unmapped)}},
+    {"threads", {F("started", threads_started), F("exited", threads_exited),
+                 F("slabs_abandoned", slabs_abandoned), F("slabs_adopted", slabs_adopted),
+                 F("remote_drains", remote_drains)}},
+    {"os", {F("mmap", mmap_calls), F("munmap", munmap_calls),
+            F("madvise", madvise_calls), F("mmap_cycles", mmap_cycles),
+            F("munmap_cycles", munmap_cycles), F("madvise_cycles", madvise_cycles),
+            F("mremap", mremap_calls), F("mremap_cycles", mremap_cycles),
+            F("mapped_bytes", mapped_bytes)}},
+    {"policies", {F("prefaulted_bytes", prefaulted_bytes), F("thp_advised", thp_advised),
+                  F("hugetlb_maps", hugetlb_maps), F("hugetlb_fallbacks", hugetlb_fallbacks),
+                  F("lazy_zeroed_bytes", lazy_zeroed_bytes)}},
+};
+#undef BUCKETS
+#undef F
+
+static uint64_t field_value(const hak_stats_t *st, size_t off) {
+  if (off == DUMP_HIT_RATE) {
+    uint64_t n = st->whale_hits + st->whale_misses;
+    return n ? st->whale_hits * 100 / n : 0;
+  }
+  uint64_t v;
+  memcpy(&v, (const char *)st + off, sizeof v);
+  return v;
+}
+
 HK_PUBLIC void hak_stats_print(int fd) {
   static hak_stats_t st; /* large; static keeps it off small thread stacks */
   hak_stats_get(&st);
@@ -174,57 +220,14 @@ HK_PUBLIC void hak_stats_print(int fd) {
     put_u(&l, cs->slabs, 7);
     flush(fd, &l);
   }
-  put_s(&l, "hakmem stats: whale");
-  put_kv(&l, "allocs", st.large_allocs);
-  put_kv(&l, "frees", st.large_frees);
-  put_kv(&l, "live_bytes", st.large_live_bytes);
-  put_kv(&l, "cache_hits", st.whale_hits);
-  put_kv(&l, "cache_misses", st.whale_misses);
-  put_kv(&l, "hit_rate_pct", st.whale_hits + st.whale_misses
-                                 ? st.whale_hits * 100 / (st.whale_hits + st.whale_misses) : 0);
-  put_kv(&l, "evictions", st.whale_evictions);
-  put_kv(&l, "remaps", st.whale_remaps);
-  put_kv(&l, "cached_bytes", st.whale_cached_bytes);
-  put_kv(&l, "cached_count", st.whale_cached_count);
-  flush(fd, &l);
-  static const char *const bucket[] = {"tiny", "mid", "l25", "whale", "meta"};
-  put_s(&l, "hakmem stats: faults");
-  for (unsigned b = 0; b < 5; b++) put_kv(&l, bucket[b], st.faults[b]);
-  flush(fd, &l);
-  put_s(&l, "hakmem stats: fresh_pages");
-  for (unsigned b = 0; b < 5; b++) put_kv(&l, bucket[b], st.fresh_pages[b]);
-  flush(fd, &l);
-  put_s(&l, "hakmem stats: superslabs");
-  put_kv(&l, "live", st.superslabs_live);
-  put_kv(&l, "cached", st.superslabs_cached);
-  put_kv(&l, "mapped", st.superslabs_mapped);
-  put_kv(&l, "unmapped", st.superslabs_unmapped);
-  flush(fd, &l);
-  put_s(&l, "hakmem stats: threads");
-  put_kv(&l, "started", st.threads_started);
-  put_kv(&l, "exited", st.threads_exited);
-  put_kv(&l, "slabs_abandoned", st.slabs_abandoned);
-  put_kv(&l, "slabs_adopted", st.slabs_adopted);
-  put_kv(&l, "remote_drains", st.remote_drains);
-  flush(fd, &l);
-  put_s(&l, "hakmem stats: os");
-  put_kv(&l, "mmap", st.mmap_calls);
-  put_kv(&l, "munmap", st.munmap_calls);
-  put_kv(&l, "madvise", st.madvise_calls);
-  put_kv(&l, "mmap_cycles", st.mmap_cycles);
-  put_kv(&l, "munmap_cycles", st.munmap_cycles);
-  put_kv(&l, "madvise_cycles", st.madvise_cycles);
-  put_kv(&l, "mremap", st.mremap_calls);
-  put_kv(&l, "mremap_cycles", st.mremap_cycles);
-  put_kv(&l, "mapped_bytes", st.mapped_bytes);
-  flush(fd, &l);
-  put_s(&l, "hakmem stats: policies");
-  put_kv(&l, "prefaulted_bytes", st.prefaulted_bytes);
-  put_kv(&l, "thp_advised", st.thp_advised);
-  put_kv(&l, "hugetlb_maps", st.hugetlb_maps);
-  put_kv(&l, "hugetlb_fallbacks", st.hugetlb_fallbacks);
-  put_kv(&l, "lazy_zeroed_bytes", st.lazy_zeroed_bytes);
-  flush(fd, &l);
+  for (unsigned i = 0; i < sizeof dump_lines / sizeof dump_lines[0]; i++) {
+    const dump_line_t *d = &dump_lines[i];
+    put_s(&l, "hakmem stats: ");
+    put_s(&l, d->title);
+    for (const dump_field_t *f = d->fields; f->key != NULL; f++)
+      put_kv(&l, f->key, field_value(&st, f->off));
+    flush(fd, &l);
+  }
 }
 
 /* Programs may close stderr before exit (coreutils' close_stdout does), so
