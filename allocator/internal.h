@@ -71,13 +71,6 @@ void hk_options_init(void);
 void hk_options_print(int fd);
 
 /* ---- OS layer (os.c): the only file that calls mmap/munmap/madvise ----- */
-typedef struct hk_os_stats {
-  uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls;
-  uint64_t mmap_cycles, munmap_cycles, madvise_cycles, mremap_cycles;
-  uint64_t mapped_bytes;
-  uint64_t prefaulted_bytes, thp_advised, hugetlb_maps, hugetlb_fallbacks;
-  uint64_t lazy_zeroed_bytes;
-} hk_os_stats_t;
 /* Map size bytes (a multiple of HK_PAGE) aligned to align (a power of two
  * >= HK_PAGE), for allocator metadata.  NULL on failure with errno set. */
 void *hk_os_map(size_t size, size_t align);
@@ -92,7 +85,9 @@ int   hk_os_advise(void *p, size_t size, int advice);
 void *hk_os_remap(void *p, size_t old_size, size_t new_size, void *fixed);
 /* Zero [p, p+n): memset the partial pages, MADV_DONTNEED the whole ones. */
 void  hk_os_zero_lazy(void *p, size_t n);
-void  hk_os_stats(hk_os_stats_t *out);
+/* Fill the OS-layer fields of a stats snapshot (syscall counts and
+ * cycles, mapped bytes, policy counters). */
+void  hk_os_stats(hak_stats_t *out);
 /* Telemetry of page faults taken inside the allocator, by bucket; active
  * with HAKMEM_STATS=1 (two getrusage calls around each first touch). */
 enum { HK_BUCKET_TINY, HK_BUCKET_MID, HK_BUCKET_L25, HK_BUCKET_WHALE,

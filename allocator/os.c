@@ -209,7 +209,7 @@ void hk_os_zero_lazy(void *p, size_t n) {
   memset(pe, 0, (size_t)(e - pe));
 }
 
-void hk_os_stats(hk_os_stats_t *out) {
+void hk_os_stats(hak_stats_t *out) {
   out->mmap_calls = atomic_load(&os_stat.calls[OS_MMAP]);
   out->munmap_calls = atomic_load(&os_stat.calls[OS_MUNMAP]);
   out->madvise_calls = atomic_load(&os_stat.calls[OS_MADVISE]);

@@ -103,22 +103,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
 
   hk_ss_counts(&out->superslabs_live, &out->superslabs_cached,
                &out->superslabs_mapped, &out->superslabs_unmapped);
-  hk_os_stats_t os;
-  hk_os_stats(&os);
-  out->mmap_calls = os.mmap_calls;
-  out->munmap_calls = os.munmap_calls;
-  out->madvise_calls = os.madvise_calls;
-  out->mmap_cycles = os.mmap_cycles;
-  out->munmap_cycles = os.munmap_cycles;
-  out->madvise_cycles = os.madvise_cycles;
-  out->mapped_bytes = os.mapped_bytes;
-  out->mremap_calls = os.mremap_calls;
-  out->mremap_cycles = os.mremap_cycles;
-  out->prefaulted_bytes = os.prefaulted_bytes;
-  out->thp_advised = os.thp_advised;
-  out->hugetlb_maps = os.hugetlb_maps;
-  out->hugetlb_fallbacks = os.hugetlb_fallbacks;
-  out->lazy_zeroed_bytes = os.lazy_zeroed_bytes;
+  hk_os_stats(out);
   return 0;
 }
 
