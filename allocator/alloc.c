@@ -49,7 +49,7 @@ HK_INLINE void *class_alloc(size_t n) {
     s->free = hk_pop_next(s, b);
     s->used++;
     s->allocs++;
-    HK_ASSERT(((uintptr_t)b & (HK_ALIGN - 1)) == 0 && s->used <= s->carved);
+    HK_ASSERT(((uintptr_t)b & (HK_ALIGN - 1)) == 0 && hk_slab_used(s) <= s->carved);
 #if HAKMEM_CHECK_LEVEL >= 2
     hk_debug_alloc(b, n);
 #endif
@@ -159,6 +159,28 @@ static HK_NOINLINE void free_other(void *p) {
   free_invalid(p);
 }
 
+/* Local free into s, a slab of this thread's heap with no flag but perhaps
+ * HK_SLAB_MID (mid != 0).  A slab whose count reaches 0 is not the only
+ * one of its class (that one is pinned: tiny.c) and goes to the slow path,
+ * which keeps one empty spare per class.  A mid or L2.5 slab becomes the
+ * current one, so the next allocation reuses this cache-hot block; tiny
+ * classes keep their current slab (their blocks share cache lines). */
+HK_INLINE void free_local(hk_heap_t *h, hk_slab_t *s, void *p, int mid) {
+  hk_block_t *b = (hk_block_t *)p;
+  hk_free_check(s, p);
+#if HAKMEM_CHECK_LEVEL >= 2
+  hk_debug_free(s, p);
+#endif
+  HK_TRACK_FREE(p, hk_class[s->cls].usable);
+  HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));
+  s->free = b;
+  if (HK_UNLIKELY(--s->used == 0)) {
+    hk_free_local_slow(h, s);
+    return;
+  }
+  if (mid) h->cur[s->cls] = s;
+}
+
 HK_INLINE void do_free(void *p) {
   if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
     hk_slab_t *s = hk_slab_of(p);
@@ -166,27 +188,16 @@ HK_INLINE void do_free(void *p) {
     if (HK_UNLIKELY(s == NULL)) free_no_slab(p, HK_OP_FREE);
 #endif
     hk_heap_t *h = hk_tl_heap;
-    if (HK_LIKELY(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) == 0 &&
-                  atomic_load_explicit(&s->owner, memory_order_relaxed) ==
-                      (uintptr_t)h)) {
-      hk_block_t *b = (hk_block_t *)p;
-      hk_free_check(s, p);
-#if HAKMEM_CHECK_LEVEL >= 2
-      hk_debug_free(s, p);
-#endif
-      HK_TRACK_FREE(p, hk_class[s->cls].usable);
-      HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));
-      s->free = b;
-      /* An empty slab may go back (unless it is the class's only one). */
-      unsigned c = s->cls;
-      if (HK_UNLIKELY(--s->used == 0) && (h->avail[c] != s || s->next != NULL)) {
-        hk_free_local_slow(h, s);
+    uint8_t f = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
+    if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h)) {
+      if (HK_LIKELY(f == 0)) {
+        free_local(h, s, p, 0);
         return;
       }
-      /* mid and L2.5: the next allocation reuses this cache-hot block; tiny
-       * classes keep their current slab (their blocks share cache lines) */
-      if (c >= HK_MID_FIRST) h->cur[c] = s;
-      return;
+      if (f == HK_SLAB_MID) {
+        free_local(h, s, p, 1);
+        return;
+      }
     }
     free_slab_slow(s, p);
     return;

@@ -186,14 +186,15 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
     problem(w, "carved beyond capacity", s, c);
     return;
   }
-  if (s->used > s->carved) problem(w, "more blocks in use than carved", s, c);
+  uint32_t used = hk_slab_used(s);
+  if (used > s->carved) problem(w, "more blocks in use than carved", s, c);
   memset(w->seen, 0, (s->carved + 7) / 8);
   long nfree = walk_list(w, s, s->free, "free");
   uintptr_t rv = atomic_load_explicit(&s->remote, memory_order_acquire);
   long nremote = walk_list(w, s, (const hk_block_t *)(rv & ~HK_REMOTE_PARKED), "remote");
-  if (nfree >= 0 && (uint64_t)nfree + s->used != s->carved)
+  if (nfree >= 0 && (uint64_t)nfree + used != s->carved)
     problem(w, "free-list length + used != carved", s, c);
-  if (nremote > (long)s->used) problem(w, "more remote frees than blocks in use", s, c);
+  if (nremote > (long)used) problem(w, "more remote frees than blocks in use", s, c);
   if (HK_HARDEN_STATE && nfree >= 0 && nremote >= 0)
     for (uint32_t i = 0; i < s->carved; i++)
       if (!(w->seen[i >> 3] & (1u << (i & 7))) &&

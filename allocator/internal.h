@@ -151,10 +151,14 @@ void hk_registry_set(void *base, size_t size, unsigned kind);
 typedef struct hk_block { struct hk_block *next; } hk_block_t;
 
 /* Slab flags.  Only the owner writes them (relaxed atomic stores, since
- * remote frees read them); any set flag sends a free to the slow path. */
+ * remote frees read them).  A local free of a slab with flags 0 (a tiny
+ * class) or exactly HK_SLAB_MID stays on the fast path; any other flag
+ * sends it to the slow path. */
 enum {
   HK_SLAB_ALIGNED = 1u,  /* holds blocks handed out at an interior offset */
   HK_SLAB_PARKED = 2u,   /* on the owner's full list                      */
+  HK_SLAB_MID = 4u,      /* a mid or L2.5 class, for the span's lifetime:
+                            a local free also makes it the current slab  */
 };
 enum { HK_UNIT_FREE = 0, HK_UNIT_HEAD = 1, HK_UNIT_TAIL = 2 };
 
@@ -162,8 +166,8 @@ typedef struct hk_slab hk_slab_t;
 struct hk_slab {
   /* owner-thread fields (hot) */
   hk_block_t *free;         /* blocks ready to hand out                    */
-  uint32_t used;            /* handed out and not back on `free`           */
-  uint32_t pad1_;
+  uint32_t used;            /* handed out and not back on `free`, + pin    */
+  uint32_t pin;             /* 1 while the only slab on its avail list     */
   uint64_t allocs;          /* blocks handed out from this span, ever      */
   uint32_t carved;          /* blocks carved so far (bump index)           */
   uint32_t capacity;        /* blocks the span holds (layout table)        */
@@ -401,7 +405,12 @@ HK_INLINE void hk_slab_set_flags(hk_slab_t *s, uint8_t f) {
 }
 void  hk_free_remote(hk_slab_t *s, hk_block_t *b);
 void  hk_span_release(hk_slab_t *s);
-uint32_t hk_slab_live(const hk_slab_t *s); /* used - pending remote frees */      /* owner gives an empty span back */
+uint32_t hk_slab_live(const hk_slab_t *s); /* used - pending remote frees */
+/* Blocks handed out and not back on s->free (remote frees count until
+ * drained).  s->used also holds the pin: the only slab on its class's
+ * avail list is pinned, so the fast free path's `--used == 0` never fires
+ * for the slab a steady working set lives in (tiny.c). */
+HK_INLINE uint32_t hk_slab_used(const hk_slab_t *s) { return s->used - s->pin; }
 extern _Atomic uint64_t hk_class_spans[HK_NCLASSES]; /* spans per class    */
 void  hk_heap_abandon(hk_heap_t *h);      /* thread exit: give up every slab */
 void  hk_heap_reset(hk_heap_t *h);        /* point every class at the empty slab */

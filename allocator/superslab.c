@@ -192,10 +192,11 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   uintptr_t base = (uintptr_t)ss + ((uintptr_t)start << HK_UNIT_SHIFT);
   s->free = NULL;
   s->used = 0;
+  s->pin = 0;
   s->allocs = 0;
   s->carved = 0;
   s->cls = (uint8_t)cls;
-  s->flags = 0;
+  s->flags = cls >= HK_MID_FIRST ? HK_SLAB_MID : 0;
   s->stride = ci->stride;
   s->stride_magic = hk_stride_magic(ci->stride);
 #if HAKMEM_CHECK_LEVEL > 0

@@ -24,9 +24,18 @@
  *   - a pusher reads everything it needs from the slab before its CAS: once
  *     the block is published the owner may reuse it and release the span.
  *
+ * The pin: the only slab on a class's avail list carries one extra count
+ * in s->used (s->pin == 1), so the fast free path's `--used == 0` test
+ * fires only for a slab that has company, and a working set that lives in
+ * one slab (a malloc/free loop) never leaves the fast path.  The list
+ * helpers below are the only place that pins and unpins.
+ *
  * Invariants:
- *   - s->used == blocks handed out and not yet back on s->free (remote
- *     frees count until drained), so used == 0 means no live block;
+ *   - hk_slab_used(s) == s->used - s->pin == blocks handed out and not yet
+ *     back on s->free (remote frees count until drained), so 0 means no
+ *     live block;
+ *   - s->pin == 1 exactly while s is the only slab on its owner's avail
+ *     list;
  *   - a slab is on exactly one list: its owner's avail list, its owner's
  *     full list (flag HK_SLAB_PARKED), the abandoned list of its class (owner 0),
  *     or none while it is being handed over;
@@ -47,19 +56,30 @@ _Atomic uint64_t hk_retired_allocs[HK_NCLASSES];
  * is the one the fast path pops from: any slab of that list (the one a
  * block was last freed into, so the next malloc reuses a cache-hot block),
  * or the empty slab. */
+static void set_pin(hk_slab_t *s, uint32_t pin) {
+  s->used = s->used - s->pin + pin;
+  s->pin = pin;
+}
 static void avail_remove(hk_heap_t *h, hk_slab_t *s) {
   unsigned c = s->cls;
+  set_pin(s, 0);
   if (s->prev) s->prev->next = s->next;
   else h->avail[c] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  if (h->cur[c] == s) hk_set_cur(h, c, h->avail[c] ? h->avail[c] : &hk_slab_empty);
+  hk_slab_t *only = h->avail[c];
+  if (only != NULL && only->next == NULL) set_pin(only, 1);
+  if (h->cur[c] == s) hk_set_cur(h, c, only ? only : &hk_slab_empty);
 }
 static void avail_push_front(hk_heap_t *h, hk_slab_t *s) {
   unsigned c = s->cls;
   s->prev = NULL;
   s->next = h->avail[c];
-  if (s->next) s->next->prev = s;
+  if (s->next) {
+    s->next->prev = s;
+    set_pin(s->next, 0); /* may leave it empty: the class's one spare */
+  }
+  set_pin(s, s->next == NULL);
   h->avail[c] = s;
 }
 static void full_push(hk_heap_t *h, hk_slab_t *s) {
@@ -165,7 +185,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   for (;;) {
     /* a node seen twice (a block pushed twice) finds its bit clear */
     if (HK_HARDEN_STATE && !hk_state_get(tail)) hk_fatal("double free", tail, s->cls);
-    if (n > s->used) hk_fatal("corrupt remote-queue node", tail, s->cls);
+    if (n > hk_slab_used(s)) hk_fatal("corrupt remote-queue node", tail, s->cls);
     if (HK_HARDEN_STATE) {
       hk_state_put(tail, 0);
       if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
@@ -186,7 +206,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
 #ifdef HAKMEM_INJECT_MULTI_DRAINER
   atomic_store_explicit(&s->remote, 0, memory_order_release);
 #endif
-  HK_ASSERT(n <= s->used);
+  HK_ASSERT(n <= hk_slab_used(s));
   HK_TRACK_SET_NEXT(tail, HK_LINK_ENC(&tail->next, s->free));
   s->free = b;
   s->used -= n;
@@ -208,7 +228,7 @@ static int park(hk_heap_t *h, hk_slab_t *s) {
 }
 
 void hk_span_release(hk_slab_t *s) {
-  HK_ASSERT(s->used == 0);
+  HK_ASSERT(s->used == 0 && s->pin == 0);
   atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
   atomic_fetch_sub_explicit(&hk_class_spans[s->cls], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&hk_retired_allocs[s->cls], s->allocs, memory_order_relaxed);
@@ -229,7 +249,7 @@ static void collect_hinted(hk_heap_t *h) {
         continue;
       full_remove(h, s);
       drain(h, s);
-      if (s->used == 0) hk_span_release(s);
+      if (hk_slab_used(s) == 0) hk_span_release(s);
       else avail_push_front(h, s);
     }
   }
@@ -318,7 +338,7 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
 /* Is there an empty slab other than s on the class list? */
 static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
   for (const hk_slab_t *t = h->avail[s->cls]; t != NULL; t = t->next)
-    if (t != s && t->used == 0) return 1;
+    if (t != s && hk_slab_used(t) == 0) return 1;
   return 0;
 }
 
@@ -336,7 +356,7 @@ void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
     drain(h, s);
     avail_push_front(h, s);
   }
-  if (s->used == 0 && other_empty(h, s)) {
+  if (hk_slab_used(s) == 0 && other_empty(h, s)) {
     avail_remove(h, s);
     hk_span_release(s);
     return;
@@ -379,7 +399,8 @@ HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
   /* Plain (volatile) reads on purpose: the owner writes these fields with
    * plain stores, and TSan instruments atomic loads even in HK_NO_TSAN
    * functions (FINDINGS F10); a snapshot may be stale by contract. */
-  uint32_t used = *(const volatile uint32_t *)&s->used;
+  uint32_t used = *(const volatile uint32_t *)&s->used -
+                  *(const volatile uint32_t *)&s->pin;
   uintptr_t v = atomic_load_explicit(&((hk_slab_t *)s)->remote, memory_order_acquire);
   const hk_block_t *b = (const hk_block_t *)(v & ~HK_REMOTE_PARKED);
   uintptr_t end = s->user0 + (uintptr_t)s->capacity * s->stride;
@@ -396,6 +417,7 @@ HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
 /* ---- thread exit ------------------------------------------------------- */
 static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
   s->next = s->prev = NULL;
+  set_pin(s, 0);
   hk_slab_set_flags(s, s->flags & ~HK_SLAB_PARKED);
   drain(h, s);
   if (s->used == 0) {
