@@ -38,14 +38,23 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static pthread_mutex_t whale_lock = PTHREAD_MUTEX_INITIALIZER;
-static hk_whale_t *cache;              /* sorted by map_size, ascending */
-static uint64_t cached_bytes, cached_count; /* under whale_lock; cached_count
-                                                is also peeked without it */
+/* The module's globals sit in .data, not .bss.  The linker puts .bss after
+ * the 64 MiB chunk registry onto a page of its own, which a program whose
+ * first allocation is a whale would touch here first: a read of
+ * cached_count (the kernel maps the shared zero page), then a write (a
+ * second fault, copy on write): two minor faults in its first malloc.  .data
+ * (a few KiB) shares its pages with the options, which start-up writes. */
+#define WHALE_DATA __attribute__((section(".data")))
+static pthread_mutex_t whale_lock WHALE_DATA = PTHREAD_MUTEX_INITIALIZER;
+static hk_whale_t *cache WHALE_DATA;   /* sorted by map_size, ascending */
+static uint64_t cached_bytes WHALE_DATA, cached_count WHALE_DATA;
+                                       /* under whale_lock; cached_count is
+                                          also peeked without it */
 /* Allocation counters live in the heap of the thread (h->wcnt, plain
  * stores); threads without a heap count here, atomically. */
-static hk_whale_cnt_t orphan;
-static _Atomic uint64_t whale_misses, whale_evictions, whale_remaps;
+static hk_whale_cnt_t orphan WHALE_DATA;
+static _Atomic uint64_t whale_misses WHALE_DATA, whale_evictions WHALE_DATA,
+    whale_remaps WHALE_DATA;
 
 #define WCNT(h, field, n)                                                      \
   do {                                                                         \
