@@ -14,7 +14,8 @@
  * recycled), because those threads may have stopped inside a lock-free
  * fast path; their blocks stay freeable (remote queue) but are leaked.
  *
- * Start-up: hk_init runs once (options, key, fork handlers, verbose line);
+ * Start-up: hk_init runs once (options, key, fork handlers, verbose line),
+ * from the library constructor, which also makes the loading thread's heap;
  * a recursive allocation from inside it (e.g. glibc's pthread_atfork
  * allocating) proceeds without waiting for itself.
  */
@@ -168,4 +169,11 @@ void hk_init_slow(void) {
     __builtin_ia32_pause();
 }
 
-__attribute__((constructor)) static void hk_constructor(void) { hk_init(); }
+/* The thread that loads the library (the main thread, as a rule) gets its
+ * heap here rather than in its first malloc, as glibc's main arena and
+ * mimalloc's main heap exist before main(): the first allocation then pays
+ * no heap set-up (a metadata mapping and its first page). */
+__attribute__((constructor)) static void hk_constructor(void) {
+  hk_init();
+  hk_heap_get();
+}

@@ -38,14 +38,23 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static pthread_mutex_t whale_lock = PTHREAD_MUTEX_INITIALIZER;
-static hk_whale_t *cache;              /* sorted by map_size, ascending */
-static uint64_t cached_bytes, cached_count; /* under whale_lock; cached_count
-                                                is also peeked without it */
+/* The module's globals sit in .data, not .bss.  The linker puts .bss after
+ * the 64 MiB chunk registry onto a page of its own, which a program whose
+ * first allocation is a whale would touch here first: a read of
+ * cached_count (the kernel maps the shared zero page), then a write (a
+ * second fault, copy on write): two minor faults in its first malloc.  .data
+ * (a few KiB) shares its pages with the options, which start-up writes. */
+#define WHALE_DATA __attribute__((section(".data")))
+static pthread_mutex_t whale_lock WHALE_DATA = PTHREAD_MUTEX_INITIALIZER;
+static hk_whale_t *cache WHALE_DATA;   /* sorted by map_size, ascending */
+static uint64_t cached_bytes WHALE_DATA, cached_count WHALE_DATA;
+                                       /* under whale_lock; cached_count is
+                                          also peeked without it */
 /* Allocation counters live in the heap of the thread (h->wcnt, plain
  * stores); threads without a heap count here, atomically. */
-static hk_whale_cnt_t orphan;
-static _Atomic uint64_t whale_misses, whale_evictions, whale_remaps;
+static hk_whale_cnt_t orphan WHALE_DATA;
+static _Atomic uint64_t whale_misses WHALE_DATA, whale_evictions WHALE_DATA,
+    whale_remaps WHALE_DATA;
 
 #define WCNT(h, field, n)                                                      \
   do {                                                                         \
@@ -223,7 +232,7 @@ static void cache_put(hk_whale_t *w) {
 }
 
 /* ---- allocation ---------------------------------------------------------- */
-static void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
+HK_INLINE void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
   HK_ASSERT(w->seg.magic == HK_SEG_MAGIC && w->seg.kind == HK_SEG_WHALE &&
             ((uintptr_t)w & (HK_SS_SIZE - 1)) == 0 && user_off < w->map_size);
   w->user_off = user_off;
@@ -282,34 +291,26 @@ static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
   return w;
 }
 
-void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
-  if (size < HK_ALIGN) size = HK_ALIGN; /* the user pointer stays inside the mapping */
-  size_t user_off = user_off_for(align);
-  if (size > PTRDIFF_MAX) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  size_t need = map_size_for(user_off, size + HK_WHALE_GUARD, 0);
-  if (align <= HK_SS_SIZE) {
-    hk_whale_t *w = h->whale;
-    if (w != NULL && fits(w->map_size, need)) {
-      h->whale = NULL;
-    } else {
-      w = NULL;
-      if (__atomic_load_n(&cached_count, __ATOMIC_RELAXED) != 0) {
-        pthread_mutex_lock(&whale_lock);
-        w = cache_take(need);
-        pthread_mutex_unlock(&whale_lock);
-        if (w != NULL) w = fit(w, need);
-      }
-    }
-    if (w != NULL) {
-      WCNT(h, hits, 1);
-      if (w->released) hk_fresh_pages(HK_BUCKET_WHALE, w->map_size / HK_PAGE);
-      void *p = hand_out(h, w, user_off);
-      TRACK_HAND_OUT(w, p, size);
-      return p;
-    }
+/* A cached mapping handed out again (from the thread's slot or the shared
+ * cache). */
+HK_INLINE void *hand_out_hit(hk_heap_t *h, hk_whale_t *w, size_t user_off, size_t size) {
+  (void)size; /* (used by the memory tools' hooks only) */
+  WCNT(h, hits, 1);
+  if (w->released) hk_fresh_pages(HK_BUCKET_WHALE, w->map_size / HK_PAGE);
+  void *p = hand_out(h, w, user_off);
+  TRACK_HAND_OUT(w, p, size);
+  return p;
+}
+
+/* Everything but the thread's slot: the shared cache, then a new mapping. */
+static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
+                                    size_t user_off, size_t need) {
+  if (align <= HK_SS_SIZE && __atomic_load_n(&cached_count, __ATOMIC_RELAXED) != 0) {
+    pthread_mutex_lock(&whale_lock);
+    hk_whale_t *w = cache_take(need);
+    pthread_mutex_unlock(&whale_lock);
+    if (w != NULL) w = fit(w, need);
+    if (w != NULL) return hand_out_hit(h, w, user_off, size);
   }
   atomic_fetch_add_explicit(&whale_misses, 1, memory_order_relaxed);
   hk_whale_t *w = map_new(size + HK_WHALE_GUARD, align, user_off);
@@ -318,6 +319,24 @@ void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
   void *p = hand_out(h, w, user_off);
   TRACK_HAND_OUT(w, p, size);
   return p;
+}
+
+void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
+  if (size < HK_ALIGN) size = HK_ALIGN; /* the user pointer stays inside the mapping */
+  size_t user_off = user_off_for(align);
+  if (size > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t need = map_size_for(user_off, size + HK_WHALE_GUARD, 0);
+  /* The thread's slot first: no lock, no syscall, and the same pages as
+   * the last free (kept resident, so a malloc/free cycle faults nothing). */
+  hk_whale_t *w = h->whale;
+  if (HK_LIKELY(w != NULL && align <= HK_SS_SIZE && fits(w->map_size, need))) {
+    h->whale = NULL;
+    return hand_out_hit(h, w, user_off, size);
+  }
+  return alloc_slow(h, size, align, user_off, need);
 }
 
 /* calloc: fresh or released-with-DONTNEED mappings are already zero. */
