@@ -177,7 +177,7 @@ static __attribute__((noinline)) void deep(int depth) {
   pad[0] = (char)depth;
   if (depth > 0) deep(depth - 1);
   else lose_pair();
-  sink = (void *)&pad[1];
+  sink = (void *)(uintptr_t)pad[0]; /* the frame stays this large */
 }
 static int leak_reach(void) {
   void *volatile on_stack = hak_malloc(122);
