@@ -18,7 +18,8 @@
  *   HK_TRACK_UNMAP(p, n)          a segment about to be unmapped: forget its
  *                                 state, since the address range may be reused
  *   HK_TRACK_SEGMENT(p, n)        a segment just mapped (LSan scans it for
- *                                 pointers into ASan's heap)
+ *                                 pointers into ASan's heap; leak.c's check
+ *                                 does not take it for a root)
  *                                 SEGMENT and UNMAP take LSan's own lock:
  *                                 call them under a lock fork_prepare holds
  *                                 (hk_ss_lock, whale_lock), or a fork can
@@ -34,6 +35,10 @@
  * the tool from reporting the allocator itself.  HK_TRACK_LIVE_LEN(p, n) is
  * how many leading bytes of [p, p+n) the user asked for (realloc copies only
  * those; without a memory tool it is n).
+ *
+ * ASan builds also keep a registry of the live blocks and segments for
+ * hakmem's own leak check at exit (leak.c: LSan cannot see hakmem's blocks):
+ * ALLOC, FREE, RESIZE, SEGMENT and UNMAP feed it.
  *
  * Which tool: ASan when compiled with -fsanitize=address, TSan with
  * -fsanitize=thread, valgrind client requests with HAKMEM_VALGRIND=1 (CMake
@@ -121,6 +126,11 @@
 #endif
 #if HK_TRACK_ASAN
 #define HK_ASAN_(stmt) stmt
+/* leak.c: the registry of live blocks and segments behind the exit check */
+void hk_leak_alloc(const void *p, size_t n);
+void hk_leak_free(const void *p);
+void hk_leak_resize(const void *p, size_t n);
+void hk_leak_segment(const void *p, size_t n, int add);
 #else
 #define HK_ASAN_(stmt) ((void)0)
 #endif
@@ -200,11 +210,13 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
   do {                                                                         \
     HK_VG_(VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zeroed)));                  \
     HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
+    HK_ASAN_(hk_leak_alloc((p), (n)));                                         \
   } while (0)
 #define HK_TRACK_FREE(p, n)                                                    \
   do {                                                                         \
     HK_VG_(VALGRIND_FREELIKE_BLOCK((p), 0));                                   \
     HK_ASAN_(ASAN_POISON_MEMORY_REGION((p), (n)));                             \
+    HK_ASAN_(hk_leak_free(p));                                                 \
   } while (0)
 #define HK_TRACK_RESIZE(p, old, new)                                           \
   do {                                                                         \
@@ -213,6 +225,7 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
     HK_ASAN_(hk_new_ > hk_old_                                                 \
                  ? ASAN_UNPOISON_MEMORY_REGION((p), hk_new_)                   \
                  : ASAN_POISON_MEMORY_REGION((char *)(p) + hk_new_, hk_old_ - hk_new_)); \
+    HK_ASAN_(hk_leak_resize((p), hk_new_));                                    \
   } while (0)
 #define HK_TRACK_NOACCESS(p, n)                                                \
   do {                                                                         \
@@ -235,8 +248,13 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
   do {                                                                         \
     HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
     HK_ASAN_(__lsan_unregister_root_region((p), (n)));                         \
+    HK_ASAN_(hk_leak_segment((p), (n), 0));                                    \
   } while (0)
-#define HK_TRACK_SEGMENT(p, n) HK_ASAN_(__lsan_register_root_region((p), (n)))
+#define HK_TRACK_SEGMENT(p, n)                                                 \
+  do {                                                                         \
+    HK_ASAN_(__lsan_register_root_region((p), (n)));                           \
+    HK_ASAN_(hk_leak_segment((p), (n), 1));                                    \
+  } while (0)
 #else
 /* (only the block pointer is named, so that a parameter used by nothing
  * else raises no warning; naming the sizes would move loads around in the

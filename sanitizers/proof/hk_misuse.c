@@ -9,6 +9,14 @@
  *   hk_misuse underflow  read the byte before a tiny block: its own header
  *   hk_misuse whale_uaf  write into a large (whale) block after freeing it
  *   hk_misuse leak       lose the only pointer to a block
+ *   hk_misuse leak_reach blocks kept in every way a program keeps them (a
+ *                        global, a local of main, a thread-local, a live
+ *                        thread's stack, an interior pointer, only through
+ *                        another hakmem block, a whale or an object of the
+ *                        sanitizer's heap), plus one lost 48-byte block that
+ *                        holds the only pointer to a 56-byte one: the ASan
+ *                        build's leak check (allocator/leak.c) must report
+ *                        exactly those two, the 56-byte one as indirect
  *   hk_misuse race       two threads write a block handed between them
  *                        without synchronisation
  *   hk_misuse misalign   load a uint64_t from block + 1 (UBSan alignment)
@@ -136,6 +144,73 @@ static int leak(void) {
   sink = buf;
   puts("hk_misuse: leak: one 40-byte block lost");
   return 0; /* the tool reports at exit */
+}
+
+/* leak_reach: sizes 111..199 are kept, 48 (direct) and 56 (indirect) lost */
+static void *volatile g_kept, *volatile g_chain, *volatile g_interior, *volatile g_whale,
+    *volatile g_libc_obj;
+static __thread void *volatile tl_kept;
+static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reach_cond = PTHREAD_COND_INITIALIZER;
+static int reach_ready;
+static void *holder(void *arg) {
+  (void)arg;
+  void *volatile mine = hak_malloc(177); /* only on this thread's stack */
+  memset(mine, 't', 177);
+  pthread_mutex_lock(&reach_lock);
+  reach_ready = 1;
+  pthread_cond_broadcast(&reach_cond);
+  for (;;) pthread_cond_wait(&reach_cond, &reach_lock); /* still running at exit */
+  return mine;
+}
+static __attribute__((noinline)) void lose_pair(void) {
+  void **d = hak_malloc(48);
+  memset(d, 0, 48);
+  d[2] = hak_malloc(56); /* only pointer: inside the lost block */
+  memset(d[2], 'e', 56);
+  d = NULL;
+}
+/* Runs below a large frame, so the stale copies of the lost pointers lie
+ * deeper in the stack than anything still in use at exit. */
+static __attribute__((noinline)) void deep(int depth) {
+  volatile char pad[16384];
+  pad[0] = (char)depth;
+  if (depth > 0) deep(depth - 1);
+  else lose_pair();
+  sink = (void *)(uintptr_t)pad[0]; /* the frame stays this large */
+}
+static int leak_reach(void) {
+  void *volatile on_stack = hak_malloc(122);
+  memset(on_stack, 's', 122);
+  g_kept = hak_malloc(111);
+  void **a = hak_malloc(133);
+  memset(a, 0, 133);
+  a[3] = hak_malloc(144); /* only pointer: inside another hakmem block */
+  g_chain = a;
+  a = NULL;
+  tl_kept = hak_malloc(166);
+  g_interior = (char *)hak_malloc(188) + 100; /* interior pointer only */
+  void **w = hak_malloc(3u << 20);
+  memset(w, 0, 3u << 20);
+  w[(1u << 20) / sizeof(void *)] = hak_malloc(199); /* only pointer: in a whale */
+  g_whale = w;
+  w = NULL;
+  void **obj = malloc(32); /* the sanitizer's (or libc's) heap */
+  memset(obj, 0, 32);
+  obj[1] = hak_malloc(155);
+  g_libc_obj = obj;
+  pthread_t t;
+  pthread_create(&t, NULL, holder, NULL);
+  pthread_mutex_lock(&reach_lock);
+  while (!reach_ready) pthread_cond_wait(&reach_cond, &reach_lock);
+  pthread_mutex_unlock(&reach_lock);
+  deep(4);
+  /* the debug variant's ring remembers the last 16 operations' pointers:
+   * push the lost blocks out of it */
+  for (int i = 0; i < 40; i++) hak_free(hak_malloc(200));
+  puts("hk_misuse: leak_reach: 10 blocks kept, 48 + 56 bytes lost");
+  sink = on_stack;
+  exit(0); /* with the holder thread still running */
 }
 
 static _Atomic(char *) handed;
@@ -286,13 +361,14 @@ int main(int argc, char **argv) {
   } cases[] = {{"uaf", uaf},           {"uninit", uninit},
                {"overflow", overflow}, {"underflow", underflow},
                {"whale_uaf", whale_uaf}, {"leak", leak},
+               {"leak_reach", leak_reach},
                {"race", race},         {"misalign", misalign},
                {"lsan_roots", lsan_roots}, {"lsan_control", lsan_control},
                {"remote_ok", remote_ok}};
   setvbuf(stdout, NULL, _IONBF, 0);
   for (size_t i = 0; argc == 2 && i < sizeof cases / sizeof cases[0]; i++)
     if (strcmp(argv[1], cases[i].name) == 0) return cases[i].fn();
-  fprintf(stderr, "usage: hk_misuse uaf|uninit|overflow|underflow|whale_uaf|leak|race|"
+  fprintf(stderr, "usage: hk_misuse uaf|uninit|overflow|underflow|whale_uaf|leak|leak_reach|race|"
                   "misalign|lsan_roots|lsan_control|remote_ok\n");
   return 2;
 }
