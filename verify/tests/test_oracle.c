@@ -35,7 +35,7 @@ enum {
   M_BOUND, M_USABLE_STABLE, M_OVERLAP, M_CONTENTS, M_CALLOC_DIRTY,
   M_REALLOC_TRUNC, M_REALLOC_NULL, M_REALLOC_DAMAGE, M_STATS_COUNT,
   M_STATS_BYTES, M_HEAP, M_POSIX_EINVAL,
-  M_REALLOC_SHORT1, /* realloc copies one byte less than it must keep */
+  M_REALLOC_SHORT1, /* realloc loses the last byte it must keep */
   M_STRICT,  /* correct, and dies (abort) on any invalid free or overflow */
   M_LENIENT  /* correct, and ignores invalid frees */
 };
@@ -160,7 +160,9 @@ static void *td_realloc(void *p, size_t n) {
   void *q = td_malloc(n);
   if (!q) return NULL;
   size_t old = td_size(p), k = old < n ? old : n;
-  memcpy(q, p, mode == M_REALLOC_TRUNC ? k / 2 : mode == M_REALLOC_SHORT1 ? k - 1 : k);
+  memcpy(q, p, mode == M_REALLOC_TRUNC ? k / 2 : k);
+  if (mode == M_REALLOC_SHORT1 && k) /* the last kept byte lost (and surely different) */
+    ((unsigned char *)q)[k - 1] = (unsigned char)~((unsigned char *)p)[k - 1];
   td_free(p);
   return q;
 }
