@@ -184,7 +184,7 @@ static HK_TRACK_NOSAN_ HK_TRACK_NOCOV_ size_t hk_track_asan_first_poisoned(const
     if (__asan_address_is_poisoned((const void *)a)) return a - (uintptr_t)p;
   const signed char *sh = (const signed char *)((a >> scale) + offset);
   for (; a < end; a += gran, sh++) {
-    if ((size_t)((uintptr_t)sh % 8) == 0 && end - a >= 8 * gran) {
+    if ((uintptr_t)sh % 8 == 0 && end - a >= 8 * gran) {
       uint64_t w = *(const uint64_t *)(const void *)sh; /* 8 granules */
       if (w == 0) {
         a += 7 * gran;
@@ -270,8 +270,6 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
     HK_VG_(VALGRIND_MAKE_MEM_DEFINED((p), (n)));                               \
     HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
   } while (0)
-/* ASan's shadow outlives a mapping: clear it so that whoever maps the range
- * next starts clean; LSan stops scanning it.  (valgrind follows munmap.) */
 /* HK_TRACK_EXPOSE(p, n): the user may now use all n usable bytes of a live
  * block (malloc_usable_size).  valgrind needs the live length to resize the
  * block; ASan alone unpoisons [p, p+n) without looking for it. */
@@ -284,6 +282,8 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
 #else
 #define HK_TRACK_EXPOSE(p, n) HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)))
 #endif
+/* ASan's shadow outlives a mapping: clear it so that whoever maps the range
+ * next starts clean; LSan stops scanning it.  (valgrind follows munmap.) */
 #define HK_TRACK_UNMAP(p, n)                                                   \
   do {                                                                         \
     HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
