@@ -272,7 +272,7 @@ HK_PUBLIC size_t hak_malloc_usable_size(const void *p) {
   size_t n = usable_of(p);
   /* The caller may use every usable byte: tell the memory tools, which
    * otherwise see only the size asked for (track.h). */
-  if (HK_TRACK_MEMORY && n != 0) HK_TRACK_RESIZE(p, HK_TRACK_LIVE_LEN(p, n), n);
+  if (HK_TRACK_MEMORY && n != 0) HK_TRACK_EXPOSE(p, n);
   return n;
 }
 

@@ -10,6 +10,8 @@
  *   HK_TRACK_FREE(p, n)           block returned by the user; [p, p+n) (its
  *                                 usable bytes from p) becomes no-access
  *   HK_TRACK_RESIZE(p, old, new)  a live block's size changes in place
+ *   HK_TRACK_EXPOSE(p, n)         a live block's n usable bytes all become
+ *                                 the user's (malloc_usable_size)
  *   HK_TRACK_NOACCESS(p, n)       allocator-owned bytes the user may not touch
  *                                 (never-carved memory, padding, headers)
  *   HK_TRACK_UNDEFINED(p, n)      bytes the user may write but not read yet
@@ -111,6 +113,7 @@
 #define HK_TRACK_ACTIVE 0
 #endif
 #if HK_TRACK_ASAN
+#include <stdint.h>
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -167,13 +170,51 @@ static HK_TRACK_NOSAN_ void hk_track_store_u8(void *a, unsigned char v) {
   *(volatile unsigned char *)a = v;
   HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
 }
+#if HK_TRACK_ASAN
+/* Offset of the first poisoned byte of [p, p+n), or n (what asking
+ * __asan_address_is_poisoned byte by byte would find).
+ * __asan_region_is_poisoned only has a fast path for the all-clear case:
+ * when any byte is poisoned (for a block, almost always: the slack past the
+ * request) it searches byte by byte, a shadow lookup per byte of the
+ * request.  This reads ASan's shadow a word (8 granules) at a time; a shadow byte
+ * is 0 (granule addressable), 1..granule-1 (that many leading bytes are),
+ * or negative (none).  Not ASan-instrumented: the shadow of the shadow is
+ * ASan's protected gap. */
+#if defined(__clang__) && __clang_major__ >= 13 /* no coverage tracing of the loop (fuzz builds) */
+#define HK_TRACK_NOCOV_ __attribute__((no_sanitize("coverage")))
+#else
+#define HK_TRACK_NOCOV_
+#endif
+static HK_TRACK_NOSAN_ HK_TRACK_NOCOV_ size_t hk_track_asan_first_poisoned(const void *p, size_t n) {
+  size_t scale, offset;
+  __asan_get_shadow_mapping(&scale, &offset);
+  const size_t gran = (size_t)1 << scale;
+  uintptr_t a = (uintptr_t)p, end = a + n;
+  for (; a < end && a % gran; a++) /* an unaligned head, bytewise */
+    if (__asan_address_is_poisoned((const void *)a)) return a - (uintptr_t)p;
+  const signed char *sh = (const signed char *)((a >> scale) + offset);
+  for (; a < end; a += gran, sh++) {
+    if ((uintptr_t)sh % 8 == 0 && end - a >= 8 * gran) {
+      uint64_t w = *(const uint64_t *)(const void *)sh; /* 8 granules */
+      if (w == 0) {
+        a += 7 * gran;
+        sh += 7;
+        continue;
+      }
+    }
+    if (*sh == 0) continue;
+    uintptr_t bad = *sh > 0 ? a + (uintptr_t)*sh : a;
+    return (bad < end ? bad : end) - (uintptr_t)p;
+  }
+  return n;
+}
+#endif
 /* Leading bytes of [p, p+n) the user may access: the block's request when
  * n covers it (the live part is a prefix, the rest is no-access). */
 static inline size_t hk_track_live_len(const void *p, size_t n) {
   size_t live = n;
 #if HK_TRACK_ASAN
-  void *bad = __asan_region_is_poisoned((void *)p, n);
-  if (bad != NULL) live = (size_t)((const char *)bad - (const char *)p);
+  live = hk_track_asan_first_poisoned(p, n);
 #endif
 #if HK_TRACK_VALGRIND
   if (RUNNING_ON_VALGRIND) { /* binary search for the first no-access byte */
@@ -242,6 +283,18 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
     HK_VG_(VALGRIND_MAKE_MEM_DEFINED((p), (n)));                               \
     HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
   } while (0)
+/* HK_TRACK_EXPOSE(p, n): the user may now use all n usable bytes of a live
+ * block (malloc_usable_size).  valgrind needs the live length to resize the
+ * block; ASan alone unpoisons [p, p+n) without looking for it. */
+#if HK_TRACK_VALGRIND
+#define HK_TRACK_EXPOSE(p, n)                                                  \
+  do {                                                                         \
+    size_t hk_n_ = (n);                                                        \
+    HK_TRACK_RESIZE((p), HK_TRACK_LIVE_LEN((p), hk_n_), hk_n_);                \
+  } while (0)
+#else
+#define HK_TRACK_EXPOSE(p, n) HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)))
+#endif
 /* ASan's shadow outlives a mapping: clear it so that whoever maps the range
  * next starts clean; LSan stops scanning it.  (valgrind follows munmap.) */
 #define HK_TRACK_UNMAP(p, n)                                                   \
@@ -262,6 +315,7 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
 #define HK_TRACK_ALLOC(p, n, zeroed) ((void)(p))
 #define HK_TRACK_FREE(p, n)          ((void)(p))
 #define HK_TRACK_RESIZE(p, old, new) ((void)0)
+#define HK_TRACK_EXPOSE(p, n)        ((void)0)
 #define HK_TRACK_NOACCESS(p, n)      ((void)0)
 #define HK_TRACK_UNDEFINED(p, n)     ((void)0)
 #define HK_TRACK_DEFINED(p, n)       ((void)0)

@@ -98,12 +98,14 @@ void hkf_edges_add_classes(void);
 const vf_alloc_t *hkf_alloc(void);
 /* The input about to run (its hash picks the inputs that get a heap walk). */
 void hkf_set_input(const uint8_t *data, size_t size);
-/* 1: heap walk after every input (replay driver); 0: one input in 16. */
-void hkf_walk_always(int on);
+/* 1: every check in full after every input: heap walk, contents pattern
+ * over whole blocks (replay driver, HKF_FULL=1); 0: the fuzzing engines'
+ * cheaper form: heap walk after one input in 16, sampled pattern. */
+void hkf_full_checks(int on);
 /* Index used to pick the entry point when the oracle loop is ours. */
 void hkf_set_op_index(uint64_t index);
 
-/* Oracle options every target uses (pattern cap, check period). */
+/* Oracle options every target uses (pattern cap or sampling, check period). */
 void hkf_oracle_opts(vf_oracle_opts_t *o);
 
 /* The run function of the trace targets: decode the input with the

@@ -103,12 +103,16 @@ static size_t w_usable(void *p) {
   return u;
 }
 
-/* The debug build's full heap walk is the most expensive check: under a
- * fuzzing engine it runs at the end of one input in 16, chosen by the
- * input's bytes (so a report reproduces from the saved input); replays and
- * HKF_HEAP_WALK=1 run it for every input. */
+/* Two checks are costly enough to decide the fuzzing speed (docs/fuzzing.md,
+ * "Speed"): the debug build's full heap walk, and the contents pattern over
+ * whole blocks.  Under a fuzzing engine the heap walk runs at the end of
+ * one input in 16, chosen by the input's bytes (so a report reproduces from
+ * the saved input), and the pattern is sampled (vf_pattern_windows: whole
+ * blocks up to 4 KiB, windows above).  Replays (replay_main.c) and
+ * HKF_FULL=1 run every check in full after every input; HKF_HEAP_WALK=1
+ * (older name) does the same. */
 static uint64_t g_input_hash;
-static int g_walk_always = -1;
+static int g_full = -1;
 
 void hkf_set_input(const uint8_t *data, size_t size) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -117,14 +121,18 @@ void hkf_set_input(const uint8_t *data, size_t size) {
   g_index = 0;
 }
 
-void hkf_walk_always(int on) { g_walk_always = on; }
+void hkf_full_checks(int on) { g_full = on; }
+
+static int full_checks(void) {
+  if (g_full < 0) {
+    const char *e = getenv("HKF_FULL"), *w = getenv("HKF_HEAP_WALK");
+    g_full = (e && *e == '1') || (w && *w == '1');
+  }
+  return g_full;
+}
 
 static int w_check_heap(void) {
-  if (g_walk_always < 0) {
-    const char *e = getenv("HKF_HEAP_WALK");
-    g_walk_always = e && *e == '1';
-  }
-  if (!g_walk_always && (g_input_hash >> 32) % 16 != 0) return -1; /* it walks every superslab */
+  if (!full_checks() && (g_input_hash >> 32) % 16 != 0) return -1; /* it walks every superslab */
   return hak_check_heap();
 }
 
@@ -149,10 +157,15 @@ const vf_alloc_t *hkf_alloc(void) {
 
 void hkf_oracle_opts(vf_oracle_opts_t *o) {
   vf_oracle_defaults(o);
-  o->check_every = 0;                /* stats + heap walk once, at the end */
-  o->pattern_cap = (size_t)256 << 10; /* whole blocks up to 256 KiB (every
-                                        class), the first 256 KiB of whales */
-  o->report = NULL;                  /* hkf_die prints the line */
+  o->check_every = 0;                  /* stats + heap walk once, at the end */
+  if (full_checks()) {
+    o->pattern_cap = (size_t)256 << 10; /* whole blocks up to 256 KiB (every
+                                          class), the first 256 KiB of whales */
+  } else {
+    o->pattern_sample = 1;             /* windows over the whole block, whales
+                                          included (their tail too) */
+  }
+  o->report = NULL;                    /* hkf_die prints the line */
 }
 
 /* ---- reporting ---------------------------------------------------------------- */

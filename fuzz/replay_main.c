@@ -23,7 +23,7 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void hkf_walk_always(int on);
+void hkf_full_checks(int on);
 
 static int g_verbose;
 static size_t g_runs;
@@ -114,7 +114,7 @@ static int run_dir(const char *dir) {
 int main(int argc, char **argv) {
   const char *v = getenv("HKF_VERBOSE");
   g_verbose = v && *v == '1';
-  hkf_walk_always(1); /* replays check the heap after every input */
+  hkf_full_checks(1); /* replays run every check in full after every input */
   LLVMFuzzerInitialize(&argc, &argv);
   int rc = 0, inputs = 0;
   for (int i = 1; i < argc; i++) {

@@ -65,6 +65,8 @@ int vf_check_from_name(const char *name);
 typedef struct vf_oracle_opts {
   uint64_t check_every;   /* stats + heap walk every N ops (0 = only at end) */
   size_t pattern_cap;     /* pattern at most this many bytes of a block      */
+  int pattern_sample;     /* 1: pattern only in sample windows of a block
+                             (vf_pattern_windows; fuzzing engines), 0: all  */
   uint64_t soft_limit;    /* NULL+ENOMEM is tolerated for requests >= this   */
   int verify_all_at_end;  /* vf_oracle_finish frees all blocks, verifying     */
   int allow_misuse;       /* carry out misuse ops (default 0: skip them)    */
@@ -98,6 +100,34 @@ uint64_t vf_oracle_misuses(const vf_oracle_t *o);  /* misuse ops carried out */
 void vf_pattern_fill(void *p, size_t n, uint64_t id);
 /* Offset of the first byte that differs from the pattern, or SIZE_MAX. */
 size_t vf_pattern_check(const void *p, size_t n, uint64_t id);
+/* Sampled pattern (opts.pattern_sample): a range of n bytes is patterned
+ * whole up to VF_PAT_SAMPLE_WHOLE bytes; above, only in windows: the first
+ * and last VF_PAT_SAMPLE_EDGE bytes, VF_PAT_SAMPLE_WIN bytes around every
+ * power of two from 4 KiB (page and size-doubling edges, where layout,
+ * trim and copy-length bugs land), and VF_PAT_SAMPLE_RAND windows at
+ * offsets drawn from the block id (so any inner page gets checked across
+ * blocks, reproducibly).  Byte k of a window holds the same value as in the
+ * full pattern. */
+#define VF_PAT_SAMPLE_WHOLE 4096
+#define VF_PAT_SAMPLE_EDGE 256
+#define VF_PAT_SAMPLE_WIN 64
+#define VF_PAT_SAMPLE_RAND 4
+#define VF_PAT_MAX_WINDOWS 64
+typedef struct vf_pat_window {
+  size_t lo, hi; /* [lo, hi) */
+} vf_pat_window_t;
+/* The windows of a range of n bytes of block id, sorted by lo (they may
+ * overlap); returns their count (at most VF_PAT_MAX_WINDOWS). */
+size_t vf_pattern_windows(size_t n, uint64_t id, vf_pat_window_t *w);
+/* Pattern bytes [lo, hi) of block id at p (p is the block start). */
+void vf_pattern_fill_range(void *p, size_t lo, size_t hi, uint64_t id);
+/* First bad offset in [lo, hi), or SIZE_MAX. */
+size_t vf_pattern_check_range(const void *p, size_t lo, size_t hi, uint64_t id);
+/* Fill the windows of a range of n bytes. */
+void vf_pattern_fill_sampled(void *p, size_t n, uint64_t id);
+/* Check the windows of a range of n bytes that lie below lim (lim <= n):
+ * the lowest bad offset, or SIZE_MAX. */
+size_t vf_pattern_check_sampled(const void *p, size_t n, size_t lim, uint64_t id);
 /* Expected pattern byte at offset `off` of block `id`. */
 unsigned char vf_pattern_byte(uint64_t id, size_t off);
 

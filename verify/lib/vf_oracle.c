@@ -7,7 +7,8 @@
  *    [lo, hi) = [p, p + max(usable, 1)); linked ranges never overlap
  *    (an overlapping result is reported and never linked);
  *  - a live block's first min(usable, pattern_cap) bytes hold the pattern of
- *    its id, except while an allocator call on it is in flight;
+ *    its id (with opts.pattern_sample: the bytes of its sample windows,
+ *    vf_pattern_windows), except while an allocator call on it is in flight;
  *  - live / live_req equal the count and requested-byte sum of live blocks;
  *  - a block whose slot was overwritten stays live as an orphan (slot
  *    VF_NOSLOT) and is freed by vf_oracle_finish.
@@ -203,11 +204,25 @@ static void drop_block(vf_oracle_t *o, uint32_t b) {
   o->free_head = b;
 }
 
+/* Pattern a fresh block's first n bytes (all of them, or its windows). */
+static void pat_fill(const vf_oracle_t *o, void *p, size_t n, uint64_t id) {
+  if (o->opt.pattern_sample) vf_pattern_fill_sampled(p, n, id);
+  else vf_pattern_fill(p, n, id);
+}
+
+/* Check the pattern of a block patterned over n bytes, below lim <= n. */
+static size_t pat_check(const vf_oracle_t *o, const void *p, size_t n, size_t lim,
+                        uint64_t id) {
+  if (o->opt.pattern_sample) return vf_pattern_check_sampled(p, n, lim, id);
+  return vf_pattern_check(p, lim, id);
+}
+
 static int verify_block(vf_oracle_t *o, uint64_t idx, uint32_t b,
                         const char *when) {
   vf_bmeta_t *m = &o->meta[b];
   void *p = (void *)o->nodes[b].lo;
-  size_t bad = vf_pattern_check(p, pat_len(o, m->usable), m->id);
+  size_t n = pat_len(o, m->usable);
+  size_t bad = pat_check(o, p, n, n, m->id);
   if (bad == SIZE_MAX) return VF_OK;
   return fail(o, idx, VF_CHK_CONTENTS, p, m->req, m->usable,
               "%s: byte +%zu is 0x%02x, expected 0x%02x; block from op %" PRIu64,
@@ -389,7 +404,20 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
   }
   size_t plen = pat_len(o, u);
   if (zeroed) {
-    size_t n = e->req < plen ? e->req : plen, bad = first_nonzero(p, n);
+    size_t n = e->req < plen ? e->req : plen, bad = SIZE_MAX;
+    if (!o->opt.pattern_sample) {
+      bad = first_nonzero(p, n);
+    } else { /* the windows the pattern will take (a reused block's old
+                pattern shows there) */
+      vf_pat_window_t w[VF_PAT_MAX_WINDOWS];
+      size_t c = vf_pattern_windows(plen, o->next_id, w);
+      for (size_t i = 0; i < c && bad == SIZE_MAX; i++) {
+        size_t hi = w[i].hi < n ? w[i].hi : n;
+        if (w[i].lo >= hi) continue;
+        size_t z = first_nonzero((const char *)p + w[i].lo, hi - w[i].lo);
+        if (z != SIZE_MAX) bad = w[i].lo + z;
+      }
+    }
     if (bad != SIZE_MAX)
       return fail(o, idx, VF_CHK_CALLOC_ZERO, p, e->req, u, "byte +%zu is 0x%02x",
                   bad, ((unsigned char *)p)[bad]);
@@ -397,7 +425,20 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
   if (prev) {
     size_t n = prev->req < e->req ? prev->req : e->req;
     n = n < plen ? n : plen;
-    size_t bad = vf_pattern_check(p, n, prev->id);
+    size_t bad = SIZE_MAX;
+    if (!o->opt.pattern_sample) {
+      bad = vf_pattern_check(p, n, prev->id);
+    } else if (n) {
+      /* the old block's windows below n, and the end of the kept prefix
+       * (op_realloc patterned it before the call) */
+      size_t oldn = pat_len(o, prev->usable), kept = prev->req < e->req ? prev->req : e->req;
+      bad = vf_pattern_check_sampled(p, oldn, n < oldn ? n : oldn, prev->id);
+      if (n == (kept < oldn ? kept : oldn)) { /* the window op_realloc wrote */
+        size_t lo = n > VF_PAT_SAMPLE_WIN ? n - VF_PAT_SAMPLE_WIN : 0;
+        size_t tail = vf_pattern_check_range(p, lo, n, prev->id);
+        if (tail < bad) bad = tail;
+      }
+    }
     if (bad != SIZE_MAX)
       return fail(o, idx, VF_CHK_REALLOC, p, e->req, u,
                   "prefix of %zu bytes not kept: byte +%zu is 0x%02x, expected "
@@ -425,7 +466,7 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
   o->slots[op->slot] = b;
   o->live++;
   o->live_req += e->req;
-  vf_pattern_fill(p, plen, m->id);
+  pat_fill(o, p, plen, m->id);
   return VF_OK;
 }
 
@@ -506,6 +547,14 @@ static int op_realloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   if (r) return r;
   vf_bmeta_t prev = o->meta[b];
   void *old = (void *)o->nodes[b].lo;
+  if (o->opt.pattern_sample && op->size) {
+    /* pattern the last bytes of the prefix realloc must keep, so that a
+     * copy one byte short shows (adopt checks them) */
+    size_t oldn = pat_len(o, prev.usable);
+    size_t n = prev.req < e.req ? prev.req : e.req;
+    n = n < oldn ? n : oldn;
+    vf_pattern_fill_range(old, n > VF_PAT_SAMPLE_WIN ? n - VF_PAT_SAMPLE_WIN : 0, n, prev.id);
+  }
   errno = 0;
   void *p = o->a->realloc(old, op->size);
   int err = errno;
@@ -520,7 +569,8 @@ static int op_realloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   if (!p) {
     r = check_null(o, idx, op, &e, err);
     if (r) return r;
-    if (vf_pattern_check(old, pat_len(o, prev.usable), prev.id) != SIZE_MAX)
+    size_t oldn = pat_len(o, prev.usable);
+    if (pat_check(o, old, oldn, oldn, prev.id) != SIZE_MAX)
       return fail(o, idx, VF_CHK_REALLOC, old, prev.req, prev.usable,
                   "failed realloc to %" PRIu64 " damaged the old block",
                   op->size);

@@ -1,8 +1,9 @@
 /* test_oracle.c - every oracle check must fire on a deliberately wrong
  * allocator (a test double over the system malloc, one fault per mode) and
  * stay silent on the right one; misuse ops must kill a strict allocator and
- * leave a lenient one clean; plus unit tests of the address map (B+tree)
- * and the contents pattern.
+ * leave a lenient one clean (every check with the contents pattern whole and
+ * sampled); plus unit tests of the address map (B+tree) and the contents
+ * pattern, whole and sampled.
  *
  * The double's block layout: [base ... | size | base | user ... | canary],
  * so it can hand out misaligned or shifted pointers and still free them; a
@@ -34,6 +35,7 @@ enum {
   M_BOUND, M_USABLE_STABLE, M_OVERLAP, M_CONTENTS, M_CALLOC_DIRTY,
   M_REALLOC_TRUNC, M_REALLOC_NULL, M_REALLOC_DAMAGE, M_STATS_COUNT,
   M_STATS_BYTES, M_HEAP, M_POSIX_EINVAL,
+  M_REALLOC_SHORT1, /* realloc loses the last byte it must keep */
   M_STRICT,  /* correct, and dies (abort) on any invalid free or overflow */
   M_LENIENT  /* correct, and ignores invalid frees */
 };
@@ -159,6 +161,8 @@ static void *td_realloc(void *p, size_t n) {
   if (!q) return NULL;
   size_t old = td_size(p), k = old < n ? old : n;
   memcpy(q, p, mode == M_REALLOC_TRUNC ? k / 2 : k);
+  if (mode == M_REALLOC_SHORT1 && k) /* the last kept byte lost (and surely different) */
+    ((unsigned char *)q)[k - 1] = (unsigned char)~((unsigned char *)p)[k - 1];
   td_free(p);
   return q;
 }
@@ -218,6 +222,8 @@ static const vf_alloc_t td = {
 };
 
 /* Replay a text trace against the double in mode m; return the check. */
+static int sampled; /* run the oracle with opts.pattern_sample */
+
 static int run_mode(int m, const char *text, char *msg, size_t msglen) {
   vf_trace_t t;
   char err[256];
@@ -230,6 +236,7 @@ static int run_mode(int m, const char *text, char *msg, size_t msglen) {
   oo.check_every = 1;
   oo.report = NULL;
   oo.allow_misuse = 1;
+  oo.pattern_sample = sampled;
   vf_replay_result_t res;
   int r = vf_replay(&t, &td, &oo, 0, &res);
   if (msg) snprintf(msg, msglen, "%s", res.message);
@@ -265,16 +272,28 @@ static const fault_case_t cases[] = {
     {M_STATS_COUNT, VF_CHK_STATS, "hktrace v1\nt0 malloc s0 100\n"},
     {M_STATS_BYTES, VF_CHK_STATS, "hktrace v1\nt0 malloc s0 100\n"},
     {M_HEAP, VF_CHK_HEAP, "hktrace v1\nt0 malloc s0 100\n"},
+    /* large blocks, where the sampled pattern has windows only: the head,
+     * a power-of-two edge, the end of a grown or shrunk realloc prefix */
+    {M_CONTENTS, VF_CHK_CONTENTS,
+     "hktrace v1\nt0 malloc s0 100000\nt0 malloc s1 100\nt0 free s0\n"},
+    {M_CALLOC_DIRTY, VF_CHK_CALLOC_ZERO, "hktrace v1\nt0 calloc s0 2 65536\n"},
+    {M_REALLOC_SHORT1, VF_CHK_REALLOC, "hktrace v1\nt0 malloc s0 100000\nt0 realloc s0 200000\n"},
+    {M_REALLOC_SHORT1, VF_CHK_REALLOC, "hktrace v1\nt0 malloc s0 200000\nt0 realloc s0 100001\n"},
+    {M_REALLOC_SHORT1, VF_CHK_REALLOC, "hktrace v1\nt0 malloc s0 100\nt0 realloc s0 50\n"},
 };
 
+/* Every case, with the pattern over whole blocks and sampled. */
 static void test_each_check_fires(void **state) {
   (void)state;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+  for (size_t j = 0; j < 2 * sizeof cases / sizeof cases[0]; j++) {
+    size_t i = j % (sizeof cases / sizeof cases[0]);
+    sampled = j >= sizeof cases / sizeof cases[0];
     char msg[512];
     int r = run_mode(cases[i].mode, cases[i].trace, msg, sizeof msg);
     if (r != cases[i].check)
-      fail_msg("mode %d: expected check %s, got %s (%s)", cases[i].mode,
-               vf_check_name(cases[i].check), vf_check_name(r), msg);
+      fail_msg("mode %d%s: expected check %s, got %s (%s)", cases[i].mode,
+               sampled ? " (sampled)" : "", vf_check_name(cases[i].check),
+               vf_check_name(r), msg);
     /* one line: oracle: op N: <check>: ptr=0x... size=... usable=... (...) */
     char prefix[64];
     snprintf(prefix, sizeof prefix, ": %s: ptr=0x", vf_check_name(r));
@@ -287,6 +306,7 @@ static void test_each_check_fires(void **state) {
     r = run_mode(M_GOOD, cases[i].trace, msg, sizeof msg);
     if (r != VF_OK) fail_msg("good allocator failed case %zu: %s", i, msg);
   }
+  sampled = 0;
 }
 
 static void test_good_allocator_passes_random(void **state) {
@@ -384,6 +404,70 @@ static void test_pattern(void **state) {
   assert_true(vf_pattern_check(buf + 1, 200, 5) == SIZE_MAX);
 }
 
+/* Sampled pattern: windows sorted, inside the range, head and tail and the
+ * power-of-two edges covered, the same for the same id; a damaged byte in
+ * any window is found at its offset, one outside every window is not. */
+static void test_pattern_sampled(void **state) {
+  (void)state;
+  static const size_t sizes[] = {1, 4096, 4097, 5000, 65536, 100003, 1 << 20};
+  size_t cap = (size_t)1 << 20;
+  unsigned char *buf = malloc(cap);
+  assert_non_null(buf);
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t n = sizes[s];
+    uint64_t id = 1000 + s;
+    vf_pat_window_t w[VF_PAT_MAX_WINDOWS], w2[VF_PAT_MAX_WINDOWS];
+    size_t c = vf_pattern_windows(n, id, w);
+    assert_true(c >= 1 && c <= VF_PAT_MAX_WINDOWS);
+    assert_int_equal(vf_pattern_windows(n, id, w2), c);
+    assert_memory_equal(w, w2, c * sizeof w[0]);
+    assert_int_equal(w[0].lo, 0);
+    int tail = 0;
+    for (size_t i = 0; i < c; i++) {
+      assert_true(w[i].lo < w[i].hi && w[i].hi <= n);
+      if (i) assert_true(w[i - 1].lo <= w[i].lo);
+      tail |= w[i].hi == n;
+    }
+    assert_true(tail);
+    for (size_t e = 4096; e < n; e *= 2) { /* every power-of-two edge */
+      int in = 0;
+      for (size_t i = 0; i < c; i++) in |= w[i].lo <= e && e < w[i].hi;
+      assert_true(in);
+    }
+    memset(buf, 0, n);
+    vf_pattern_fill_sampled(buf, n, id);
+    assert_true(vf_pattern_check_sampled(buf, n, n, id) == SIZE_MAX);
+    for (size_t i = 0; i < c; i++) {
+      size_t k = w[i].lo + (w[i].hi - w[i].lo) / 2;
+      assert_int_equal(buf[k], vf_pattern_byte(id, k));
+      buf[k] ^= 1;
+      size_t got = vf_pattern_check_sampled(buf, n, n, id);
+      assert_int_equal(got, k);
+      /* below a limit that excludes k, it is not seen */
+      assert_true(vf_pattern_check_sampled(buf, n, w[i].lo, id) == SIZE_MAX);
+      buf[k] ^= 1;
+    }
+    if (n > VF_PAT_SAMPLE_WHOLE) { /* a byte in no window: not checked */
+      size_t k = VF_PAT_SAMPLE_EDGE;
+      for (int moved = 1; moved;) {
+        moved = 0;
+        for (size_t i = 0; i < c; i++)
+          if (w[i].lo <= k && k < w[i].hi) k = w[i].hi, moved = 1;
+      }
+      assert_true(k < n);
+      buf[k] ^= 1;
+      assert_true(vf_pattern_check_sampled(buf, n, n, id) == SIZE_MAX);
+    }
+  }
+  /* ranges: any start, any end */
+  vf_pattern_fill_range(buf, 3, 70, 7);
+  assert_true(vf_pattern_check_range(buf, 3, 70, 7) == SIZE_MAX);
+  for (size_t k = 3; k < 70; k++) assert_int_equal(buf[k], vf_pattern_byte(7, k));
+  buf[69] ^= 1;
+  assert_int_equal(vf_pattern_check_range(buf, 3, 70, 7), 69);
+  free(buf);
+}
+
 /* Misuse: a strict allocator must die at (or after) every kind of misuse
  * op; a lenient one survives, and the oracle still finds no violation. */
 static void test_misuse(void **state) {
@@ -450,6 +534,7 @@ int main(void) {
       cmocka_unit_test(test_empty_slots_and_orphans),
       cmocka_unit_test(test_tree_matches_bruteforce),
       cmocka_unit_test(test_pattern),
+      cmocka_unit_test(test_pattern_sampled),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_check_names),
   };
