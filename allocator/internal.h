@@ -36,6 +36,9 @@
 #define HK_PUBLIC __attribute__((visibility("default")))
 #define HK_NOINLINE __attribute__((noinline))
 #define HK_INLINE static inline __attribute__((always_inline))
+/* From here on the compiler knows nothing of x's value (no code): it keeps
+ * a computation in the order written instead of reassociating it. */
+#define HK_OPAQUE(x) __asm__("" : "+r"(x))
 /* Callers learn nothing of the function (GCC would otherwise find that a
  * reporting function never returns and reach it with a call, which costs
  * its caller a stack frame on the fast path). */
@@ -260,8 +263,8 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
 #if HK_HARDEN_LINKS
 /* per process, set first thing in hk_init; hidden, so read PC-relative */
 extern uintptr_t hk_link_secret __attribute__((visibility("hidden")));
-#define HK_LINK_ENC(at, v) \
-  ((hk_block_t *)((uintptr_t)(v) ^ ((uintptr_t)(at) ^ hk_link_secret)))
+#define HK_LINK_KEY(at) ((uintptr_t)(at) ^ hk_link_secret)
+#define HK_LINK_ENC(at, v) ((hk_block_t *)((uintptr_t)(v) ^ HK_LINK_KEY(at)))
 #else
 #define HK_LINK_ENC(at, v) ((hk_block_t *)(v))
 #endif
@@ -345,13 +348,21 @@ __attribute__((noreturn, cold)) void hk_pop_fault(const hk_slab_t *s, const hk_b
  * marks b handed out.  The end of the list (NULL) fails the range test
  * and is told apart from a corrupt link only then. */
 HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
-  hk_block_t *n = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
 #if HK_HARDEN_LINKS
+  /* The key is computed apart (opaque), so the chain of dependent loads
+   * through the list pays one XOR per link; n is opaque, so that its NULL
+   * test below tests n rather than the raw link against the key. */
+  uintptr_t key = HK_LINK_KEY(&b->next);
+  HK_OPAQUE(key);
+  hk_block_t *n = (hk_block_t *)((uintptr_t)HK_TRACK_NEXT(b) ^ key);
+  HK_OPAQUE(n);
   /* hk_is_block_fast, spelled out so that the common case falls through */
   unsigned __int128 t = (unsigned __int128)((uintptr_t)n - s->user0) * s->stride_magic;
   if ((HK_UNLIKELY((uint64_t)t >= s->stride_magic) ||
        HK_UNLIKELY((uint64_t)(t >> 64) >= s->carved)) && n != NULL)
     goto fault;
+#else
+  hk_block_t *n = HK_TRACK_NEXT(b);
 #endif
 #if HK_HARDEN_STATE
   hk_state_word_t *w = hk_state_word(b);
