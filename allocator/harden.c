@@ -30,7 +30,9 @@ void hk_harden_init(void) {
   if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) s = 0;
   s ^= (uintptr_t)__rdtsc() * UINT64_C(0x9E3779B97F4A7C15);
   s ^= (uintptr_t)&s; /* stack address: ASLR */
-  hk_link_secret = s | 1u; /* never 0: a NULL link never stores as 0 */
+  /* odd: a key (link address ^ secret) is odd, so a NULL link never
+   * stores as 0 */
+  hk_link_secret = s | 1u;
 }
 
 static const char *const fault_unaligned[2] = {
