@@ -160,12 +160,13 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   hk_block_t *tail = b;
 #if HAKMEM_CHECK_LEVEL > 0
   /* validate every node: a block of this slab, handed out (state bit set,
-   * cleared here: the owner's half of a remote free).  The slab's fields
-   * are read once: the state stores could alias them for all the compiler
-   * knows. */
+   * cleared here: the owner's half of a remote free).  The geometry is
+   * read once (the state stores could alias it for all the compiler
+   * knows); `used` is read at every node, so that a second drainer racing
+   * this one (a bug) is seen as soon as it has spliced its nodes. */
   const uintptr_t user0 = s->user0;
   const uint64_t magic = s->stride_magic;
-  const uint32_t carved = s->carved, used = s->used, stride = s->stride;
+  const uint32_t carved = s->carved, stride = s->stride;
   const int aligned = (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED) != 0;
   if (!hk_is_block_off((uintptr_t)b - user0, magic, carved))
     hk_fatal("corrupt remote-queue node", b, s->cls);
@@ -179,7 +180,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
     if (aligned)
       for (uint32_t g = 16; g < stride; g += 16) hk_state_put((char *)tail + g, 0);
 #endif
-    if (n > used) hk_fatal("corrupt remote-queue node", tail, s->cls);
+    if (n > s->used) hk_fatal("corrupt remote-queue node", tail, s->cls);
     hk_block_t *next = HK_LINK_DEC(&tail->next, HK_TRACK_NEXT(tail));
     if (next == NULL) break;
     if (!hk_is_block_off((uintptr_t)next - user0, magic, carved))
