@@ -97,8 +97,9 @@ HK_INLINE hk_block_t *block_start(const hk_slab_t *s, const void *p) {
 }
 
 #if HAKMEM_CHECK_LEVEL > 0
-/* A pointer into a superslab unit that holds no span. */
-static HK_NOINLINE __attribute__((noreturn)) void free_no_slab(void *p, int op) {
+/* A pointer into a superslab unit that holds no span.  Not declared
+ * noreturn, so that the fast path reaches it with a jump. */
+static HK_NOIPA void free_no_slab(void *p, int op) {
   if (hk_whale_recently_freed(p))
     hk_fatal(op ? "realloc of a freed block" : "double free", p, -1);
   hk_fatal(op ? "invalid realloc (no slab here)" : "invalid free (no slab here)", p, -1);
@@ -181,11 +182,35 @@ HK_INLINE void free_local(hk_heap_t *h, hk_slab_t *s, void *p, int mid) {
   if (mid) h->cur[s->cls] = s;
 }
 
+#if HAKMEM_CHECK_LEVEL > 0
+/* An unaligned pointer or one above the 47-bit address space: do_free
+ * without its fast path (every path below reports such a pointer). */
+static HK_NOINLINE void free_misfit(void *p) {
+  if (hk_chunk_of(p) == HK_CHUNK_SS) {
+    hk_slab_t *s = hk_slab_of(p);
+    if (s == NULL) free_no_slab(p, HK_OP_FREE);
+    else free_slab_slow(s, p);
+    return;
+  }
+  free_other(p);
+}
+#endif
+
 HK_INLINE void do_free(void *p) {
+#if HAKMEM_CHECK_LEVEL > 0
+  /* one test keeps both kinds off the fast path (HK_FREE_MISFIT) */
+  if (HK_UNLIKELY((uintptr_t)p & HK_FREE_MISFIT)) {
+    free_misfit(p);
+    return;
+  }
+#endif
   if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
     hk_slab_t *s = hk_slab_of(p);
 #if HAKMEM_CHECK_LEVEL > 0
-    if (HK_UNLIKELY(s == NULL)) free_no_slab(p, HK_OP_FREE);
+    if (HK_UNLIKELY(s == NULL)) {
+      free_no_slab(p, HK_OP_FREE);
+      return;
+    }
 #endif
     hk_heap_t *h = hk_tl_heap;
     uint8_t f = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
@@ -299,7 +324,10 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
 static HK_NOINLINE void *realloc_check(void *p) {
   if (hk_chunk_of(p) == HK_CHUNK_SS) {
     hk_slab_t *s = hk_slab_of(p);
-    if (s == NULL) free_no_slab(p, HK_OP_REALLOC);
+    if (s == NULL) {
+      free_no_slab(p, HK_OP_REALLOC);
+      return NULL;
+    }
     return hk_harden_block(s, p, HK_OP_REALLOC, 0);
   }
   hk_seg_t *seg = hk_seg_lookup(p);

@@ -30,7 +30,9 @@ void hk_harden_init(void) {
   if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) s = 0;
   s ^= (uintptr_t)__rdtsc() * UINT64_C(0x9E3779B97F4A7C15);
   s ^= (uintptr_t)&s; /* stack address: ASLR */
-  hk_link_secret = s | 1u; /* never 0: a NULL link never stores as 0 */
+  /* odd: a key (link address ^ secret) is odd, so a NULL link never
+   * stores as 0 */
+  hk_link_secret = s | 1u;
 }
 
 static const char *const fault_unaligned[2] = {
@@ -52,10 +54,18 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   int c = s->cls;
   uintptr_t a = (uintptr_t)p;
   /* the common case first, without a division: p is a live block start */
-  if (hk_is_block(s, p) && (!(s->user0 & 16) || HK_TRACK_GET_U8((uint8_t *)p - 1) == (uint8_t)(HK_HDR_MAGIC | c)) &&
-      (!HK_HARDEN_STATE || hk_state_get(p))) {
-    if (own && HK_HARDEN_STATE) hk_state_put(p, 0);
+  if (hk_is_block_fast(s, p) &&
+      (!(s->user0 & 16) || HK_TRACK_GET_U8((uint8_t *)p - 1) == (uint8_t)(HK_HDR_MAGIC | c))) {
+#if HK_HARDEN_STATE
+    hk_state_word_t *w = hk_state_word(p);
+    uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+    if (hk_state_flip(&v, p)) { /* was set: a live block */
+      if (own) __atomic_store_n(w, v, __ATOMIC_RELAXED);
+      return (hk_block_t *)p;
+    }
+#else
     return (hk_block_t *)p;
+#endif
   }
   if (a & (HK_ALIGN - 1)) bad_pointer(fault_unaligned, op, p, c);
   uintptr_t off = a - s->user0;
@@ -77,6 +87,12 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
     if (aligned) hk_state_put(p, 0);
   }
   return b;
+}
+
+void hk_pop_fault(const hk_slab_t *s, const hk_block_t *b) {
+  hk_block_t *n = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
+  if (n != NULL && !hk_is_block(s, n)) hk_fatal("corrupt free-list link", b, s->cls);
+  hk_fatal("free-list node is allocated (double push)", b, s->cls);
 }
 
 void hk_harden_fault(hk_slab_t *s, const void *p) {

@@ -36,6 +36,17 @@
 #define HK_PUBLIC __attribute__((visibility("default")))
 #define HK_NOINLINE __attribute__((noinline))
 #define HK_INLINE static inline __attribute__((always_inline))
+/* From here on the compiler knows nothing of x's value (no code): it keeps
+ * a computation in the order written instead of reassociating it. */
+#define HK_OPAQUE(x) __asm__("" : "+r"(x))
+/* Callers learn nothing of the function (GCC would otherwise find that a
+ * reporting function never returns and reach it with a call, which costs
+ * its caller a stack frame on the fast path). */
+#if defined(__has_attribute) && __has_attribute(noipa)
+#define HK_NOIPA __attribute__((noinline, noipa))
+#else
+#define HK_NOIPA __attribute__((noinline))
+#endif
 
 #define HK_PAGE 4096u
 
@@ -242,15 +253,22 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
  * block start while any other interior pointer is rejected.  Only the
  * slab's owner writes these bits (alloc, local free, drain); a remote free
  * only reads its block's bit, and the owner clears it when it drains.
+ * The fast paths read and write the bitmap a 64-bit word at a time (bit g
+ * of the superslab is bit g % 64 of word g / 64, the same bit as byte
+ * g / 8, bit g % 8, on little-endian x86-64), the slow paths a byte.
  *
- * Free-list and remote-queue links are stored encoded (safe-linking):
- *     stored = next ^ (address of the link >> 12) ^ hk_link_secret
- * and every link popped is checked: inside the slab's carved range and on
- * a stride boundary. */
+ * Free-list and remote-queue links are stored encoded (safe-linking with
+ * a key):
+ *     stored = next ^ (address of the link) ^ hk_link_secret
+ * so the same pointer stores differently at every link, and NULL never
+ * stores as 0 (the secret is odd, link addresses even).  Every link popped
+ * from a free list is checked: inside the slab's carved range and on a
+ * stride boundary; every remote-queue node is checked at the drain. */
 #if HK_HARDEN_LINKS
-extern uintptr_t hk_link_secret;   /* per process, set first thing in hk_init */
-#define HK_LINK_ENC(at, v) \
-  ((hk_block_t *)((uintptr_t)(v) ^ ((uintptr_t)(at) >> 12) ^ hk_link_secret))
+/* per process, set first thing in hk_init; hidden, so read PC-relative */
+extern uintptr_t hk_link_secret __attribute__((visibility("hidden")));
+#define HK_LINK_KEY(at) ((uintptr_t)(at) ^ hk_link_secret)
+#define HK_LINK_ENC(at, v) ((hk_block_t *)((uintptr_t)(v) ^ HK_LINK_KEY(at)))
 #else
 #define HK_LINK_ENC(at, v) ((hk_block_t *)(v))
 #endif
@@ -275,12 +293,46 @@ HK_INLINE void hk_state_put(const void *p, int on) {
   uint8_t v = __atomic_load_n(b, __ATOMIC_RELAXED);
   __atomic_store_n(b, (uint8_t)(on ? v | m : v & ~m), __ATOMIC_RELAXED);
 }
+/* The 64-bit bitmap word holding p's bit, and the bit's index in it
+ * (shift counts are taken mod 64, so p >> 4 needs no mask). */
+typedef uint64_t __attribute__((may_alias)) hk_state_word_t;
+_Static_assert(offsetof(hk_ss_t, state) % 8 == 0, "state words are aligned");
+HK_INLINE hk_state_word_t *hk_state_word(const void *p) {
+  return (hk_state_word_t *)((char *)((hk_ss_t *)hk_chunk_base(p))->state +
+                             (((uintptr_t)p >> 7) & (HK_STATE_BYTES - 8)));
+}
+/* Flip the bit of p in the word *v; returns the bit's old value.  On
+ * x86-64 one BTC, whose carry is the old bit (its register form takes the
+ * bit index mod 64, so p >> 4 needs no mask). */
+HK_INLINE int hk_state_flip(uint64_t *v, const void *p) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  int was;
+  __asm__("btcq %2, %0" : "+r"(*v), "=@ccc"(was) : "r"((uintptr_t)p >> 4));
+  return was;
+#else
+  uint64_t m = (uint64_t)1 << (((uintptr_t)p >> 4) & 63);
+  *v ^= m;
+  return !(*v & m);
+#endif
+}
 /* x is the start of a carved block of s (offset < carved * stride, and a
  * multiple of the stride: Lemire's divisibility test, one multiply). */
 HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
   uintptr_t off = (uintptr_t)x - s->user0;
   return off < (uintptr_t)s->carved * s->stride &&
          (uint64_t)off * s->stride_magic <= s->stride_magic - 1;
+}
+/* The same test with one 64x64->128 multiply and no load of the stride:
+ * with M = stride_magic = ceil(2^64 / stride), the high half of off * M is
+ * off / stride and the low half is below M exactly when the stride divides
+ * off (both exact for off < 2^32; a larger off has a high half >= 2^32 /
+ * stride > carved, since a span is at most 2 MiB). */
+HK_INLINE int hk_is_block_off(uintptr_t off, uint64_t magic, uint32_t carved) {
+  unsigned __int128 t = (unsigned __int128)off * magic;
+  return (uint64_t)t < magic && (uint64_t)(t >> 64) < carved;
+}
+HK_INLINE int hk_is_block_fast(const hk_slab_t *s, const void *x) {
+  return hk_is_block_off((uintptr_t)x - s->user0, s->stride_magic, s->carved);
 }
 HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
   return UINT64_C(0xFFFFFFFFFFFFFFFF) / stride + 1;
@@ -292,50 +344,73 @@ HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
 enum { HK_OP_FREE = 0, HK_OP_REALLOC = 1 };
 hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own);
 __attribute__((noreturn, cold)) void hk_harden_fault(hk_slab_t *s, const void *p);
+/* Cold: the pop of b from s failed a check: a corrupt link (reported
+ * first) or b marked allocated (a double push).  Aborts. */
+__attribute__((noreturn, cold)) void hk_pop_fault(const hk_slab_t *s, const hk_block_t *b);
 
 /* Next node of free list s after b (decoded, and sanitized when checked);
- * marks b handed out. */
+ * marks b handed out.  The end of the list (NULL) fails the range test
+ * and is told apart from a corrupt link only then. */
 HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
-  hk_block_t *n = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
 #if HK_HARDEN_LINKS
-  if (HK_UNLIKELY(n != NULL && !hk_is_block(s, n)))
-    hk_fatal("corrupt free-list link", b, s->cls);
+  /* The key is computed apart (opaque), so the chain of dependent loads
+   * through the list pays one XOR per link; n is opaque, so that its NULL
+   * test below tests n rather than the raw link against the key. */
+  uintptr_t key = HK_LINK_KEY(&b->next);
+  HK_OPAQUE(key);
+  hk_block_t *n = (hk_block_t *)((uintptr_t)HK_TRACK_NEXT(b) ^ key);
+  HK_OPAQUE(n);
+  /* hk_is_block_fast, spelled out so that the common case falls through */
+  unsigned __int128 t = (unsigned __int128)((uintptr_t)n - s->user0) * s->stride_magic;
+  if ((HK_UNLIKELY((uint64_t)t >= s->stride_magic) ||
+       HK_UNLIKELY((uint64_t)(t >> 64) >= s->carved)) && n != NULL)
+    goto fault;
+#else
+  hk_block_t *n = HK_TRACK_NEXT(b);
 #endif
 #if HK_HARDEN_STATE
-  uint8_t m;
-  uint8_t *sb = hk_state_at(b, &m);
-  uint8_t v = *sb;
-  if (HK_UNLIKELY(v & m)) hk_fatal("free-list node is allocated (double push)", b, s->cls);
-  *sb = (uint8_t)(v | m);
+  hk_state_word_t *w = hk_state_word(b);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  if (HK_UNLIKELY(hk_state_flip(&v, b))) goto fault; /* was set: allocated */
+  __atomic_store_n(w, v, __ATOMIC_RELAXED);
 #endif
   (void)s;
   return n;
+#if HK_HARDEN_LINKS || HK_HARDEN_STATE
+fault: /* one call site: the prologue it needs stays off the fast path */
+  hk_pop_fault(s, b);
+#endif
 }
 
-/* Fast-path free check (flags == 0, owner): block start, header, state.
+/* Fast-path free check (owner; flags 0 or HK_SLAB_MID, so no aligned
+ * blocks): block start, header, state.
+ * do_free (alloc.c) has already sent unaligned pointers and pointers
+ * above the 47-bit address space to the slow path (HK_FREE_MISFIT).
  * A headered class's user0 is 16 mod 32 (first_off 16 on a 64 KiB unit,
  * HK_SS_META a multiple of 32), a headerless one's 0 mod 32. */
 _Static_assert(HK_SS_META % 32 == 0, "user0 bit 4 tells headered classes");
+#define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_HARDEN_PTR ? HK_ALIGN - 1 : 0))
 HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
-#if HK_HARDEN_PTR
-  /* With state bits on, a set bit at a 16-aligned p proves p is a live
-   * block start (flags == 0: no aligned pointers in this slab, and bits
-   * are only ever set at block starts), so the grid test is implied and
-   * only the alignment is tested here; any other p finds its bit clear
-   * and hk_harden_fault tells which fault it is. */
-  if (HK_UNLIKELY((HK_HARDEN_STATE ? ((uintptr_t)p & (HK_ALIGN - 1)) != 0 ||
-                                         (uintptr_t)p < s->user0
-                                   : !hk_is_block(s, p)) ||
-                  ((s->user0 & 16) &&
-                   HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))))
-    hk_harden_fault(s, p);
-#endif
 #if HK_HARDEN_STATE
-  uint8_t m;
-  uint8_t *sb = hk_state_at(p, &m);
-  uint8_t v = *sb;
-  if (HK_UNLIKELY(!(v & m))) hk_harden_fault(s, p);
-  *sb = (uint8_t)(v & ~m);
+  /* A set bit at a 16-aligned p proves p is a live block start (no
+   * HK_SLAB_ALIGNED: no aligned pointers in this slab, and bits are only ever set at block
+   * starts; a span's bits, [span start, user0) included, are cleared when
+   * it is made), so neither the grid nor the range is tested here, and the
+   * header byte at p - 1 is read only once p is known to be a block start
+   * (p may be a superslab's first byte).  Any other p finds its bit clear
+   * and hk_harden_fault tells which fault it is. */
+  hk_state_word_t *w = hk_state_word(p);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  if (HK_UNLIKELY(!hk_state_flip(&v, p)) || /* was clear: not handed out */
+      (HK_HARDEN_PTR && HK_LIKELY(s->user0 & 16) && /* headered: tiny classes but 1 KiB */
+       HK_UNLIKELY(HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))))
+    hk_harden_fault(s, p);
+  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+#elif HK_HARDEN_PTR
+  if (HK_UNLIKELY(!hk_is_block(s, p)) ||
+      ((s->user0 & 16) &&
+       HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls)))
+    hk_harden_fault(s, p);
 #endif
   (void)s, (void)p;
 }
