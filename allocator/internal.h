@@ -65,7 +65,7 @@
   X(SS_CACHE, ss_cache, 0, 0, 1024, "empty superslabs kept mapped for reuse (0: unmapped at once; no measured gain, see bench/RESULTS.md)") \
   X(CARVE,    carve,    4, 1, 4096, "KiB carved from a slab per refill (at least one block)") \
   X(PREFAULT, prefault, 0, 0, 3,    "prefault new superslabs and whale mappings: 0 off, 1 MAP_POPULATE, 2 MADV_POPULATE_WRITE (touch where unsupported), 3 touch every page") \
-  X(PREWARM,  prewarm,  0, 0, 64,   "superslabs mapped at start-up and parked in the cache (the cache grows to hold them)") \
+  X(PREWARM,  prewarm,  1, 0, 64,   "superslabs mapped at start-up and parked in the cache (the cache grows to hold them)") \
   X(THP,      thp,      0, 0, 2,    "transparent huge pages for superslabs and whales: 0 system default, 1 madvise(MADV_HUGEPAGE), 2 madvise(MADV_NOHUGEPAGE)") \
   X(HUGETLB,  hugetlb,  0, 0, 1,    "back superslabs and whales with reserved 2 MiB pages (MAP_HUGETLB); without reserved pages: one log line, normal pages") \
   X(LAZY_ZERO, lazy_zero, 0, 0, 1,  "calloc of a reused block of 64 KiB or more zeroes its whole pages by MADV_DONTNEED instead of memset") \
