@@ -51,7 +51,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* process_vm_readv, pthread_getattr_np */
 #endif
-#include "track.h"
+#include "internal.h"
 
 #if HK_TRACK_ASAN
 #include <errno.h>
@@ -63,7 +63,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -102,13 +101,12 @@ static int leak_on; /* the check will run: the hooks keep the registry */
 static __thread uintptr_t tl_stack_lo, tl_stack_hi;
 static __thread int tl_busy;
 
-/* ---- memory of this module: plain mappings, never hakmem's nor ASan's ---- */
-static void *leak_map(size_t n) {
-  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
-}
+/* ---- memory of this module: its own mappings, through the OS layer ------
+ * (counted there like every mapping; never hakmem's segments nor ASan's) */
+static size_t leak_round(size_t n) { return (n + HK_PAGE - 1) & ~(size_t)(HK_PAGE - 1); }
+static void *leak_map(size_t n) { return hk_os_map(leak_round(n), HK_PAGE); }
 static void leak_unmap(void *p, size_t n) {
-  if (p != NULL) munmap(p, n);
+  if (p != NULL) hk_os_unmap(p, leak_round(n));
 }
 
 static uint64_t mix(uintptr_t p) {
