@@ -15,17 +15,24 @@
  *                     history of 7 frees of one class, which makes it a
  *                     real workout for the minimizer.
  * Invariant: with no bug selected it behaves exactly like glibc.  With
- * double_push every path is made independent of the heap's state (calloc
- * and realloc go through malloc, aligned blocks are padded out of the cached
- * range), so whether a block is cached depends only on the op sequence and
- * a minimized trace fails in any process.  The cache is not locked: the
+ * double_push every path is made independent of the heap's state: blocks
+ * of up to 256 bytes come from a private bump arena with their class in a
+ * 16-byte header (glibc's usable size of a reused chunk depends on what
+ * the process did before, so classing by it made a minimized trace fail
+ * in the minimizer's forked children, whose parent had loaded a 100k-op
+ * trace, and pass in a fresh hakmem-replay); calloc and realloc go through
+ * malloc, and aligned blocks are padded out of the cached range.  So
+ * whether a block is cached depends only on the op sequence and a
+ * minimized trace fails in any process.  The cache is not locked: the
  * oracle runs one thread at a time.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
@@ -62,28 +69,51 @@ static size_t libc_usable(void *p) {
   return fn(p);
 }
 
-/* double_push: class c caches blocks with c*16 <= usable < (c+1)*16 */
+/* double_push: class c (1..16) holds blocks of c*16 bytes, carved from a
+ * bump arena (never given back: a block is cached or stays there), each
+ * after a 16-byte header holding its class. */
 #define CACHE_CLASSES 17
 #define CACHE_DEPTH 8
+#define ARENA_SIZE ((size_t)1 << 30) /* reserved; touched as carved */
 static void *cache[CACHE_CLASSES][CACHE_DEPTH];
 static unsigned cached[CACHE_CLASSES];
+static char *arena, *arena_top;
 
-void *malloc(size_t n) {
-  if (bug() != BUG_DOUBLE_PUSH || n > 256) return __libc_malloc(n);
-  size_t c = (n + 15) / 16;
-  if (cached[c]) return cache[c][--cached[c]];
-  return __libc_malloc(c ? c * 16 : 16);
+static size_t arena_class(const void *p) {
+  const char *q = p;
+  return arena && q > arena && q < arena + ARENA_SIZE ? *(const size_t *)(q - 16) : 0;
 }
 
-void free(void *p) {
+/* The exported names call these: a call from inside this library to
+ * malloc or free would bind to glibc's (the library is dlopen'ed local). */
+static size_t buggy_usable(void *p);
+static void *buggy_malloc(size_t n) {
+  if (bug() != BUG_DOUBLE_PUSH || n > 256) return __libc_malloc(n);
+  size_t c = n ? (n + 15) / 16 : 1;
+  if (cached[c]) return cache[c][--cached[c]];
+  if (!arena) {
+    void *m = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    arena = arena_top = m;
+  }
+  if ((size_t)(arena_top - arena) + 16 + c * 16 > ARENA_SIZE) return NULL;
+  *(size_t *)arena_top = c;
+  void *p = arena_top + 16;
+  arena_top += 16 + c * 16;
+  return p;
+}
+
+static void buggy_free(void *p) {
   if (!p) return;
   if (bug() == BUG_DOUBLE_PUSH) {
-    size_t c = libc_usable(p) / 16;
-    if (c < CACHE_CLASSES && cached[c] < CACHE_DEPTH) {
+    size_t c = arena_class(p);
+    if (c && cached[c] < CACHE_DEPTH) {
       cache[c][cached[c]++] = p;
       if (cached[c] == CACHE_DEPTH - 1) cache[c][cached[c]++] = p; /* the bug */
       return;
     }
+    if (c) return; /* an arena block with its class's cache full: stays */
   }
   __libc_free(p);
 }
@@ -92,7 +122,7 @@ void *calloc(size_t k, size_t n) {
   size_t t;
   if (bug() == BUG_DOUBLE_PUSH) {
     if (__builtin_mul_overflow(k, n, &t)) return __libc_calloc(k, n); /* ENOMEM */
-    void *p = malloc(t);
+    void *p = buggy_malloc(t);
     return p ? memset(p, 0, t) : NULL;
   }
   if (bug() == BUG_CALLOC_DIRTY && !__builtin_mul_overflow(k, n, &t) && t >= 128 &&
@@ -102,12 +132,20 @@ void *calloc(size_t k, size_t n) {
 }
 
 void *realloc(void *p, size_t n) {
-  if (bug() == BUG_DOUBLE_PUSH && p && n && n <= PTRDIFF_MAX) {
-    void *q = malloc(n);
+  if (bug() == BUG_DOUBLE_PUSH && p) {
+    if (!n) { /* glibc's realloc(p, 0) */
+      buggy_free(p);
+      return NULL;
+    }
+    if (n > PTRDIFF_MAX) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    void *q = buggy_malloc(n);
     if (!q) return NULL;
-    size_t old = libc_usable(p);
+    size_t old = buggy_usable(p);
     memcpy(q, p, old < n ? old : n);
-    free(p);
+    buggy_free(p);
     return q;
   }
   if (bug() != BUG_REALLOC_TRUNCATE || !p || !n) return __libc_realloc(p, n);
@@ -137,8 +175,14 @@ int posix_memalign(void **out, size_t al, size_t n) {
 void *aligned_alloc(size_t al, size_t n) { return aligned(al, n); }
 void *memalign(size_t al, size_t n) { return aligned(al, n); }
 
-size_t malloc_usable_size(void *p) {
+static size_t buggy_usable(void *p) {
   if (!p) return 0;
+  size_t c = arena_class(p);
+  if (c) return c * 16;
   size_t u = libc_usable(p);
   return bug() == BUG_USABLE_OVERSTATE && u == 24 ? u + 8 : u;
 }
+
+void *malloc(size_t n) { return buggy_malloc(n); }
+void free(void *p) { buggy_free(p); }
+size_t malloc_usable_size(void *p) { return buggy_usable(p); }
