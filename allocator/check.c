@@ -131,16 +131,6 @@ static long block_index(const hk_slab_t *s, uintptr_t b) {
   return (long)(off / s->stride);
 }
 
-/* State of block start b: 1 handed out, 0 free, -1 unknown (a header
- * byte in neither form: reported as overwritten by walk_span). */
-static int marked(const hk_slab_t *s, const void *b) {
-  if (hk_class[s->cls].header) {
-    uint8_t hv = HK_TRACK_GET_U8((const uint8_t *)b - 1);
-    return hv == hk_hdr_live(s->cls) ? 1 : hv == hk_hdr_free(s->cls) ? 0 : -1;
-  }
-  return hk_state_get(b);
-}
-
 /* Walk a block list; returns nodes counted, or -1 after reporting. */
 static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
                       const char *which) {
@@ -161,7 +151,7 @@ static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
       return -1;
     }
     w->seen[i >> 3] |= (uint8_t)(1u << (i & 7));
-    if (HK_HARDEN_STATE && marked(s, b) == free_list)
+    if (HK_HARDEN_STATE && hk_state_get(b) != !free_list)
       problem(w, free_list ? "free-list node marked allocated"
                            : "remote-queue node marked free", b, s->cls);
     n++;
@@ -208,16 +198,13 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
   if (HK_HARDEN_STATE && nfree >= 0 && nremote >= 0)
     for (uint32_t i = 0; i < s->carved; i++)
       if (!(w->seen[i >> 3] & (1u << (i & 7))) &&
-          marked(s, (void *)(s->user0 + (uintptr_t)i * s->stride)) == 0)
+          !hk_state_get((void *)(s->user0 + (uintptr_t)i * s->stride)))
         problem(w, "allocated block marked free", (void *)(s->user0 + (uintptr_t)i * s->stride), c);
   if (ci->header) {
-    /* the live form, or (checked builds) the free form: which one a
-     * block should have is the state test's business above */
-    uint8_t want = hk_hdr_live((unsigned)c), freed = hk_hdr_free((unsigned)c);
+    uint8_t want = (uint8_t)(HK_HDR_MAGIC | c);
     for (uint32_t i = 0; i < s->carved; i++) {
       const uint8_t *h = (const uint8_t *)(s->user0 + (uintptr_t)i * s->stride) - 1;
-      uint8_t hv = HK_TRACK_GET_U8(h);
-      if (hv != want && hv != freed) problem(w, "block header overwritten", h + 1, c);
+      if (HK_TRACK_GET_U8(h) != want) problem(w, "block header overwritten", h + 1, c);
     }
   }
 }

@@ -54,24 +54,18 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   int c = s->cls;
   uintptr_t a = (uintptr_t)p;
   /* the common case first, without a division: p is a live block start */
-  if (hk_is_block_fast(s, p)) {
-    if (s->user0 & 16) { /* headered: the header byte is header and state */
-      if (HK_TRACK_GET_U8((uint8_t *)p - 1) == hk_hdr_live(c)) {
-        if (own) HK_TRACK_SET_U8((uint8_t *)p - 1, hk_hdr_free(c));
-        return (hk_block_t *)p;
-      }
-    } else {
+  if (hk_is_block_fast(s, p) &&
+      (!(s->user0 & 16) || HK_TRACK_GET_U8((uint8_t *)p - 1) == (uint8_t)(HK_HDR_MAGIC | c))) {
 #if HK_HARDEN_STATE
-      hk_state_word_t *w = hk_state_word(p);
-      uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-      if (hk_state_flip(&v, p)) { /* was set: a live block */
-        if (own) __atomic_store_n(w, v, __ATOMIC_RELAXED);
-        return (hk_block_t *)p;
-      }
-#else
+    hk_state_word_t *w = hk_state_word(p);
+    uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+    if (hk_state_flip(&v, p)) { /* was set: a live block */
+      if (own) __atomic_store_n(w, v, __ATOMIC_RELAXED);
       return (hk_block_t *)p;
-#endif
     }
+#else
+    return (hk_block_t *)p;
+#endif
   }
   if (a & (HK_ALIGN - 1)) bad_pointer(fault_unaligned, op, p, c);
   uintptr_t off = a - s->user0;
@@ -84,15 +78,12 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   if (aligned && (!(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED) ||
                   (HK_HARDEN_STATE && !hk_state_get(p))))
     bad_pointer(fault_interior, op, p, c);
-  if (hk_class[c].header) {
-    uint8_t hv = HK_TRACK_GET_U8((uint8_t *)b - 1);
-    if (HK_HARDEN_STATE && hv == hk_hdr_free(c)) hk_fatal(fault_freed[op], p, c);
-    if (hv != hk_hdr_live(c)) hk_fatal("block header corrupt", b, c);
-  } else if (HK_HARDEN_STATE && !hk_state_get(b)) {
-    hk_fatal(fault_freed[op], p, c);
-  }
+  if (hk_class[c].header &&
+      HK_TRACK_GET_U8((uint8_t *)b - 1) != (uint8_t)(HK_HDR_MAGIC | c))
+    hk_fatal("block header corrupt", b, c);
+  if (HK_HARDEN_STATE && !hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
   if (own && HK_HARDEN_STATE) {
-    hk_block_mark_free(s, b);
+    hk_state_put(b, 0);
     if (aligned) hk_state_put(p, 0);
   }
   return b;
@@ -101,9 +92,6 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
 void hk_pop_fault(const hk_slab_t *s, const hk_block_t *b) {
   hk_block_t *n = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
   if (n != NULL && !hk_is_block(s, n)) hk_fatal("corrupt free-list link", b, s->cls);
-  if (hk_class[s->cls].header &&
-      HK_TRACK_GET_U8((const uint8_t *)b - 1) != hk_hdr_live(s->cls))
-    hk_fatal("block header corrupt", b, s->cls);
   hk_fatal("free-list node is allocated (double push)", b, s->cls);
 }
 

@@ -245,17 +245,9 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
  * Release (level 0): every macro and inline here is the identity or empty,
  * so the release fast paths compile exactly as without them.
  *
- * Per-block state of a headered class lives in the block's header byte:
- * HK_HDR_MAGIC | class while the block is free (the value carve writes in
- * every variant and release never changes), that | HK_HDR_LIVE while it
- * is handed out.  So the free check's one byte compare is both the header
- * check and the double-free check, on a byte next to the block, which the
- * free touches anyway; only the slab's owner writes it (pop, local free,
- * drain), as for the bits below.
- * Per-block state of a headerless class (1 KiB and every mid / L2.5
- * class): hk_ss_t.state has one bit per 16-byte granule of the
+ * Per-block state: hk_ss_t.state has one bit per 16-byte granule of the
  * superslab.  The bit of a block's start granule is 1 while the block is
- * handed out (headered blocks never set theirs).  For a block handed out at an aligned interior pointer q
+ * handed out.  For a block handed out at an aligned interior pointer q
  * (slabs flagged HK_SLAB_ALIGNED), the bit of q's granule is also set: it
  * marks q as the legitimate pointer of that block, so free(q) maps to the
  * block start while any other interior pointer is rejected.  Only the
@@ -323,27 +315,6 @@ HK_INLINE int hk_state_flip(uint64_t *v, const void *p) {
   return !(*v & m);
 #endif
 }
-/* The header byte of a headered block: free form HK_HDR_MAGIC | c (what
- * carve writes in every variant, and release never changes), live form
- * that | HK_HDR_LIVE while handed out.  HK_HDR_LIVE is 0 without
- * per-block state (measurement builds): the header then never changes. */
-#if HK_HARDEN_STATE
-#define HK_HDR_LIVE_BIT 6             /* free 0xA0 | c, live 0xE0 | c */
-#define HK_HDR_LIVE (1u << HK_HDR_LIVE_BIT)
-#else
-#define HK_HDR_LIVE 0u
-#endif
-_Static_assert(((HK_HDR_MAGIC | HK_HDR_LIVE) & HK_HDR_CLASS_MASK) == 0 &&
-               (HK_HDR_MAGIC & HK_HDR_LIVE) == 0,
-               "the live form sets one bit outside the class field");
-HK_INLINE uint8_t hk_hdr_live(unsigned c) { return (uint8_t)(HK_HDR_MAGIC | HK_HDR_LIVE | c); }
-HK_INLINE uint8_t hk_hdr_free(unsigned c) { return (uint8_t)(HK_HDR_MAGIC | c); }
-/* Mark block start b of s free (owner only). */
-HK_INLINE void hk_block_mark_free(const hk_slab_t *s, const void *b) {
-  if (hk_class[s->cls].header) HK_TRACK_SET_U8((uint8_t *)b - 1, hk_hdr_free(s->cls));
-  else hk_state_put(b, 0);
-}
-
 /* x is the start of a carved block of s (offset < carved * stride, and a
  * multiple of the stride: Lemire's divisibility test, one multiply). */
 HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
@@ -398,37 +369,10 @@ HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
   hk_block_t *n = HK_TRACK_NEXT(b);
 #endif
 #if HK_HARDEN_STATE
-  {
-    /* b's state bit, clear while b is free: bit HK_HDR_LIVE_BIT of its
-     * header byte (headered classes) or bit g % 8 of its bitmap byte
-     * (headerless).  The byte and the bit are selected without a branch:
-     * a mix of sizes would mispredict one at every malloc. */
-    uintptr_t hb = (uintptr_t)b - 1;
-    uintptr_t sb = (uintptr_t)((hk_ss_t *)hk_chunk_base(b))->state +
-                   (((uintptr_t)b & (HK_SS_SIZE - 1)) >> 7);
-    unsigned bit = (unsigned)((uintptr_t)b >> 4) & 7;
-#if defined(__x86_64__)
-    uintptr_t sp = sb;
-    unsigned hbit = HK_HDR_LIVE_BIT;
-    __asm__("testb $16, %b[u]\n\tcmovnz %[hb], %[sp]\n\tcmovnz %[hbit], %[bit]"
-            : [sp] "+r"(sp), [bit] "+r"(bit)
-            : [u] "q"(s->user0), [hb] "r"(hb), [hbit] "r"(hbit) : "cc");
-#else
-    uintptr_t hdr = 0 - ((s->user0 >> 4) & 1); /* all ones: headered */
-    uintptr_t sp = sb ^ ((hb ^ sb) & hdr);
-    bit ^= (bit ^ HK_HDR_LIVE_BIT) & (unsigned)hdr;
-#endif
-    unsigned v = HK_TRACK_GET_U8((uint8_t *)sp);
-#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
-    int was; /* one BTS: sets the bit, its carry is the old value */
-    __asm__("btsl %2, %0" : "+r"(v), "=@ccc"(was) : "r"(bit));
-#else
-    int was = (v >> bit) & 1;
-    v |= 1u << bit;
-#endif
-    if (HK_UNLIKELY(was)) goto fault; /* set: allocated */
-    HK_TRACK_SET_U8((uint8_t *)sp, v);
-  }
+  hk_state_word_t *w = hk_state_word(b);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  if (HK_UNLIKELY(hk_state_flip(&v, b))) goto fault; /* was set: allocated */
+  __atomic_store_n(w, v, __ATOMIC_RELAXED);
 #endif
   (void)s;
   return n;
@@ -448,34 +392,24 @@ _Static_assert(HK_SS_META % 32 == 0, "user0 bit 4 tells headered classes");
 #define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_HARDEN_PTR ? HK_ALIGN - 1 : 0))
 HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
 #if HK_HARDEN_STATE
-  if (HK_LIKELY(s->user0 & 16)) {
-    /* Headered (tiny classes but 1 KiB): p must be a carved block start
-     * (one multiply: the range and the stride grid; only then is p - 1 a
-     * header, and known to be mapped), and its header byte the live form:
-     * one compare checks magic, class and state.  It becomes the free
-     * form.  No bitmap word is touched. */
-    uint8_t *hp = (uint8_t *)p - 1;
-    if (HK_UNLIKELY(!hk_is_block_fast(s, p)) ||
-        HK_UNLIKELY(HK_TRACK_GET_U8(hp) != hk_hdr_live(s->cls)))
-      hk_harden_fault(s, p);
-    HK_TRACK_SET_U8(hp, hk_hdr_free(s->cls));
-  } else {
-    /* Headerless: a set bit at a 16-aligned p proves p is a live block
-     * start (no HK_SLAB_ALIGNED: no aligned pointers in this slab, and
-     * bits are only ever set at headerless block starts; a span's bits,
-     * [span start, user0) included, are cleared when it is made), so
-     * neither the grid nor the range is tested here.  Any other p finds
-     * its bit clear and hk_harden_fault tells which fault it is. */
-    hk_state_word_t *w = hk_state_word(p);
-    uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-    if (HK_UNLIKELY(!hk_state_flip(&v, p))) /* was clear: not handed out */
-      hk_harden_fault(s, p);
-    __atomic_store_n(w, v, __ATOMIC_RELAXED);
-  }
+  /* A set bit at a 16-aligned p proves p is a live block start (no
+   * HK_SLAB_ALIGNED: no aligned pointers in this slab, and bits are only ever set at block
+   * starts; a span's bits, [span start, user0) included, are cleared when
+   * it is made), so neither the grid nor the range is tested here, and the
+   * header byte at p - 1 is read only once p is known to be a block start
+   * (p may be a superslab's first byte).  Any other p finds its bit clear
+   * and hk_harden_fault tells which fault it is. */
+  hk_state_word_t *w = hk_state_word(p);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  if (HK_UNLIKELY(!hk_state_flip(&v, p)) || /* was clear: not handed out */
+      (HK_HARDEN_PTR && HK_LIKELY(s->user0 & 16) && /* headered: tiny classes but 1 KiB */
+       HK_UNLIKELY(HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))))
+    hk_harden_fault(s, p);
+  __atomic_store_n(w, v, __ATOMIC_RELAXED);
 #elif HK_HARDEN_PTR
   if (HK_UNLIKELY(!hk_is_block(s, p)) ||
       ((s->user0 & 16) &&
-       HK_TRACK_GET_U8((uint8_t *)p - 1) != hk_hdr_live(s->cls)))
+       HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls)))
     hk_harden_fault(s, p);
 #endif
   (void)s, (void)p;

@@ -179,35 +179,24 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   uint32_t n = 1;
   hk_block_t *tail = b;
 #if HAKMEM_CHECK_LEVEL > 0
-  /* validate every node: a block of this slab, handed out (header byte in
-   * its live form, or state bit set; made free here: the owner's half of a
-   * remote free).  The geometry is read once (the state stores could alias
-   * it for all the compiler knows); `used` is read at every node, so that
-   * a second drainer racing this one (a bug) is seen as soon as it has
-   * spliced its nodes. */
+  /* validate every node: a block of this slab, handed out (state bit set,
+   * cleared here: the owner's half of a remote free).  The geometry is
+   * read once (the state stores could alias it for all the compiler
+   * knows); `used` is read at every node, so that a second drainer racing
+   * this one (a bug) is seen as soon as it has spliced its nodes. */
   const uintptr_t user0 = s->user0;
   const uint64_t magic = s->stride_magic;
   const uint32_t carved = s->carved, stride = s->stride;
   const int aligned = (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED) != 0;
-  const int headered = (user0 & 16) != 0;
-  const uint8_t live = hk_hdr_live(s->cls);
   if (!hk_is_block_off((uintptr_t)b - user0, magic, carved))
     hk_fatal("corrupt remote-queue node", b, s->cls);
   for (;;) {
 #if HK_HARDEN_STATE
-    /* a node seen twice (a block pushed twice) finds it free */
-    if (headered) {
-      uint8_t hv = HK_TRACK_GET_U8((uint8_t *)tail - 1);
-      if (hv != live)
-        hk_fatal(hv == hk_hdr_free(s->cls) ? "double free" : "block header corrupt",
-                 tail, s->cls);
-      HK_TRACK_SET_U8((uint8_t *)tail - 1, hv ^ HK_HDR_LIVE);
-    } else {
-      hk_state_word_t *w = hk_state_word(tail);
-      uint64_t sv = __atomic_load_n(w, __ATOMIC_RELAXED);
-      if (!hk_state_flip(&sv, tail)) hk_fatal("double free", tail, s->cls);
-      __atomic_store_n(w, sv, __ATOMIC_RELAXED);
-    }
+    /* a node seen twice (a block pushed twice) finds its bit clear */
+    hk_state_word_t *w = hk_state_word(tail);
+    uint64_t sv = __atomic_load_n(w, __ATOMIC_RELAXED);
+    if (!hk_state_flip(&sv, tail)) hk_fatal("double free", tail, s->cls);
+    __atomic_store_n(w, sv, __ATOMIC_RELAXED);
     if (aligned)
       for (uint32_t g = 16; g < stride; g += 16) hk_state_put((char *)tail + g, 0);
 #endif
@@ -219,7 +208,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
     tail = next;
     n++;
   }
-  (void)aligned, (void)stride, (void)headered, (void)live;
+  (void)aligned, (void)stride;
 #else
   while (HK_TRACK_NEXT(tail) != NULL) {
     tail = HK_TRACK_NEXT(tail);
