@@ -168,7 +168,9 @@ static HK_NOINLINE void free_other(void *p) {
  * classes keep their current slab (their blocks share cache lines). */
 HK_INLINE void free_local(hk_heap_t *h, hk_slab_t *s, void *p, int mid) {
   hk_block_t *b = (hk_block_t *)p;
-  hk_free_check(s, p);
+#if HAKMEM_CHECK_LEVEL > 0
+  if (HK_UNLIKELY(!hk_free_check(s, p))) return; /* reported */
+#endif
 #if HAKMEM_CHECK_LEVEL >= 2
   hk_debug_free(s, p);
 #endif

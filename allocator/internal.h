@@ -343,7 +343,10 @@ HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
  * 1 realloc.  own: the caller owns s (clears the state bits). */
 enum { HK_OP_FREE = 0, HK_OP_REALLOC = 1 };
 hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own);
-__attribute__((noreturn, cold)) void hk_harden_fault(hk_slab_t *s, const void *p);
+/* hk_harden_fault never returns either, but is not declared noreturn (and
+ * callers learn nothing of it, HK_NOIPA): the fast free path then reaches
+ * it with a jump in tail position, and needs no stack frame for a call. */
+HK_NOIPA __attribute__((cold)) void hk_harden_fault(hk_slab_t *s, const void *p);
 /* Cold: the pop of b from s failed a check: a corrupt link (reported
  * first) or b marked allocated (a double push).  Aborts. */
 __attribute__((noreturn, cold)) void hk_pop_fault(const hk_slab_t *s, const hk_block_t *b);
@@ -390,7 +393,9 @@ fault: /* one call site: the prologue it needs stays off the fast path */
  * HK_SS_META a multiple of 32), a headerless one's 0 mod 32. */
 _Static_assert(HK_SS_META % 32 == 0, "user0 bit 4 tells headered classes");
 #define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_HARDEN_PTR ? HK_ALIGN - 1 : 0))
-HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
+/* Returns 0 after reporting (the caller returns at once: the report is its
+ * tail call), 1 when p may be freed. */
+HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
 #if HK_HARDEN_STATE
   /* A set bit at a 16-aligned p proves p is a live block start (no
    * HK_SLAB_ALIGNED: no aligned pointers in this slab, and bits are only ever set at block
@@ -403,16 +408,21 @@ HK_INLINE void hk_free_check(hk_slab_t *s, void *p) {
   uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
   if (HK_UNLIKELY(!hk_state_flip(&v, p)) || /* was clear: not handed out */
       (HK_HARDEN_PTR && HK_LIKELY(s->user0 & 16) && /* headered: tiny classes but 1 KiB */
-       HK_UNLIKELY(HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))))
+       HK_UNLIKELY(HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls)))) {
     hk_harden_fault(s, p);
+    return 0;
+  }
   __atomic_store_n(w, v, __ATOMIC_RELAXED);
 #elif HK_HARDEN_PTR
   if (HK_UNLIKELY(!hk_is_block(s, p)) ||
       ((s->user0 & 16) &&
-       HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls)))
+       HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))) {
     hk_harden_fault(s, p);
+    return 0;
+  }
 #endif
   (void)s, (void)p;
+  return 1;
 }
 
 extern pthread_mutex_t hk_ss_lock;
