@@ -39,8 +39,14 @@ typedef struct hkf_limits {
 } hkf_limits_t;
 
 /* Each target's limits, in one place (the targets and the AFL++ mutator
- * library both read them): {max_ops, slots, threads, budget}. */
-#define HKF_LIMITS_TRACE {2048, 256, 1, (uint64_t)16 << 20}
+ * library both read them): {max_ops, slots, threads, budget}.
+ * fuzz_trace's budget is 4 MiB + 64 KiB: room for one whale at the largest
+ * size edge the mutator makes (4 MiB + 1), or a whale just past 2 MiB and
+ * several class blocks, every size edge still reachable; at 16 MiB the
+ * inputs averaged 6.6 MB of requests, whose page faults, calloc zeroing and
+ * ASan shadow work kept the target at a fifth of its speed
+ * (docs/fuzzing.md, "Speed"). */
+#define HKF_LIMITS_TRACE {2048, 256, 1, ((uint64_t)4 << 20) + ((uint64_t)64 << 10)}
 #define HKF_LIMITS_MT {1024, 256, 4, (uint64_t)16 << 20}
 #define HKF_LIMITS_EDGES {512, 32, 1, (uint64_t)16 << 20}
 #define HKF_LIMITS_MISUSE {256, 64, 1, (uint64_t)8 << 20}
