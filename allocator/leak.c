@@ -259,8 +259,14 @@ void hk_leak_segment(const void *ptr, size_t n, int add) {
   pthread_mutex_unlock(&seg_lock);
 }
 
-/* ---- fork: no lock of this module may be copied taken ------------------------ */
+/* ---- fork: no lock of this module may be copied taken ------------------------
+ * The forking thread also takes its stack bounds now, if it has none:
+ * pthread_getattr_np allocates with the sanitizer's malloc, which a child
+ * of a multi-threaded parent must not call (clang 14's allocator keeps no
+ * fork handlers: a child hung in it when another thread held its lock,
+ * test_fork_during_lock_storm under ASan). */
 static void lock_all(void) {
+  if (tl_stack_hi == 0) stack_bounds();
   for (unsigned i = 0; i < HK_LEAK_STRIPES; i++) pthread_mutex_lock(&stripes[i].lock);
   pthread_mutex_lock(&seg_lock);
 }
