@@ -410,9 +410,12 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
 HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
   /* Plain (volatile) reads on purpose: the owner writes these fields with
    * plain stores, and TSan instruments atomic loads even in HK_NO_TSAN
-   * functions (FINDINGS F10); a snapshot may be stale by contract. */
-  uint32_t used = *(const volatile uint32_t *)&s->used -
-                  *(const volatile uint32_t *)&s->pin;
+   * functions (FINDINGS F10); a snapshot may be stale by contract.  The
+   * owner may pin or unpin between the two reads (used and pin change
+   * together in set_pin), so a stale pair must not wrap below 0. */
+  uint32_t used = *(const volatile uint32_t *)&s->used;
+  uint32_t pin = *(const volatile uint32_t *)&s->pin;
+  used = used > pin ? used - pin : 0;
   uintptr_t v = atomic_load_explicit(&((hk_slab_t *)s)->remote, memory_order_acquire);
   const hk_block_t *b = (const hk_block_t *)(v & ~HK_REMOTE_PARKED);
   uintptr_t end = s->user0 + (uintptr_t)s->capacity * s->stride;
