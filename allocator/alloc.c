@@ -30,7 +30,8 @@
 HK_INLINE void *class_alloc(size_t n) {
   hk_heap_t *h = hk_tl_heap;
   hk_slab_t *s;
-  unsigned q = 0, c = 0;
+  size_t q = 0; /* size_t: no zero-extension on the fast path */
+  unsigned c = 0;
   if (HK_LIKELY(n <= HK_TINY_MAX)) {
 #ifdef HAKMEM_INJECT_CLASS_BOUNDARY
     /* INJECTED BUG: a request exactly at a 16-byte class limit (48, 64,
@@ -86,7 +87,8 @@ static HK_NOINLINE void *malloc_whale(size_t n) {
 }
 
 HK_INLINE void *do_malloc(size_t n) {
-  if (HK_LIKELY(n <= HK_CLASS_MAX)) return class_malloc(n);
+  /* the tiny test first: a tiny request meets one compare, not two */
+  if (HK_LIKELY(n <= HK_TINY_MAX) || HK_LIKELY(n <= HK_CLASS_MAX)) return class_malloc(n);
   return malloc_whale(n);
 }
 
@@ -118,15 +120,14 @@ static HK_NOINLINE void free_invalid(void *p) {
 static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   hk_block_t *b = (hk_block_t *)p;
   hk_heap_t *h = hk_tl_heap;
-  int own = atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h;
+  int own = hk_slab_owner(s) == h;
 #if HAKMEM_CHECK_LEVEL > 0
   b = hk_harden_block(s, p, HK_OP_FREE, own);
 #if HAKMEM_CHECK_LEVEL >= 2
   hk_debug_free(s, b);
 #endif
 #else
-  uint8_t flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
-  if (flags & HK_SLAB_ALIGNED) b = block_start(s, p);
+  if (hk_slab_flags(s) & HK_SLAB_ALIGNED) b = block_start(s, p);
 #endif
   HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
   if (!own) {
@@ -140,7 +141,7 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   { /* INJECTED BUG: a block of a parked slab also pushed onto the current
      * slab's free list: on two free lists at once */
     hk_slab_t *cur = h->cur[s->cls];
-    if ((__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_PARKED) &&
+    if ((hk_slab_flags(s) & HK_SLAB_PARKED) &&
         cur != s && cur != &hk_slab_empty) {
       b->next = HK_LINK_ENC(&b->next, cur->free);
       cur->free = b;
@@ -215,16 +216,15 @@ HK_INLINE void do_free(void *p) {
     }
 #endif
     hk_heap_t *h = hk_tl_heap;
-    uint8_t f = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
-    if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h)) {
-      if (HK_LIKELY(f == 0)) {
-        free_local(h, s, p, 0);
-        return;
-      }
-      if (f == HK_SLAB_MID) {
-        free_local(h, s, p, 1);
-        return;
-      }
+    /* one compare tests the owner and that no flag is set (internal.h) */
+    uintptr_t w = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    if (HK_LIKELY(w == (uintptr_t)h)) {
+      free_local(h, s, p, 0);
+      return;
+    }
+    if (w == (uintptr_t)h + HK_SLAB_MID) {
+      free_local(h, s, p, 1);
+      return;
     }
     free_slab_slow(s, p);
     return;
@@ -247,7 +247,7 @@ static size_t usable_of(const void *p) {
   /* the caller may now use every usable byte: no padding left to check */
   hk_debug_resize(block_start(s, p), block_start(s, p), usable);
 #endif
-  if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED)
+  if (hk_slab_flags(s) & HK_SLAB_ALIGNED)
     return usable - (size_t)((const char *)p - (const char *)block_start(s, p));
   return usable;
 }
@@ -271,7 +271,8 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
     if (q != p) {
       hk_slab_t *s = hk_slab_of(p);
-      if (!(s->flags & HK_SLAB_ALIGNED)) hk_slab_set_flags(s, s->flags | HK_SLAB_ALIGNED);
+      if (!(hk_slab_flags(s) & HK_SLAB_ALIGNED))
+        hk_slab_set_flags(s, hk_slab_flags(s) | HK_SLAB_ALIGNED);
 #if HK_HARDEN_STATE
       hk_state_put(q, 1); /* q is this block's legitimate pointer */
 #endif

@@ -75,7 +75,7 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   int aligned = (hk_block_t *)p != b;
   /* an aligned interior pointer is legitimate only where its granule bit
    * says the block was handed out there */
-  if (aligned && (!(__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED) ||
+  if (aligned && (!(hk_slab_flags(s) & HK_SLAB_ALIGNED) ||
                   (HK_HARDEN_STATE && !hk_state_get(p))))
     bad_pointer(fault_interior, op, p, c);
   if (hk_class[c].header &&

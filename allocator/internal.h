@@ -161,15 +161,17 @@ void hk_registry_set(void *base, size_t size, unsigned kind);
 /* ---- slabs and superslabs ----------------------------------------------- */
 typedef struct hk_block { struct hk_block *next; } hk_block_t;
 
-/* Slab flags.  Only the owner writes them (relaxed atomic stores, since
- * remote frees read them).  A local free of a slab with flags 0 (a tiny
- * class) or exactly HK_SLAB_MID stays on the fast path; any other flag
- * sends it to the slow path. */
+/* Slab flags.  They live in the low bits of the slab's owner word (below),
+ * so the free fast path tests owner and flags with one compare: a local
+ * free of a slab whose word is exactly the heap (a tiny class, no flag) or
+ * the heap + HK_SLAB_MID stays on the fast path; any other flag, or another
+ * owner, sends it to the slow path.  Only the owner writes them. */
 enum {
   HK_SLAB_ALIGNED = 1u,  /* holds blocks handed out at an interior offset */
   HK_SLAB_PARKED = 2u,   /* on the owner's full list                      */
   HK_SLAB_MID = 4u,      /* a mid or L2.5 class, for the span's lifetime:
                             a local free also makes it the current slab  */
+  HK_SLAB_FLAGS = 7u,    /* the mask of all flags                         */
 };
 enum { HK_UNIT_FREE = 0, HK_UNIT_HEAD = 1, HK_UNIT_TAIL = 2 };
 
@@ -183,8 +185,7 @@ struct hk_slab {
   uint32_t carved;          /* blocks carved so far (bump index)           */
   uint32_t capacity;        /* blocks the span holds (layout table)        */
   uint8_t  cls;             /* class index                                 */
-  uint8_t  flags;           /* HK_SLAB_*                                   */
-  uint8_t  pad0_;
+  uint8_t  pad0_[2];
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
   uintptr_t user0;          /* user pointer of block 0                     */
   uint32_t stride;          /* copy of the table's stride for this span    */
@@ -194,7 +195,11 @@ struct hk_slab {
   hk_slab_t *next, *prev;   /* heap class list, full list or abandoned list */
   hk_slab_t *head;          /* span head descriptor (itself for the head)  */
   /* shared fields */
-  _Atomic uintptr_t owner;  /* owning hk_heap_t, 0 when abandoned or free  */
+  /* owning hk_heap_t (0 when abandoned or free) | HK_SLAB_* flags: read
+   * through hk_slab_owner / hk_slab_flags, written through
+   * hk_slab_set_owner / hk_slab_set_flags.  The owner writes it; an adopter
+   * writes it under the abandoned-list lock while the owner is 0. */
+  _Atomic uintptr_t owner;
   /* MPSC queue of frees from other threads: a block list whose low bit is
    * HK_REMOTE_PARKED while the owner has the slab on its full list. */
   _Atomic uintptr_t remote;
@@ -485,8 +490,26 @@ HK_INLINE void hk_set_cur(hk_heap_t *h, unsigned c, hk_slab_t *s) {
   if (c < HK_TINY_CLASSES)
     for (unsigned q = hk_tiny_q_lo[c]; q <= hk_tiny_q_hi[c]; q++) h->direct[q] = s;
 }
-HK_INLINE void hk_slab_set_flags(hk_slab_t *s, uint8_t f) {
-  __atomic_store_n(&s->flags, f, __ATOMIC_RELAXED);
+/* The owner word (hk_slab_t.owner): heap pointer | flags. */
+_Static_assert(_Alignof(hk_heap_t) > HK_SLAB_FLAGS, "flags fit below the heap pointer");
+HK_INLINE hk_heap_t *hk_slab_owner(const hk_slab_t *s) {
+  return (hk_heap_t *)(atomic_load_explicit(&((hk_slab_t *)s)->owner, memory_order_relaxed) &
+                       ~(uintptr_t)HK_SLAB_FLAGS);
+}
+HK_INLINE unsigned hk_slab_flags(const hk_slab_t *s) {
+  return (unsigned)(atomic_load_explicit(&((hk_slab_t *)s)->owner, memory_order_relaxed) &
+                    HK_SLAB_FLAGS);
+}
+/* Owner only: its own heap stays in the word. */
+HK_INLINE void hk_slab_set_flags(hk_slab_t *s, unsigned f) {
+  uintptr_t w = atomic_load_explicit(&s->owner, memory_order_relaxed);
+  atomic_store_explicit(&s->owner, (w & ~(uintptr_t)HK_SLAB_FLAGS) | f, memory_order_relaxed);
+}
+/* The flags stay; release order where a new owner must see the slab's
+ * fields as the last owner left them. */
+HK_INLINE void hk_slab_set_owner(hk_slab_t *s, hk_heap_t *h, memory_order mo) {
+  uintptr_t w = atomic_load_explicit(&s->owner, memory_order_relaxed);
+  atomic_store_explicit(&s->owner, (uintptr_t)h | (w & HK_SLAB_FLAGS), mo);
 }
 void  hk_free_remote(hk_slab_t *s, hk_block_t *b);
 void  hk_span_release(hk_slab_t *s);

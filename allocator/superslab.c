@@ -196,7 +196,6 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->allocs = 0;
   s->carved = 0;
   s->cls = (uint8_t)cls;
-  s->flags = cls >= HK_MID_FIRST ? HK_SLAB_MID : 0;
   s->stride = ci->stride;
   s->stride_magic = hk_stride_magic(ci->stride);
 #if HAKMEM_CHECK_LEVEL > 0
@@ -212,7 +211,8 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
 #endif
   s->user0 = base + (start == 0 ? HK_SS_META : 0) + ci->first_off;
   s->next = s->prev = NULL;
-  atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+  atomic_store_explicit(&s->owner, cls >= HK_MID_FIRST ? HK_SLAB_MID : 0,
+                        memory_order_relaxed); /* no owner yet */
   atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
   return s;
 }

@@ -88,14 +88,14 @@ static void full_push(hk_heap_t *h, hk_slab_t *s) {
   s->next = h->full[c];
   if (s->next) s->next->prev = s;
   h->full[c] = s;
-  hk_slab_set_flags(s, s->flags | HK_SLAB_PARKED);
+  hk_slab_set_flags(s, hk_slab_flags(s) | HK_SLAB_PARKED);
 }
 static void full_remove(hk_heap_t *h, hk_slab_t *s) {
   if (s->prev) s->prev->next = s->next;
   else h->full[s->cls] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  hk_slab_set_flags(s, s->flags & ~HK_SLAB_PARKED);
+  hk_slab_set_flags(s, hk_slab_flags(s) & ~HK_SLAB_PARKED);
 }
 
 /* ---- carving and draining ------------------------------------------------ */
@@ -187,7 +187,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   const uintptr_t user0 = s->user0;
   const uint64_t magic = s->stride_magic;
   const uint32_t carved = s->carved, stride = s->stride;
-  const int aligned = (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_ALIGNED) != 0;
+  const int aligned = (hk_slab_flags(s) & HK_SLAB_ALIGNED) != 0;
   if (!hk_is_block_off((uintptr_t)b - user0, magic, carved))
     hk_fatal("corrupt remote-queue node", b, s->cls);
   for (;;) {
@@ -241,7 +241,7 @@ static int park(hk_heap_t *h, hk_slab_t *s) {
 
 void hk_span_release(hk_slab_t *s) {
   HK_ASSERT(s->used == 0 && s->pin == 0);
-  atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+  hk_slab_set_owner(s, NULL, memory_order_relaxed);
   atomic_fetch_sub_explicit(&hk_class_spans[s->cls], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&hk_retired_allocs[s->cls], s->allocs, memory_order_relaxed);
   hk_span_free(s);
@@ -280,7 +280,7 @@ static hk_slab_t *adopt(hk_heap_t *h, unsigned c) {
   }
   pthread_mutex_unlock(&hk_abandoned_lock);
   if (s == NULL) return NULL;
-  atomic_store_explicit(&s->owner, (uintptr_t)h, memory_order_release);
+  hk_slab_set_owner(s, h, memory_order_release);
   drain(h, s);
   return s;
 }
@@ -312,7 +312,7 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
   s = hk_span_alloc(c);
   if (s == NULL) return NULL;
   atomic_fetch_add_explicit(&hk_class_spans[c], 1, memory_order_relaxed);
-  atomic_store_explicit(&s->owner, (uintptr_t)h, memory_order_relaxed);
+  hk_slab_set_owner(s, h, memory_order_relaxed);
   s->free = carve(s);
   avail_push_front(h, s);
   return s;
@@ -360,9 +360,9 @@ static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
  * empty/refill ping-pong (and its superslab lock) of a steady working set;
  * otherwise the slab becomes the current one, as on the fast path. */
 void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
-  HK_ASSERT(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h);
+  HK_ASSERT(hk_slab_owner(s) == h);
   unsigned c = s->cls;
-  if (s->flags & HK_SLAB_PARKED) {
+  if (hk_slab_flags(s) & HK_SLAB_PARKED) {
     /* Unpark: the CAS-free path may race with pushers, so take the queue. */
     full_remove(h, s);
     drain(h, s);
@@ -379,7 +379,7 @@ void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
 void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   /* Read the slab before publishing the block (see the protocol above). */
   unsigned c = s->cls;
-  hk_heap_t *owner = (hk_heap_t *)atomic_load_explicit(&s->owner, memory_order_relaxed);
+  hk_heap_t *owner = hk_slab_owner(s);
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   HK_TRACK_HANDOFF(&s->remote);
   do {
@@ -433,13 +433,13 @@ HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
 static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
   s->next = s->prev = NULL;
   set_pin(s, 0);
-  hk_slab_set_flags(s, s->flags & ~HK_SLAB_PARKED);
+  hk_slab_set_flags(s, hk_slab_flags(s) & ~HK_SLAB_PARKED);
   drain(h, s);
   if (s->used == 0) {
     hk_span_release(s);
     return;
   }
-  atomic_store_explicit(&s->owner, 0, memory_order_release);
+  hk_slab_set_owner(s, NULL, memory_order_release);
   /* A push may have landed between the drain and the owner change; it is
    * drained by whoever adopts the slab. */
   pthread_mutex_lock(&hk_abandoned_lock);
