@@ -162,8 +162,9 @@ int bench_report(bench_run *b, uint64_t ops);
 
 /* ---- threads ------------------------------------------------------------- */
 /* Runs fn(i, arg) on n threads (1..256), releases them together through a
- * start barrier, and joins them; the timed interval (bench_start/stop) runs
- * from the release to the last join (b may be NULL: no timing).  Per-thread
+ * start barrier once all are ready, and joins them; the timed interval
+ * (bench_start/stop) starts before the release, so no worker runs before
+ * the clock, and ends at the last join (b may be NULL: no timing).  Per-thread
  * set-up belongs in the caller, before this call. */
 void bench_run_threads(bench_run *b, unsigned n,
                        void (*fn)(unsigned idx, void *arg), void *arg);
