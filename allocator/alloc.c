@@ -316,7 +316,8 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
   if (p == NULL) return NULL;
   HK_TRACK_ALLOC(p, n, 1);
 #ifndef HAKMEM_INJECT_CALLOC_DIRTY /* INJECTED BUG when defined: no zeroing */
-  if (hk_opt.lazy_zero && n >= 65536) hk_os_zero_lazy(p, n);
+  if (hk_opt.lazy_zero && n >= 65536) /* the released pages fault in afresh */
+    hk_fresh_pages(hk_bucket_of_class(hk_slab_of(p)->cls), hk_os_zero_lazy(p, n));
   else memset(p, 0, n);
 #endif
   return p;

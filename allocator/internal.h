@@ -94,8 +94,9 @@ int   hk_os_advise(void *p, size_t size, int advice);
 /* Grow or shrink a mapping: in place when fixed == NULL, else move it to
  * fixed (which the caller reserved).  Returns the new address or NULL. */
 void *hk_os_remap(void *p, size_t old_size, size_t new_size, void *fixed);
-/* Zero [p, p+n): memset the partial pages, MADV_DONTNEED the whole ones. */
-void  hk_os_zero_lazy(void *p, size_t n);
+/* Zero [p, p+n): memset the partial pages, MADV_DONTNEED the whole ones.
+ * Returns the pages given back (the next touch faults each in again). */
+uint64_t hk_os_zero_lazy(void *p, size_t n);
 /* Fill the OS-layer fields of a stats snapshot (syscall counts and
  * cycles, mapped bytes, policy counters). */
 void  hk_os_stats(hak_stats_t *out);
@@ -219,6 +220,11 @@ struct hk_ss {
   hk_ss_t *next, *prev;     /* partial or cache list                       */
   hk_ss_t *all_next, *all_prev; /* every mapped superslab                  */
   uint32_t *dbg_req;        /* debug builds: request end per granule       */
+  /* bit p: page p of the superslab has been handed out (carved) since the
+   * superslab was mapped, so it is resident: telemetry of fresh pages
+   * (carve, tiny.c); set with atomic OR, units of several owners share a
+   * word; never cleared while the mapping lives */
+  _Atomic uint64_t handed[HK_SS_SIZE / HK_PAGE / 64];
   hk_slab_t slab[HK_UNITS]; /* one descriptor per 64 KiB unit              */
   uint8_t state[HK_STATE_BYTES]; /* per-block state bits (checked builds)  */
 };

@@ -193,20 +193,24 @@ void *hk_os_remap(void *p, size_t old_size, size_t new_size, void *fixed) {
   return r;
 }
 
-void hk_os_zero_lazy(void *p, size_t n) {
+uint64_t hk_os_zero_lazy(void *p, size_t n) {
   char *b = p, *e = b + n;
   char *pb = (char *)(((uintptr_t)b + HK_PAGE - 1) & ~(uintptr_t)(HK_PAGE - 1));
   char *pe = (char *)((uintptr_t)e & ~(uintptr_t)(HK_PAGE - 1));
+  uint64_t released = 0;
   if (pe <= pb) {
     memset(b, 0, n);
-    return;
+    return 0;
   }
   memset(b, 0, (size_t)(pb - b));
-  if (hk_os_advise(pb, (size_t)(pe - pb), MADV_DONTNEED) != 0)
+  if (hk_os_advise(pb, (size_t)(pe - pb), MADV_DONTNEED) != 0) {
     memset(pb, 0, (size_t)(pe - pb));
-  else
+  } else {
     atomic_fetch_add_explicit(&os_stat.lazy_zeroed, (uint64_t)(pe - pb), memory_order_relaxed);
+    released = (uint64_t)(pe - pb) / HK_PAGE;
+  }
   memset(pe, 0, (size_t)(e - pe));
+  return released;
 }
 
 void hk_os_stats(hak_stats_t *out) {

@@ -99,6 +99,24 @@ static void full_remove(hk_heap_t *h, hk_slab_t *s) {
 }
 
 /* ---- carving and draining ------------------------------------------------ */
+/* Set the handed-out bits (hk_ss_t.handed) of the pages [lo, hi) touches
+ * (one superslab); returns how many were clear. */
+static uint64_t mark_handed(uintptr_t lo, uintptr_t hi) {
+  hk_ss_t *ss = (hk_ss_t *)(lo & ~(HK_SS_SIZE - 1));
+  uint64_t fresh = 0;
+  uintptr_t pg = (lo & (HK_SS_SIZE - 1)) / HK_PAGE;
+  uintptr_t end = ((hi - (uintptr_t)ss) + HK_PAGE - 1) / HK_PAGE;
+  while (pg < end) {
+    unsigned sh = (unsigned)(pg & 63);
+    uintptr_t n = end - pg < 64 - sh ? end - pg : 64 - sh;
+    uint64_t bits = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << sh;
+    uint64_t old = atomic_fetch_or_explicit(&ss->handed[pg / 64], bits, memory_order_relaxed);
+    fresh += (uint64_t)__builtin_popcountll(bits & ~old);
+    pg += n;
+  }
+  return fresh;
+}
+
 /* Carve up to HAKMEM_CARVE KiB of never-used blocks; returns them as a list
  * in address order.  The stride and header come from the layout table. */
 static hk_block_t *carve(hk_slab_t *s) {
@@ -131,11 +149,11 @@ static hk_block_t *carve(hk_slab_t *s) {
     hk_fatal("carve beyond the slab's usable bytes", (void *)last_end, s->cls);
 #endif
   hk_block_t *first = (hk_block_t *)u;
-  /* telemetry: pages this batch brings into use for the first time */
+  /* telemetry: pages of the batch handed out for the first time since the
+   * superslab was mapped (a span carved again over released units finds
+   * them resident) */
   uintptr_t lo = s->carved ? u : u - ci->first_off;
-  uintptr_t hi = u + (uintptr_t)batch * stride;
-  uint64_t fresh = ((hi + HK_PAGE - 1) / HK_PAGE) -
-                   (s->carved ? (lo + HK_PAGE - 1) / HK_PAGE : lo / HK_PAGE);
+  uint64_t fresh = mark_handed(lo, u + (uintptr_t)batch * stride);
   unsigned bucket = hk_bucket_of_class(s->cls);
   uint64_t f0 = hk_fault_begin();
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);

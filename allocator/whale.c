@@ -351,7 +351,7 @@ void *hk_whale_calloc(hk_heap_t *h, size_t size) {
   if (zero && w->reused && w->user_off < HK_PAGE)
     memset(p, 0, HK_PAGE - w->user_off < size ? HK_PAGE - w->user_off : size);
   if (!zero) {
-    if (hk_opt.lazy_zero) hk_os_zero_lazy(p, size);
+    if (hk_opt.lazy_zero) hk_fresh_pages(HK_BUCKET_WHALE, hk_os_zero_lazy(p, size));
     else memset(p, 0, size);
   }
   HK_TRACK_DEFINED(p, size); /* zero, written or not */

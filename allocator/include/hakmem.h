@@ -105,8 +105,9 @@ typedef struct hak_stats {
   uint64_t lazy_zeroed_bytes;  /* zeroed by MADV_DONTNEED (HAKMEM_LAZY_ZERO) */
   /* Page-fault telemetry by bucket (HAK_BUCKET_*): minor faults taken
    * inside the allocator (counted with HAKMEM_STATS=1 only), and pages the
-   * allocator handed out for the first time (each costs one minor fault
-   * when first touched, by the allocator or the program, unless
+   * allocator handed out for the first time since their superslab or whale
+   * mapping was made, or since lazy zeroing gave them back (each costs one
+   * minor fault when first touched, by the allocator or the program, unless
    * prefaulted). */
   uint64_t faults[5], fresh_pages[5];
 } hak_stats_t;

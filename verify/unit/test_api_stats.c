@@ -8,8 +8,9 @@
  * number of blocks handed out; the class table reported by the stats obeys
  * the layout invariants of the brief (stride multiple of 16, header 0 or 1,
  * usable = what usable_size reports for every request of the class); after
- * freeing everything, hak_malloc_trim gives the mapped memory back, and
- * steady whale alloc/free cycles stay within the whale cache's bound.
+ * freeing everything, hak_malloc_trim gives the mapped memory back;
+ * steady whale alloc/free cycles stay within the whale cache's bound; and
+ * the fresh-page telemetry counts each page of a superslab once.
  *
  * UT_EXPECT_VARIANT / UT_EXPECT_INJECT are set by CMake from the build.
  */
@@ -311,6 +312,54 @@ static void test_whale_cycles_bounded(void **state) {
   assert_int_equal(st1.live_blocks, st0.live_blocks);
 }
 
+/* Fresh pages count a page the first time it is handed out, not each time
+ * a span is carved again over units another class gave back.  One cycle of
+ * six mid sizes (N blocks each, freed after each size) sets up the spans;
+ * 20 more cycles of the same churn may count as fresh only the pages of
+ * superslabs they map, plus one cycle's worth (spans may land on units
+ * never handed out); counting each re-carve counted about 20 cycles' worth
+ * (60,520 pages against a bound of 3,800).  CTest also runs it with
+ * HAKMEM_SS_CACHE=64, where the emptied superslabs stay mapped, so the
+ * spans are carved again over resident pages rather than fresh mappings.
+ * A cycle that maps a superslab must count some fresh pages. */
+static uint64_t fresh_sum(const hak_stats_t *st) {
+  return st->fresh_pages[HAK_BUCKET_TINY] + st->fresh_pages[HAK_BUCKET_MID] +
+         st->fresh_pages[HAK_BUCKET_L25];
+}
+
+static void test_fresh_pages_bounded(void **state) {
+  (void)state;
+  static const size_t sizes[] = {2000, 3000, 5000, 7000, 12000, 40000};
+  enum { CYCLES = 20, N = 200, PAGES_PER_SS = (2u << 20) / 4096 };
+  void *ps[N];
+  uint64_t cycle_pages = 0;
+  hak_stats_t st0, st1, st2;
+  ut_stats(&st0);
+  for (int c = 0; c <= CYCLES; c++) {
+    for (int r = 0; r < 6; r++) {
+      for (int i = 0; i < N; i++) {
+        ps[i] = hak_malloc(sizes[r]);
+        assert_non_null(ps[i]);
+        memset(ps[i], r, sizes[r]);
+        if (c == 0) cycle_pages += (hak_malloc_usable_size(ps[i]) + 4095) / 4096;
+      }
+      for (int i = 0; i < N; i++) hak_free(ps[i]);
+    }
+    if (c == 0) ut_stats(&st1);
+  }
+  ut_stats(&st2);
+  if (st1.superslabs_mapped > st0.superslabs_mapped && fresh_sum(&st1) == fresh_sum(&st0))
+    fail_msg("the first cycle mapped %llu superslabs and counted no fresh page",
+             (unsigned long long)(st1.superslabs_mapped - st0.superslabs_mapped));
+  uint64_t fresh = fresh_sum(&st2) - fresh_sum(&st1);
+  uint64_t bound = (st2.superslabs_mapped - st1.superslabs_mapped) * PAGES_PER_SS + cycle_pages;
+  if (fresh > bound)
+    fail_msg("%d cycles of span churn counted %llu fresh pages, more than %llu (new "
+             "superslabs' pages plus one cycle's %llu)", CYCLES, (unsigned long long)fresh,
+             (unsigned long long)bound, (unsigned long long)cycle_pages);
+  assert_int_equal(st2.live_blocks, st0.live_blocks);
+}
+
 static void test_stats_print(void **state) {
   (void)state;
   FILE *f = tmpfile();
@@ -336,6 +385,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_large_counters),
       cmocka_unit_test(test_trim_returns_memory),
       cmocka_unit_test(test_whale_cycles_bounded),
+      cmocka_unit_test(test_fresh_pages_bounded),
       cmocka_unit_test(test_stats_print),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
