@@ -187,6 +187,12 @@ struct hk_slab {
   uint8_t  cls;             /* class index                                 */
   uint8_t  pad0_[2];
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
+  /* the class's header byte (HK_HDR_MAGIC | cls) and 0xFF, or 0 and 0 for
+   * a headerless class: the hardened free compares
+   * (byte at p - 1 ^ hdr) & hdr_mask with 0, no branch on "headered"
+   * (set in every variant, so one layout; in what was padding) */
+  uint8_t  hdr, hdr_mask;
+  uint8_t  pad1_[2];
   uintptr_t user0;          /* user pointer of block 0                     */
   uint32_t stride;          /* copy of the table's stride for this span    */
   uint8_t  nunits;          /* 64 KiB units in the span                    */
@@ -208,6 +214,8 @@ struct hk_slab {
   uint64_t stride_magic;
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
+_Static_assert(offsetof(hk_slab_t, user0) == 40 && offsetof(hk_slab_t, owner) == 80,
+               "the fields the release fast paths use keep their offsets");
 #define HK_REMOTE_PARKED ((uintptr_t)1)
 
 typedef struct hk_ss hk_ss_t;
@@ -393,11 +401,17 @@ fault: /* one call site: the prologue it needs stays off the fast path */
 /* Fast-path free check (owner; flags 0 or HK_SLAB_MID, so no aligned
  * blocks): block start, header, state.
  * do_free (alloc.c) has already sent unaligned pointers and pointers
- * above the 47-bit address space to the slow path (HK_FREE_MISFIT).
- * A headered class's user0 is 16 mod 32 (first_off 16 on a 64 KiB unit,
- * HK_SS_META a multiple of 32), a headerless one's 0 mod 32. */
-_Static_assert(HK_SS_META % 32 == 0, "user0 bit 4 tells headered classes");
+ * above the 47-bit address space to the slow path (HK_FREE_MISFIT). */
 #define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_HARDEN_PTR ? HK_ALIGN - 1 : 0))
+/* p's header byte is not its class's: (byte ^ hdr) & hdr_mask, where both
+ * are 0 for headerless classes (the byte read there is the previous
+ * block's, or the superslab header's, and is ignored).  No branch on
+ * "headered": random sizes mispredicted one (about one free in seven is
+ * of a headerless class in random_mixed and larson).  p must be a block
+ * start (p - 1 then lies in the same superslab). */
+HK_INLINE int hk_hdr_bad(const hk_slab_t *s, const void *p) {
+  return ((HK_TRACK_GET_U8((const uint8_t *)p - 1) ^ s->hdr) & s->hdr_mask) != 0;
+}
 /* Returns 0 after reporting (the caller returns at once: the report is its
  * tail call), 1 when p may be freed. */
 HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
@@ -412,16 +426,13 @@ HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
   hk_state_word_t *w = hk_state_word(p);
   uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
   if (HK_UNLIKELY(!hk_state_flip(&v, p)) || /* was clear: not handed out */
-      (HK_HARDEN_PTR && HK_LIKELY(s->user0 & 16) && /* headered: tiny classes but 1 KiB */
-       HK_UNLIKELY(HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls)))) {
+      (HK_HARDEN_PTR && HK_UNLIKELY(hk_hdr_bad(s, p)))) {
     hk_harden_fault(s, p);
     return 0;
   }
   __atomic_store_n(w, v, __ATOMIC_RELAXED);
 #elif HK_HARDEN_PTR
-  if (HK_UNLIKELY(!hk_is_block(s, p)) ||
-      ((s->user0 & 16) &&
-       HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))) {
+  if (HK_UNLIKELY(!hk_is_block(s, p)) || HK_UNLIKELY(hk_hdr_bad(s, p))) {
     hk_harden_fault(s, p);
     return 0;
   }
