@@ -187,12 +187,12 @@ struct hk_slab {
   uint8_t  cls;             /* class index                                 */
   uint8_t  pad0_[2];
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
-  /* the class's header byte (HK_HDR_MAGIC | cls) and 0xFF, or 0 and 0 for
-   * a headerless class: the hardened free compares
-   * (byte at p - 1 ^ hdr) & hdr_mask with 0, no branch on "headered"
-   * (set in every variant, so one layout; in what was padding) */
-  uint8_t  hdr, hdr_mask;
-  uint8_t  pad1_[2];
+  /* the class's header byte (HK_HDR_MAGIC | cls), 0xFF and 0, or 0, 0
+   * and 1 for a headerless class: the hardened free compares
+   * (byte at p - 1 + hdr_at ^ hdr) & hdr_mask with 0, no branch on
+   * "headered" (set in every variant, so one layout; in what was padding) */
+  uint8_t  hdr, hdr_mask, hdr_at;
+  uint8_t  pad1_;
   uintptr_t user0;          /* user pointer of block 0                     */
   uint32_t stride;          /* copy of the table's stride for this span    */
   uint8_t  nunits;          /* 64 KiB units in the span                    */
@@ -212,6 +212,9 @@ struct hk_slab {
   /* ceil(2^64 / stride): "offset is a multiple of the stride" is one
    * multiply (checked builds; set in every variant, so one layout) */
   uint64_t stride_magic;
+  /* &superslab->state[0] - (superslab >> 10) * 8: the bitmap word of p is
+   * word p >> 10 from here (hk_state_word_of; set in every variant) */
+  uintptr_t state_bias;
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
 _Static_assert(offsetof(hk_slab_t, user0) == 40 && offsetof(hk_slab_t, owner) == 80,
@@ -314,6 +317,14 @@ HK_INLINE hk_state_word_t *hk_state_word(const void *p) {
   return (hk_state_word_t *)((char *)((hk_ss_t *)hk_chunk_base(p))->state +
                              (((uintptr_t)p >> 7) & (HK_STATE_BYTES - 8)));
 }
+/* The same word from p's slab descriptor (any slab of p's superslab): one
+ * load and one shift instead of masking the superslab base. */
+HK_INLINE hk_state_word_t *hk_state_word_of(const hk_slab_t *s, const void *p) {
+  return (hk_state_word_t *)s->state_bias + ((uintptr_t)p >> 10);
+}
+HK_INLINE uintptr_t hk_state_bias(const hk_ss_t *ss) {
+  return (uintptr_t)ss->state - ((uintptr_t)ss >> 10) * sizeof(hk_state_word_t);
+}
 /* Flip the bit of p in the word *v; returns the bit's old value.  On
  * x86-64 one BTC, whose carry is the old bit (its register form takes the
  * bit index mod 64, so p >> 4 needs no mask). */
@@ -347,6 +358,14 @@ HK_INLINE int hk_is_block_off(uintptr_t off, uint64_t magic, uint32_t carved) {
 HK_INLINE int hk_is_block_fast(const hk_slab_t *s, const void *x) {
   return hk_is_block_off((uintptr_t)x - s->user0, s->stride_magic, s->carved);
 }
+/* The pop's one-compare form: on the grid, the low half of t is
+ * index * (stride * M - 2^64) < carved * stride <= 2^21 (a span fits in a
+ * superslab); off it (off < 2^32, Lemire), at least M >= 2^64 / the
+ * largest stride, whose shift by 21 exceeds any carved count; off >= 2^32
+ * gives a high half above carved, as in hk_is_block_off. */
+#define HK_LINK_FOLD HK_SS_SHIFT
+_Static_assert(((UINT64_C(1) << (64 - HK_LINK_FOLD)) / HK_CLASS_MAX) > HK_SS_SIZE / HK_ALIGN,
+               "a block off the grid folds to more than any carved count");
 HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
   return UINT64_C(0xFFFFFFFFFFFFFFFF) / stride + 1;
 }
@@ -376,16 +395,20 @@ HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
   HK_OPAQUE(key);
   hk_block_t *n = (hk_block_t *)((uintptr_t)HK_TRACK_NEXT(b) ^ key);
   HK_OPAQUE(n);
-  /* hk_is_block_fast, spelled out so that the common case falls through */
+  /* hk_is_block_fast folded into one compare (HK_LINK_FOLD): with
+   * t = (n - user0) * stride_magic, the low half of t is below 2^21 on
+   * the grid and at least stride_magic >= 2^46 off it, so
+   * high | low >> 21 is n's index on the grid and at least 2^25 > carved
+   * off it; the common case falls through */
   unsigned __int128 t = (unsigned __int128)((uintptr_t)n - s->user0) * s->stride_magic;
-  if ((HK_UNLIKELY((uint64_t)t >= s->stride_magic) ||
-       HK_UNLIKELY((uint64_t)(t >> 64) >= s->carved)) && n != NULL)
+  if (HK_UNLIKELY(((uint64_t)(t >> 64) | ((uint64_t)t >> HK_LINK_FOLD)) >= s->carved) &&
+      n != NULL)
     goto fault;
 #else
   hk_block_t *n = HK_TRACK_NEXT(b);
 #endif
 #if HK_HARDEN_STATE
-  hk_state_word_t *w = hk_state_word(b);
+  hk_state_word_t *w = hk_state_word_of(s, b);
   uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
   if (HK_UNLIKELY(hk_state_flip(&v, b))) goto fault; /* was set: allocated */
   __atomic_store_n(w, v, __ATOMIC_RELAXED);
@@ -404,13 +427,15 @@ fault: /* one call site: the prologue it needs stays off the fast path */
  * above the 47-bit address space to the slow path (HK_FREE_MISFIT). */
 #define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_HARDEN_PTR ? HK_ALIGN - 1 : 0))
 /* p's header byte is not its class's: (byte ^ hdr) & hdr_mask, where both
- * are 0 for headerless classes (the byte read there is the previous
- * block's, or the superslab header's, and is ignored).  No branch on
- * "headered": random sizes mispredicted one (about one free in seven is
- * of a headerless class in random_mixed and larson).  p must be a block
- * start (p - 1 then lies in the same superslab). */
+ * are 0 for headerless classes.  No branch on "headered": random sizes
+ * mispredicted one (about one free in seven is of a headerless class in
+ * random_mixed and larson).  A headerless class reads p's own first byte
+ * (hdr_at 1) and ignores it: the free writes that line anyway, while the
+ * byte before p would be the previous block's last, a line the free does
+ * not need (larson: 0.14 more D1 misses per op).  p must be a block start
+ * (p - 1 then lies in the same superslab). */
 HK_INLINE int hk_hdr_bad(const hk_slab_t *s, const void *p) {
-  return ((HK_TRACK_GET_U8((const uint8_t *)p - 1) ^ s->hdr) & s->hdr_mask) != 0;
+  return ((HK_TRACK_GET_U8((const uint8_t *)p - 1 + s->hdr_at) ^ s->hdr) & s->hdr_mask) != 0;
 }
 /* Returns 0 after reporting (the caller returns at once: the report is its
  * tail call), 1 when p may be freed. */
@@ -423,7 +448,7 @@ HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
    * header byte at p - 1 is read only once p is known to be a block start
    * (p may be a superslab's first byte).  Any other p finds its bit clear
    * and hk_harden_fault tells which fault it is. */
-  hk_state_word_t *w = hk_state_word(p);
+  hk_state_word_t *w = hk_state_word(p); /* shares the slab lookup's base */
   uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
   if (HK_UNLIKELY(!hk_state_flip(&v, p)) || /* was clear: not handed out */
       (HK_HARDEN_PTR && HK_UNLIKELY(hk_hdr_bad(s, p)))) {

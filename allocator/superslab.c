@@ -200,6 +200,8 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->stride_magic = hk_stride_magic(ci->stride);
   s->hdr = ci->header ? (uint8_t)(HK_HDR_MAGIC | cls) : 0;
   s->hdr_mask = ci->header ? 0xFFu : 0;
+  s->hdr_at = ci->header ? 0 : 1;
+  s->state_bias = hk_state_bias(ss);
 #if HAKMEM_CHECK_LEVEL > 0
   /* the span's per-block state starts clear (release never touches it) */
   memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
