@@ -118,6 +118,12 @@ static HK_NOINLINE void free_invalid(void *p) {
 
 /* Free of a block whose slab has flags set or another owner. */
 static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
+#if HAKMEM_CHECK_LEVEL > 0
+  if (HK_UNLIKELY(s == HK_SLAB_NOSPAN)) {
+    free_no_slab(p, HK_OP_FREE);
+    return;
+  }
+#endif
   hk_block_t *b = (hk_block_t *)p;
   hk_heap_t *h = hk_tl_heap;
   int own = hk_slab_owner(s) == h;
@@ -208,13 +214,9 @@ HK_INLINE void do_free(void *p) {
   }
 #endif
   if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
-    hk_slab_t *s = hk_slab_of(p);
-#if HAKMEM_CHECK_LEVEL > 0
-    if (HK_UNLIKELY(s == NULL)) {
-      free_no_slab(p, HK_OP_FREE);
-      return;
-    }
-#endif
+    /* checked builds: a unit without a span has HK_SLAB_NOSPAN here, which
+     * no heap owns: free_slab_slow reports it (no NULL test on this path) */
+    hk_slab_t *s = hk_slab_head(p);
     hk_heap_t *h = hk_tl_heap;
     /* one compare tests the owner and that no flag is set (internal.h) */
     uintptr_t w = atomic_load_explicit(&s->owner, memory_order_relaxed);

@@ -236,10 +236,29 @@ struct hk_ss {
 _Static_assert(HK_NCLASSES <= 64, "remote_hint has one bit per class");
 _Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "superslab header fits HK_SS_META");
 
-/* Slab of p, for p in an HK_CHUNK_SS chunk: O(1), no search. */
-HK_INLINE hk_slab_t *hk_slab_of(const void *p) {
+/* The head pointer of a unit that holds no span: NULL in release; in
+ * checked builds a descriptor no thread owns (owner 0, every flag set),
+ * so the free fast path needs no NULL test: such a unit's descriptor
+ * fails the owner test and free_slab_slow reports the pointer. */
+#if HAKMEM_CHECK_LEVEL > 0
+extern hk_slab_t hk_slab_nospan;
+#define HK_SLAB_NOSPAN (&hk_slab_nospan)
+#else
+#define HK_SLAB_NOSPAN ((hk_slab_t *)0)
+#endif
+/* The head field of p's unit: its span's head descriptor, or HK_SLAB_NOSPAN. */
+HK_INLINE hk_slab_t *hk_slab_head(const void *p) {
   hk_ss_t *ss = hk_chunk_base(p);
   return ss->slab[((uintptr_t)p >> HK_UNIT_SHIFT) & (HK_UNITS - 1)].head;
+}
+/* Slab of p, for p in an HK_CHUNK_SS chunk: O(1), no search; NULL when
+ * p's unit holds no span. */
+HK_INLINE hk_slab_t *hk_slab_of(const void *p) {
+  hk_slab_t *s = hk_slab_head(p);
+#if HAKMEM_CHECK_LEVEL > 0
+  if (s == HK_SLAB_NOSPAN) s = NULL;
+#endif
+  return s;
 }
 
 /* the table, as data (superslab.c) */
