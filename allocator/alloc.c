@@ -128,7 +128,9 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   hk_heap_t *h = hk_tl_heap;
   int own = hk_slab_owner(s) == h;
 #if HAKMEM_CHECK_LEVEL > 0
-  b = hk_harden_block(s, p, HK_OP_FREE, own);
+  /* a remote free of a live block start needs no more (the owner clears
+   * the state bit at its drain); anything else is classified there */
+  if (own || HK_UNLIKELY(!hk_live_block(s, p))) b = hk_harden_block(s, p, HK_OP_FREE, own);
 #if HAKMEM_CHECK_LEVEL >= 2
   hk_debug_free(s, b);
 #endif

@@ -241,7 +241,7 @@ _Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "superslab header fits HK_SS_META"
  * so the free fast path needs no NULL test: such a unit's descriptor
  * fails the owner test and free_slab_slow reports the pointer. */
 #if HAKMEM_CHECK_LEVEL > 0
-extern hk_slab_t hk_slab_nospan;
+extern hk_slab_t hk_slab_nospan __attribute__((visibility("hidden")));
 #define HK_SLAB_NOSPAN (&hk_slab_nospan)
 #else
 #define HK_SLAB_NOSPAN ((hk_slab_t *)0)
@@ -365,24 +365,25 @@ HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
   return off < (uintptr_t)s->carved * s->stride &&
          (uint64_t)off * s->stride_magic <= s->stride_magic - 1;
 }
-/* The same test with one 64x64->128 multiply and no load of the stride:
- * with M = stride_magic = ceil(2^64 / stride), the high half of off * M is
- * off / stride and the low half is below M exactly when the stride divides
- * off (both exact for off < 2^32; a larger off has a high half >= 2^32 /
- * stride > carved, since a span is at most 2 MiB). */
+/* The same test with one 64x64->128 multiply, one compare and no load of
+ * the stride: with M = stride_magic = ceil(2^64 / stride), the high half
+ * of off * M is off / stride and the low half is below M exactly when the
+ * stride divides off (both exact for off < 2^32; a larger off has a high
+ * half >= 2^32 / stride > carved, since a span is at most 2 MiB); the two
+ * tests fold into one compare (HK_LINK_FOLD, below). */
+#define HK_LINK_FOLD HK_SS_SHIFT
 HK_INLINE int hk_is_block_off(uintptr_t off, uint64_t magic, uint32_t carved) {
   unsigned __int128 t = (unsigned __int128)off * magic;
-  return (uint64_t)t < magic && (uint64_t)(t >> 64) < carved;
+  return ((uint64_t)(t >> 64) | ((uint64_t)t >> HK_LINK_FOLD)) < carved;
 }
 HK_INLINE int hk_is_block_fast(const hk_slab_t *s, const void *x) {
   return hk_is_block_off((uintptr_t)x - s->user0, s->stride_magic, s->carved);
 }
-/* The pop's one-compare form: on the grid, the low half of t is
- * index * (stride * M - 2^64) < carved * stride <= 2^21 (a span fits in a
- * superslab); off it (off < 2^32, Lemire), at least M >= 2^64 / the
- * largest stride, whose shift by 21 exceeds any carved count; off >= 2^32
- * gives a high half above carved, as in hk_is_block_off. */
-#define HK_LINK_FOLD HK_SS_SHIFT
+/* The one-compare form (high | low >> 21) < carved: on the grid, the low
+ * half of t is index * (stride * M - 2^64) < carved * stride <= 2^21 (a
+ * span fits in a superslab); off it (off < 2^32, Lemire), at least
+ * M >= 2^64 / the largest stride, whose shift by 21 exceeds any carved
+ * count; off >= 2^32 gives a high half above carved. */
 _Static_assert(((UINT64_C(1) << (64 - HK_LINK_FOLD)) / HK_CLASS_MAX) > HK_SS_SIZE / HK_ALIGN,
                "a block off the grid folds to more than any carved count");
 HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
@@ -414,11 +415,9 @@ HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
   HK_OPAQUE(key);
   hk_block_t *n = (hk_block_t *)((uintptr_t)HK_TRACK_NEXT(b) ^ key);
   HK_OPAQUE(n);
-  /* hk_is_block_fast folded into one compare (HK_LINK_FOLD): with
-   * t = (n - user0) * stride_magic, the low half of t is below 2^21 on
-   * the grid and at least stride_magic >= 2^46 off it, so
-   * high | low >> 21 is n's index on the grid and at least 2^25 > carved
-   * off it; the common case falls through */
+  /* hk_is_block_fast, spelled out so that the common case falls through
+   * (one compare: high | low >> 21 is n's index on the grid and at least
+   * 2^25 > carved off it, HK_LINK_FOLD) */
   unsigned __int128 t = (unsigned __int128)((uintptr_t)n - s->user0) * s->stride_magic;
   if (HK_UNLIKELY(((uint64_t)(t >> 64) | ((uint64_t)t >> HK_LINK_FOLD)) >= s->carved) &&
       n != NULL)
@@ -455,6 +454,17 @@ fault: /* one call site: the prologue it needs stays off the fast path */
  * (p - 1 then lies in the same superslab). */
 HK_INLINE int hk_hdr_bad(const hk_slab_t *s, const void *p) {
   return ((HK_TRACK_GET_U8((const uint8_t *)p - 1 + s->hdr_at) ^ s->hdr) & s->hdr_mask) != 0;
+}
+/* p is a live block start of s: carved, on the grid, its header intact,
+ * its state bit set (read only).  The common case of hk_harden_block,
+ * inline for the remote free (free_slab_slow). */
+HK_INLINE int hk_live_block(const hk_slab_t *s, const void *p) {
+  if (!hk_is_block_fast(s, p) || hk_hdr_bad(s, p)) return 0;
+#if HK_HARDEN_STATE
+  return (int)((*hk_state_word_of(s, p) >> (((uintptr_t)p >> 4) & 63)) & 1);
+#else
+  return 1;
+#endif
 }
 /* Returns 0 after reporting (the caller returns at once: the report is its
  * tail call), 1 when p may be freed. */
