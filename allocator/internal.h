@@ -358,6 +358,58 @@ HK_INLINE int hk_state_flip(uint64_t *v, const void *p) {
   return !(*v & m);
 #endif
 }
+/* Flip b's bit in its word (found from s, hk_state_word_of) and store it;
+ * returns the old bit.  On x86-64 the load and the store share one
+ * addressing mode (base + index * 8): no LEA for a pointer to the word. */
+HK_INLINE int hk_state_flip_of(const hk_slab_t *s, const void *b) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  uint64_t v;
+  int was;
+  __asm__ volatile("movq (%[w],%[i],8), %[v]\n\t"
+                   "btcq %[g], %[v]\n\t"
+                   "movq %[v], (%[w],%[i],8)"
+                   : [v] "=&r"(v), "=@ccc"(was)
+                   : [w] "r"(s->state_bias), [i] "r"((uintptr_t)b >> 10),
+                     [g] "r"((uintptr_t)b >> 4)
+                   : "memory");
+  return was;
+#else
+  hk_state_word_t *w = hk_state_word_of(s, b);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  int was = hk_state_flip(&v, b);
+  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  return was;
+#endif
+}
+/* The free path's form: p's word at superslab base ssb, offset o (the
+ * base the slab lookup computed anyway); load and flip into *v, returning
+ * the old bit, and store *v later, once the other checks passed. */
+#define HK_STATE_OFF(p) (((uintptr_t)(p) >> 7) & (HK_STATE_BYTES - 8))
+HK_INLINE int hk_state_load_flip(uintptr_t ssb, uintptr_t o, const void *p, uint64_t *v) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  int was;
+  __asm__ volatile("movq %c[d](%[b],%[o]), %[v]\n\t"
+                   "btcq %[g], %[v]"
+                   : [v] "=&r"(*v), "=@ccc"(was)
+                   : [b] "r"(ssb), [o] "r"(o), [g] "r"((uintptr_t)p >> 4),
+                     [d] "i"(offsetof(hk_ss_t, state))
+                   : "memory");
+  return was;
+#else
+  *v = __atomic_load_n((hk_state_word_t *)(ssb + offsetof(hk_ss_t, state) + o), __ATOMIC_RELAXED);
+  return hk_state_flip(v, p);
+#endif
+}
+HK_INLINE void hk_state_store(uintptr_t ssb, uintptr_t o, uint64_t v) {
+#if defined(__x86_64__)
+  __asm__ volatile("movq %[v], %c[d](%[b],%[o])"
+                   :
+                   : [v] "r"(v), [b] "r"(ssb), [o] "r"(o), [d] "i"(offsetof(hk_ss_t, state))
+                   : "memory");
+#else
+  __atomic_store_n((hk_state_word_t *)(ssb + offsetof(hk_ss_t, state) + o), v, __ATOMIC_RELAXED);
+#endif
+}
 /* x is the start of a carved block of s (offset < carved * stride, and a
  * multiple of the stride: Lemire's divisibility test, one multiply). */
 HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
@@ -426,10 +478,9 @@ HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
   hk_block_t *n = HK_TRACK_NEXT(b);
 #endif
 #if HK_HARDEN_STATE
-  hk_state_word_t *w = hk_state_word_of(s, b);
-  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-  if (HK_UNLIKELY(hk_state_flip(&v, b))) goto fault; /* was set: allocated */
-  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  /* the store may precede the test: a set bit aborts, and hk_pop_fault
+   * reads no state bit */
+  if (HK_UNLIKELY(hk_state_flip_of(s, b))) goto fault; /* was set: allocated */
 #endif
   (void)s;
   return n;
@@ -477,14 +528,15 @@ HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
    * header byte at p - 1 is read only once p is known to be a block start
    * (p may be a superslab's first byte).  Any other p finds its bit clear
    * and hk_harden_fault tells which fault it is. */
-  hk_state_word_t *w = hk_state_word(p); /* shares the slab lookup's base */
-  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-  if (HK_UNLIKELY(!hk_state_flip(&v, p)) || /* was clear: not handed out */
+  uintptr_t ssb = (uintptr_t)hk_chunk_base(p); /* the slab lookup's base */
+  uintptr_t o = HK_STATE_OFF(p);
+  uint64_t v;
+  if (HK_UNLIKELY(!hk_state_load_flip(ssb, o, p, &v)) || /* was clear: not handed out */
       (HK_HARDEN_PTR && HK_UNLIKELY(hk_hdr_bad(s, p)))) {
     hk_harden_fault(s, p);
     return 0;
   }
-  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  hk_state_store(ssb, o, v); /* after the checks: hk_harden_fault reads the bit */
 #elif HK_HARDEN_PTR
   if (HK_UNLIKELY(!hk_is_block(s, p)) || HK_UNLIKELY(hk_hdr_bad(s, p))) {
     hk_harden_fault(s, p);
