@@ -118,11 +118,19 @@ static HK_NOINLINE void free_invalid(void *p) {
 
 /* Free of a block whose slab has flags set or another owner. */
 static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
+#if HAKMEM_CHECK_LEVEL > 0
+  if (HK_UNLIKELY(s == HK_SLAB_NOSPAN)) {
+    free_no_slab(p, HK_OP_FREE);
+    return;
+  }
+#endif
   hk_block_t *b = (hk_block_t *)p;
   hk_heap_t *h = hk_tl_heap;
   int own = hk_slab_owner(s) == h;
 #if HAKMEM_CHECK_LEVEL > 0
-  b = hk_harden_block(s, p, HK_OP_FREE, own);
+  /* a remote free of a live block start needs no more (the owner clears
+   * the state bit at its drain); anything else is classified there */
+  if (own || HK_UNLIKELY(!hk_live_block(s, p))) b = hk_harden_block(s, p, HK_OP_FREE, own);
 #if HAKMEM_CHECK_LEVEL >= 2
   hk_debug_free(s, b);
 #endif
@@ -208,13 +216,9 @@ HK_INLINE void do_free(void *p) {
   }
 #endif
   if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
-    hk_slab_t *s = hk_slab_of(p);
-#if HAKMEM_CHECK_LEVEL > 0
-    if (HK_UNLIKELY(s == NULL)) {
-      free_no_slab(p, HK_OP_FREE);
-      return;
-    }
-#endif
+    /* checked builds: a unit without a span has HK_SLAB_NOSPAN here, which
+     * no heap owns: free_slab_slow reports it (no NULL test on this path) */
+    hk_slab_t *s = hk_slab_head(p);
     hk_heap_t *h = hk_tl_heap;
     /* one compare tests the owner and that no flag is set (internal.h) */
     uintptr_t w = atomic_load_explicit(&s->owner, memory_order_relaxed);

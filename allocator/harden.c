@@ -54,8 +54,7 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   int c = s->cls;
   uintptr_t a = (uintptr_t)p;
   /* the common case first, without a division: p is a live block start */
-  if (hk_is_block_fast(s, p) &&
-      (!(s->user0 & 16) || HK_TRACK_GET_U8((uint8_t *)p - 1) == (uint8_t)(HK_HDR_MAGIC | c))) {
+  if (hk_is_block_fast(s, p) && !hk_hdr_bad(s, p)) {
 #if HK_HARDEN_STATE
     hk_state_word_t *w = hk_state_word(p);
     uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);

@@ -188,6 +188,12 @@ struct hk_slab {
   uint8_t  cls;             /* class index                                 */
   uint8_t  pad0_[2];
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
+  /* the class's header byte (HK_HDR_MAGIC | cls), 0xFF and 0, or 0, 0
+   * and 1 for a headerless class: the hardened free compares
+   * (byte at p - 1 + hdr_at ^ hdr) & hdr_mask with 0, no branch on
+   * "headered" (set in every variant, so one layout; in what was padding) */
+  uint8_t  hdr, hdr_mask, hdr_at;
+  uint8_t  pad1_;
   uintptr_t user0;          /* user pointer of block 0                     */
   uint32_t stride;          /* copy of the table's stride for this span    */
   uint8_t  nunits;          /* 64 KiB units in the span                    */
@@ -207,8 +213,13 @@ struct hk_slab {
   /* ceil(2^64 / stride): "offset is a multiple of the stride" is one
    * multiply (checked builds; set in every variant, so one layout) */
   uint64_t stride_magic;
+  /* &superslab->state[0] - (superslab >> 10) * 8: the bitmap word of p is
+   * word p >> 10 from here (hk_state_word_of; set in every variant) */
+  uintptr_t state_bias;
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
+_Static_assert(offsetof(hk_slab_t, user0) == 40 && offsetof(hk_slab_t, owner) == 80,
+               "the fields the release fast paths use keep their offsets");
 #define HK_REMOTE_PARKED ((uintptr_t)1)
 
 typedef struct hk_ss hk_ss_t;
@@ -231,10 +242,29 @@ struct hk_ss {
 _Static_assert(HK_NCLASSES <= 64, "remote_hint has one bit per class");
 _Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "superslab header fits HK_SS_META");
 
-/* Slab of p, for p in an HK_CHUNK_SS chunk: O(1), no search. */
-HK_INLINE hk_slab_t *hk_slab_of(const void *p) {
+/* The head pointer of a unit that holds no span: NULL in release; in
+ * checked builds a descriptor no thread owns (owner 0, every flag set),
+ * so the free fast path needs no NULL test: such a unit's descriptor
+ * fails the owner test and free_slab_slow reports the pointer. */
+#if HAKMEM_CHECK_LEVEL > 0
+extern hk_slab_t hk_slab_nospan __attribute__((visibility("hidden")));
+#define HK_SLAB_NOSPAN (&hk_slab_nospan)
+#else
+#define HK_SLAB_NOSPAN ((hk_slab_t *)0)
+#endif
+/* The head field of p's unit: its span's head descriptor, or HK_SLAB_NOSPAN. */
+HK_INLINE hk_slab_t *hk_slab_head(const void *p) {
   hk_ss_t *ss = hk_chunk_base(p);
   return ss->slab[((uintptr_t)p >> HK_UNIT_SHIFT) & (HK_UNITS - 1)].head;
+}
+/* Slab of p, for p in an HK_CHUNK_SS chunk: O(1), no search; NULL when
+ * p's unit holds no span. */
+HK_INLINE hk_slab_t *hk_slab_of(const void *p) {
+  hk_slab_t *s = hk_slab_head(p);
+#if HAKMEM_CHECK_LEVEL > 0
+  if (s == HK_SLAB_NOSPAN) s = NULL;
+#endif
+  return s;
 }
 
 /* the table, as data (superslab.c) */
@@ -312,6 +342,14 @@ HK_INLINE hk_state_word_t *hk_state_word(const void *p) {
   return (hk_state_word_t *)((char *)((hk_ss_t *)hk_chunk_base(p))->state +
                              (((uintptr_t)p >> 7) & (HK_STATE_BYTES - 8)));
 }
+/* The same word from p's slab descriptor (any slab of p's superslab): one
+ * load and one shift instead of masking the superslab base. */
+HK_INLINE hk_state_word_t *hk_state_word_of(const hk_slab_t *s, const void *p) {
+  return (hk_state_word_t *)s->state_bias + ((uintptr_t)p >> 10);
+}
+HK_INLINE uintptr_t hk_state_bias(const hk_ss_t *ss) {
+  return (uintptr_t)ss->state - ((uintptr_t)ss >> 10) * sizeof(hk_state_word_t);
+}
 /* Flip the bit of p in the word *v; returns the bit's old value.  On
  * x86-64 one BTC, whose carry is the old bit (its register form takes the
  * bit index mod 64, so p >> 4 needs no mask). */
@@ -326,6 +364,58 @@ HK_INLINE int hk_state_flip(uint64_t *v, const void *p) {
   return !(*v & m);
 #endif
 }
+/* Flip b's bit in its word (found from s, hk_state_word_of) and store it;
+ * returns the old bit.  On x86-64 the load and the store share one
+ * addressing mode (base + index * 8): no LEA for a pointer to the word. */
+HK_INLINE int hk_state_flip_of(const hk_slab_t *s, const void *b) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  uint64_t v;
+  int was;
+  __asm__ volatile("movq (%[w],%[i],8), %[v]\n\t"
+                   "btcq %[g], %[v]\n\t"
+                   "movq %[v], (%[w],%[i],8)"
+                   : [v] "=&r"(v), "=@ccc"(was)
+                   : [w] "r"(s->state_bias), [i] "r"((uintptr_t)b >> 10),
+                     [g] "r"((uintptr_t)b >> 4)
+                   : "memory");
+  return was;
+#else
+  hk_state_word_t *w = hk_state_word_of(s, b);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  int was = hk_state_flip(&v, b);
+  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  return was;
+#endif
+}
+/* The free path's form: p's word at superslab base ssb, offset o (the
+ * base the slab lookup computed anyway); load and flip into *v, returning
+ * the old bit, and store *v later, once the other checks passed. */
+#define HK_STATE_OFF(p) (((uintptr_t)(p) >> 7) & (HK_STATE_BYTES - 8))
+HK_INLINE int hk_state_load_flip(uintptr_t ssb, uintptr_t o, const void *p, uint64_t *v) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  int was;
+  __asm__ volatile("movq %c[d](%[b],%[o]), %[v]\n\t"
+                   "btcq %[g], %[v]"
+                   : [v] "=&r"(*v), "=@ccc"(was)
+                   : [b] "r"(ssb), [o] "r"(o), [g] "r"((uintptr_t)p >> 4),
+                     [d] "i"(offsetof(hk_ss_t, state))
+                   : "memory");
+  return was;
+#else
+  *v = __atomic_load_n((hk_state_word_t *)(ssb + offsetof(hk_ss_t, state) + o), __ATOMIC_RELAXED);
+  return hk_state_flip(v, p);
+#endif
+}
+HK_INLINE void hk_state_store(uintptr_t ssb, uintptr_t o, uint64_t v) {
+#if defined(__x86_64__)
+  __asm__ volatile("movq %[v], %c[d](%[b],%[o])"
+                   :
+                   : [v] "r"(v), [b] "r"(ssb), [o] "r"(o), [d] "i"(offsetof(hk_ss_t, state))
+                   : "memory");
+#else
+  __atomic_store_n((hk_state_word_t *)(ssb + offsetof(hk_ss_t, state) + o), v, __ATOMIC_RELAXED);
+#endif
+}
 /* x is the start of a carved block of s (offset < carved * stride, and a
  * multiple of the stride: Lemire's divisibility test, one multiply). */
 HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
@@ -333,18 +423,27 @@ HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
   return off < (uintptr_t)s->carved * s->stride &&
          (uint64_t)off * s->stride_magic <= s->stride_magic - 1;
 }
-/* The same test with one 64x64->128 multiply and no load of the stride:
- * with M = stride_magic = ceil(2^64 / stride), the high half of off * M is
- * off / stride and the low half is below M exactly when the stride divides
- * off (both exact for off < 2^32; a larger off has a high half >= 2^32 /
- * stride > carved, since a span is at most 2 MiB). */
+/* The same test with one 64x64->128 multiply, one compare and no load of
+ * the stride: with M = stride_magic = ceil(2^64 / stride), the high half
+ * of off * M is off / stride and the low half is below M exactly when the
+ * stride divides off (both exact for off < 2^32; a larger off has a high
+ * half >= 2^32 / stride > carved, since a span is at most 2 MiB); the two
+ * tests fold into one compare (HK_LINK_FOLD, below). */
+#define HK_LINK_FOLD HK_SS_SHIFT
 HK_INLINE int hk_is_block_off(uintptr_t off, uint64_t magic, uint32_t carved) {
   unsigned __int128 t = (unsigned __int128)off * magic;
-  return (uint64_t)t < magic && (uint64_t)(t >> 64) < carved;
+  return ((uint64_t)(t >> 64) | ((uint64_t)t >> HK_LINK_FOLD)) < carved;
 }
 HK_INLINE int hk_is_block_fast(const hk_slab_t *s, const void *x) {
   return hk_is_block_off((uintptr_t)x - s->user0, s->stride_magic, s->carved);
 }
+/* The one-compare form (high | low >> 21) < carved: on the grid, the low
+ * half of t is index * (stride * M - 2^64) < carved * stride <= 2^21 (a
+ * span fits in a superslab); off it (off < 2^32, Lemire), at least
+ * M >= 2^64 / the largest stride, whose shift by 21 exceeds any carved
+ * count; off >= 2^32 gives a high half above carved. */
+_Static_assert(((UINT64_C(1) << (64 - HK_LINK_FOLD)) / HK_CLASS_MAX) > HK_SS_SIZE / HK_ALIGN,
+               "a block off the grid folds to more than any carved count");
 HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
   return UINT64_C(0xFFFFFFFFFFFFFFFF) / stride + 1;
 }
@@ -374,19 +473,20 @@ HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
   HK_OPAQUE(key);
   hk_block_t *n = (hk_block_t *)((uintptr_t)HK_TRACK_NEXT(b) ^ key);
   HK_OPAQUE(n);
-  /* hk_is_block_fast, spelled out so that the common case falls through */
+  /* hk_is_block_fast, spelled out so that the common case falls through
+   * (one compare: high | low >> 21 is n's index on the grid and at least
+   * 2^25 > carved off it, HK_LINK_FOLD) */
   unsigned __int128 t = (unsigned __int128)((uintptr_t)n - s->user0) * s->stride_magic;
-  if ((HK_UNLIKELY((uint64_t)t >= s->stride_magic) ||
-       HK_UNLIKELY((uint64_t)(t >> 64) >= s->carved)) && n != NULL)
+  if (HK_UNLIKELY(((uint64_t)(t >> 64) | ((uint64_t)t >> HK_LINK_FOLD)) >= s->carved) &&
+      n != NULL)
     goto fault;
 #else
   hk_block_t *n = HK_TRACK_NEXT(b);
 #endif
 #if HK_HARDEN_STATE
-  hk_state_word_t *w = hk_state_word(b);
-  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-  if (HK_UNLIKELY(hk_state_flip(&v, b))) goto fault; /* was set: allocated */
-  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  /* the store may precede the test: a set bit aborts, and hk_pop_fault
+   * reads no state bit */
+  if (HK_UNLIKELY(hk_state_flip_of(s, b))) goto fault; /* was set: allocated */
 #endif
   (void)s;
   return n;
@@ -399,11 +499,30 @@ fault: /* one call site: the prologue it needs stays off the fast path */
 /* Fast-path free check (owner; flags 0 or HK_SLAB_MID, so no aligned
  * blocks): block start, header, state.
  * do_free (alloc.c) has already sent unaligned pointers and pointers
- * above the 47-bit address space to the slow path (HK_FREE_MISFIT).
- * A headered class's user0 is 16 mod 32 (first_off 16 on a 64 KiB unit,
- * HK_SS_META a multiple of 32), a headerless one's 0 mod 32. */
-_Static_assert(HK_SS_META % 32 == 0, "user0 bit 4 tells headered classes");
+ * above the 47-bit address space to the slow path (HK_FREE_MISFIT). */
 #define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_HARDEN_PTR ? HK_ALIGN - 1 : 0))
+/* p's header byte is not its class's: (byte ^ hdr) & hdr_mask, where both
+ * are 0 for headerless classes.  No branch on "headered": random sizes
+ * mispredicted one (about one free in seven is of a headerless class in
+ * random_mixed and larson).  A headerless class reads p's own first byte
+ * (hdr_at 1) and ignores it: the free writes that line anyway, while the
+ * byte before p would be the previous block's last, a line the free does
+ * not need (larson: 0.14 more D1 misses per op).  p must be a block start
+ * (p - 1 then lies in the same superslab). */
+HK_INLINE int hk_hdr_bad(const hk_slab_t *s, const void *p) {
+  return ((HK_TRACK_GET_U8((const uint8_t *)p - 1 + s->hdr_at) ^ s->hdr) & s->hdr_mask) != 0;
+}
+/* p is a live block start of s: carved, on the grid, its header intact,
+ * its state bit set (read only).  The common case of hk_harden_block,
+ * inline for the remote free (free_slab_slow). */
+HK_INLINE int hk_live_block(const hk_slab_t *s, const void *p) {
+  if (!hk_is_block_fast(s, p) || hk_hdr_bad(s, p)) return 0;
+#if HK_HARDEN_STATE
+  return (int)((*hk_state_word_of(s, p) >> (((uintptr_t)p >> 4) & 63)) & 1);
+#else
+  return 1;
+#endif
+}
 /* Returns 0 after reporting (the caller returns at once: the report is its
  * tail call), 1 when p may be freed. */
 HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
@@ -415,19 +534,17 @@ HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
    * header byte at p - 1 is read only once p is known to be a block start
    * (p may be a superslab's first byte).  Any other p finds its bit clear
    * and hk_harden_fault tells which fault it is. */
-  hk_state_word_t *w = hk_state_word(p);
-  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-  if (HK_UNLIKELY(!hk_state_flip(&v, p)) || /* was clear: not handed out */
-      (HK_HARDEN_PTR && HK_LIKELY(s->user0 & 16) && /* headered: tiny classes but 1 KiB */
-       HK_UNLIKELY(HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls)))) {
+  uintptr_t ssb = (uintptr_t)hk_chunk_base(p); /* the slab lookup's base */
+  uintptr_t o = HK_STATE_OFF(p);
+  uint64_t v;
+  if (HK_UNLIKELY(!hk_state_load_flip(ssb, o, p, &v)) || /* was clear: not handed out */
+      (HK_HARDEN_PTR && HK_UNLIKELY(hk_hdr_bad(s, p)))) {
     hk_harden_fault(s, p);
     return 0;
   }
-  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  hk_state_store(ssb, o, v); /* after the checks: hk_harden_fault reads the bit */
 #elif HK_HARDEN_PTR
-  if (HK_UNLIKELY(!hk_is_block(s, p)) ||
-      ((s->user0 & 16) &&
-       HK_TRACK_GET_U8((uint8_t *)p - 1) != (uint8_t)(HK_HDR_MAGIC | s->cls))) {
+  if (HK_UNLIKELY(!hk_is_block(s, p)) || HK_UNLIKELY(hk_hdr_bad(s, p))) {
     hk_harden_fault(s, p);
     return 0;
   }

@@ -96,6 +96,13 @@ static void ss_unmap(hk_ss_t *ss) {
   ss_unmapped++;
 }
 
+#if HAKMEM_CHECK_LEVEL > 0
+/* HK_SLAB_NOSPAN (internal.h): the head of every unit without a span.  No
+ * thread owns it and every flag is set, so a free into such a unit leaves
+ * the fast path at the owner test and free_slab_slow reports it. */
+hk_slab_t hk_slab_nospan = {.owner = HK_SLAB_FLAGS, .unit_kind = HK_UNIT_FREE};
+#endif
+
 static void ss_format(hk_ss_t *ss) {
   ss->seg.magic = HK_SEG_MAGIC;
   ss->seg.kind = HK_SEG_SS;
@@ -105,7 +112,7 @@ static void ss_format(hk_ss_t *ss) {
   for (unsigned u = 0; u < HK_UNITS; u++) {
     ss->slab[u].unit = (uint8_t)u;
     ss->slab[u].unit_kind = HK_UNIT_FREE;
-    ss->slab[u].head = NULL;
+    ss->slab[u].head = HK_SLAB_NOSPAN;
   }
 }
 
@@ -198,6 +205,10 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->cls = (uint8_t)cls;
   s->stride = ci->stride;
   s->stride_magic = hk_stride_magic(ci->stride);
+  s->hdr = ci->header ? (uint8_t)(HK_HDR_MAGIC | cls) : 0;
+  s->hdr_mask = ci->header ? 0xFFu : 0;
+  s->hdr_at = ci->header ? 0 : 1;
+  s->state_bias = hk_state_bias(ss);
 #if HAKMEM_CHECK_LEVEL > 0
   /* the span's per-block state starts clear (release never touches it) */
   memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
@@ -223,7 +234,7 @@ void hk_span_free(hk_slab_t *s) {
   HK_ASSERT(ss->seg.magic == HK_SEG_MAGIC && s->unit_kind == HK_UNIT_HEAD && start + n <= HK_UNITS);
   pthread_mutex_lock(&hk_ss_lock);
   for (unsigned k = 0; k < n; k++) {
-    ss->slab[start + k].head = NULL;
+    ss->slab[start + k].head = HK_SLAB_NOSPAN;
     ss->slab[start + k].unit_kind = HK_UNIT_FREE;
   }
   if (ss->nfree == 0) list_push(&ss_partial, ss);

@@ -211,7 +211,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   for (;;) {
 #if HK_HARDEN_STATE
     /* a node seen twice (a block pushed twice) finds its bit clear */
-    hk_state_word_t *w = hk_state_word(tail);
+    hk_state_word_t *w = hk_state_word_of(s, tail);
     uint64_t sv = __atomic_load_n(w, __ATOMIC_RELAXED);
     if (!hk_state_flip(&sv, tail)) hk_fatal("double free", tail, s->cls);
     __atomic_store_n(w, sv, __ATOMIC_RELAXED);
