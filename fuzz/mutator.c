@@ -86,7 +86,7 @@ size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l) {
 int hkf_decode(const uint8_t *data, size_t size, const hkf_limits_t *l,
                vf_trace_t *out) {
   char err[160];
-  if (vf_trace_parse(data, size, out, err, sizeof err)) return -1;
+  if (vf_trace_parse_reuse(data, size, out, err, sizeof err)) return -1;
   hkf_normalize(out, l);
   return 0;
 }
@@ -417,8 +417,14 @@ static void mutate_once(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int prof
   }
 }
 
+/* The traces a mutation or crossover works on, parsed into again and again:
+ * their buffers stay allocated between calls (a fresh buffer per call
+ * cycled through ASan's quarantine and faulted new pages in; docs/fuzzing.md,
+ * "Speed").  The engines call the mutator from one thread. */
+static vf_trace_t g_work[2];
+
 static void fresh_trace(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int profile) {
-  vf_trace_free(t);
+  t->n = 0;
   size_t n = 1 + below(r, 16);
   for (size_t i = 0; i < n; i++) {
     vf_op_t op;
@@ -439,40 +445,31 @@ size_t hkf_mutate(uint8_t *data, size_t size, size_t max_size, unsigned seed, in
   else
     for (size_t i = 0; i < prefix; i++) pre[i] = (uint8_t)next(&r);
   if (prefix && below(&r, 5) == 0) pre[below(&r, prefix)] = (uint8_t)next(&r);
-  vf_trace_t t;
+  vf_trace_t *t = &g_work[0];
   char err[8];
-  vf_trace_init(&t);
-  if (size < prefix || vf_trace_parse(data + prefix, size - prefix, &t, err, sizeof err))
-    fresh_trace(&r, &t, l, profile);
+  if (size < prefix || vf_trace_parse_reuse(data + prefix, size - prefix, t, err, sizeof err))
+    fresh_trace(&r, t, l, profile);
   unsigned rounds = 1 + (unsigned)below(&r, 4);
-  for (unsigned k = 0; k < rounds; k++) mutate_once(&r, &t, l, profile);
-  hkf_normalize(&t, l);
+  for (unsigned k = 0; k < rounds; k++) mutate_once(&r, t, l, profile);
+  hkf_normalize(t, l);
   memcpy(data, pre, prefix);
-  size_t out = prefix + hkf_encode(t.ops, t.n, data + prefix, max_size - prefix);
-  vf_trace_free(&t);
-  return out;
+  return prefix + hkf_encode(t->ops, t->n, data + prefix, max_size - prefix);
 }
 
 size_t hkf_crossover(const uint8_t *d1, size_t s1, const uint8_t *d2, size_t s2, uint8_t *out,
                      size_t max_out, unsigned seed, size_t prefix, const hkf_limits_t *l) {
   rng_t r = {((uint64_t)seed << 1 | 1) * 0xD1B54A32D192ED03ull};
-  vf_trace_t a, b;
+  vf_trace_t *a = &g_work[0], *b = &g_work[1];
   char err[8];
   if (s1 < prefix || s2 < prefix || max_out < prefix + VF_TRACE_HEADER_LEN) return 0;
-  if (vf_trace_parse(d1 + prefix, s1 - prefix, &a, err, sizeof err)) return 0;
-  if (vf_trace_parse(d2 + prefix, s2 - prefix, &b, err, sizeof err)) {
-    vf_trace_free(&a);
-    return 0;
-  }
+  if (vf_trace_parse_reuse(d1 + prefix, s1 - prefix, a, err, sizeof err)) return 0;
+  if (vf_trace_parse_reuse(d2 + prefix, s2 - prefix, b, err, sizeof err)) return 0;
   /* a[0, i) followed by b[j, end) */
-  size_t i = below(&r, a.n + 1), j = below(&r, b.n + 1);
-  a.n = i;
-  for (size_t k = j; k < b.n; k++)
-    if (vf_trace_push(&a, &b.ops[k])) break;
-  hkf_normalize(&a, l);
+  size_t i = below(&r, a->n + 1), j = below(&r, b->n + 1);
+  a->n = i;
+  for (size_t k = j; k < b->n; k++)
+    if (vf_trace_push(a, &b->ops[k])) break;
+  hkf_normalize(a, l);
   memcpy(out, d1, prefix);
-  size_t len = prefix + hkf_encode(a.ops, a.n, out + prefix, max_out - prefix);
-  vf_trace_free(&a);
-  vf_trace_free(&b);
-  return len;
+  return prefix + hkf_encode(a->ops, a->n, out + prefix, max_out - prefix);
 }

@@ -45,7 +45,7 @@ struct vf_oracle {
   vf_bmeta_t *meta;
   uint32_t cap, free_head;
   uint32_t *slots;
-  uint32_t nslots;
+  uint32_t nslots, slots_cap;
   uint64_t next_id;
   uint64_t live, live_req;
   uint64_t since_check;
@@ -105,7 +105,7 @@ vf_oracle_t *vf_oracle_new(const vf_alloc_t *a, uint32_t nslots,
     o->opt = *opt;
   else
     vf_oracle_defaults(&o->opt);
-  o->nslots = nslots ? nslots : 1;
+  o->nslots = o->slots_cap = nslots ? nslots : 1;
   o->slots = calloc(o->nslots, sizeof *o->slots);
   o->cap = 64;
   o->nodes = calloc(o->cap, sizeof *o->nodes);
@@ -124,6 +124,36 @@ vf_oracle_t *vf_oracle_new(const vf_alloc_t *a, uint32_t nslots,
   }
   o->next_id = 1;
   return o;
+}
+
+int vf_oracle_reset(vf_oracle_t *o, const vf_alloc_t *a, uint32_t nslots,
+                    const vf_oracle_opts_t *opt) {
+  if (o->failed || o->live) return -1;
+  nslots = nslots ? nslots : 1;
+  if (nslots > o->slots_cap) {
+    uint32_t *s = realloc(o->slots, (size_t)nslots * sizeof *s);
+    if (!s) return -1;
+    o->slots = s;
+    o->slots_cap = nslots;
+  }
+  memset(o->slots, 0, (size_t)nslots * sizeof *o->slots);
+  o->nslots = nslots;
+  o->a = a;
+  if (opt)
+    o->opt = *opt;
+  else
+    vf_oracle_defaults(&o->opt);
+  /* every block index is free (none is live): the free list as new() made
+   * it, so that block indexes come out in the same order */
+  o->free_head = 0;
+  for (uint32_t i = o->cap - 1; i >= 1; i--) {
+    o->meta[i].next = o->free_head;
+    o->free_head = i;
+  }
+  o->next_id = 1;
+  o->live_req = o->since_check = o->skipped = o->misuses = o->fail_index = 0;
+  o->msg[0] = 0;
+  return 0;
 }
 
 void vf_oracle_destroy(vf_oracle_t *o) {
