@@ -240,6 +240,29 @@ uint32_t vf_tree_overlap(const vf_tree_t *t, uintptr_t lo, uintptr_t hi) {
   return phi > lo ? p : 0;
 }
 
+static int walk(const vf_tree_t *t, uint32_t xi, int (*fn)(void *, uint32_t), void *ctx) {
+  const vf_btnode_t *x = &t->b[xi];
+  for (unsigned j = 0; j < x->n; j++) {
+    int r = x->leaf ? fn(ctx, x->ptr[j]) : walk(t, x->ptr[j], fn, ctx);
+    if (r) return r;
+  }
+  return 0;
+}
+
+int vf_tree_walk(const vf_tree_t *t, int (*fn)(void *ctx, uint32_t x), void *ctx) {
+  return walk(t, t->root, fn, ctx);
+}
+
+void vf_tree_clear(vf_tree_t *t) {
+  t->bfree = 0;
+  for (uint32_t i = t->bcap - 1; i >= 1; i--) { /* as node_new builds it */
+    t->b[i].ptr[0] = t->bfree;
+    t->bfree = i;
+  }
+  t->root = node_new(t, 1); /* the pool is not empty: no allocation */
+  t->count = 0;
+}
+
 uint32_t vf_tree_first(const vf_tree_t *t) {
   const vf_btnode_t *x = &t->b[t->root];
   while (!x->leaf) x = &t->b[x->ptr[0]];
