@@ -79,6 +79,11 @@ size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l);
  * input). */
 int hkf_decode(const uint8_t *data, size_t size, const hkf_limits_t *l,
                vf_trace_t *out);
+/* The same, always by parsing: hkf_decode copies the ops of the mutator's
+ * last output instead when data is that output (mutator.c); the mutator's
+ * test compares the two. */
+int hkf_decode_uncached(const uint8_t *data, size_t size, const hkf_limits_t *l,
+                        vf_trace_t *out);
 
 /* ---- size and alignment edges (mutator.c) ----------------------------- */
 /* Interesting request sizes: +-1 around every class size, stride and usable
