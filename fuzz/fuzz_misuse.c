@@ -359,8 +359,11 @@ static int run(const uint8_t *data, size_t size) {
   if (hak_check_level() < 1) return 0; /* release: misuse is undefined, not checked */
   if (size < hkf_target.prefix) return -1;
   vf_trace_t t;
-  if (hkf_decode(data + hkf_target.prefix, size - hkf_target.prefix, &hkf_target.limits, &t))
+  vf_trace_init(&t);
+  if (hkf_decode(data + hkf_target.prefix, size - hkf_target.prefix, &hkf_target.limits, &t)) {
+    vf_trace_free(&t); /* a failed decode keeps the buffer */
     return -1;
+  }
   const misuse_t *k = &g_kinds[data[0] % NKINDS];
   size_t at = data[1] % (t.n + 1);
   vf_oracle_opts_t opt;

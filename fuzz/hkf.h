@@ -73,10 +73,17 @@ extern const hkf_target_t hkf_target;
 uint64_t hkf_request_bytes(const vf_op_t *op);
 /* Normalize t in place for limits l; returns the number of ops dropped. */
 size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l);
-/* Parse data as a trace and normalize it.  0 on success, -1 when the bytes
- * are not a trace (the caller rejects the input). */
+/* Parse data as a trace and normalize it into out, which must be
+ * initialized (vf_trace_init, or a previous decode: its buffer is reused).
+ * 0 on success, -1 when the bytes are not a trace (the caller rejects the
+ * input). */
 int hkf_decode(const uint8_t *data, size_t size, const hkf_limits_t *l,
                vf_trace_t *out);
+/* The same, always by parsing: hkf_decode copies the ops of the mutator's
+ * last output instead when data is that output (mutator.c); the mutator's
+ * test compares the two. */
+int hkf_decode_uncached(const uint8_t *data, size_t size, const hkf_limits_t *l,
+                        vf_trace_t *out);
 
 /* ---- size and alignment edges (mutator.c) ----------------------------- */
 /* Interesting request sizes: +-1 around every class size, stride and usable

@@ -83,13 +83,6 @@ size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l) {
   return dropped;
 }
 
-int hkf_decode(const uint8_t *data, size_t size, const hkf_limits_t *l,
-               vf_trace_t *out) {
-  char err[160];
-  if (vf_trace_parse(data, size, out, err, sizeof err)) return -1;
-  hkf_normalize(out, l);
-  return 0;
-}
 
 /* ---- edge tables -------------------------------------------------------------- */
 
@@ -161,18 +154,89 @@ size_t hkf_align_edges(const uint64_t **out) {
 
 /* ---- encoding -------------------------------------------------------------------- */
 
-size_t hkf_encode(const vf_op_t *ops, size_t n, uint8_t *out, size_t max) {
+/* hkf_encode, also telling how many ops fit (*kept). */
+static size_t encode_ops(const vf_op_t *ops, size_t n, uint8_t *out, size_t max, size_t *kept) {
   unsigned char rec[VF_TRACE_MAX_RECORD];
+  *kept = 0;
   if (max < VF_TRACE_HEADER_LEN) return 0;
   vf_trace_header(out);
-  size_t len = VF_TRACE_HEADER_LEN;
-  for (size_t i = 0; i < n; i++) {
+  size_t len = VF_TRACE_HEADER_LEN, i = 0;
+  for (; i < n; i++) {
     size_t r = vf_trace_encode_op(&ops[i], rec);
     if (len + r > max) break;
     memcpy(out + len, rec, r);
     len += r;
   }
+  *kept = i;
   return len;
+}
+
+size_t hkf_encode(const vf_op_t *ops, size_t n, uint8_t *out, size_t max) {
+  size_t kept;
+  return encode_ops(ops, n, out, max, &kept);
+}
+
+/* ---- the last output ------------------------------------------------------------- */
+
+/* The last trace hkf_mutate or hkf_crossover wrote: its bytes (after the
+ * prefix) and its ops, exactly those encoded, already normalized for
+ * `limits`.  An engine runs that output next, and mutates it again when it
+ * chains mutations, so hkf_decode and hkf_mutate copy the ops from here
+ * when the bytes are the same, byte for byte, instead of parsing them
+ * again (parsing was 5-8% of fuzz_trace's time; docs/fuzzing.md,
+ * "Speed").  A trace that is normalized stays so when cut short, and the
+ * binary encoding round-trips exactly (fuzz_trace_parser checks it), so
+ * the copy equals what the parse would give: fuzz.mutator checks that for
+ * every output of its chains.  Outputs above LAST_MAX bytes are not kept. */
+#define LAST_MAX 16384
+static struct {
+  uint8_t bytes[LAST_MAX];
+  size_t len; /* 0: nothing kept */
+  hkf_limits_t limits;
+  vf_trace_t t;
+} g_last;
+
+static int same_limits(const hkf_limits_t *a, const hkf_limits_t *b) {
+  return a->max_ops == b->max_ops && a->slots == b->slots && a->threads == b->threads &&
+         a->budget == b->budget;
+}
+
+static void last_keep(const uint8_t *bytes, size_t len, const vf_op_t *ops, size_t n,
+                      const hkf_limits_t *l) {
+  g_last.len = 0;
+  if (len > LAST_MAX) return;
+  g_last.t.n = 0;
+  for (size_t i = 0; i < n; i++)
+    if (vf_trace_push(&g_last.t, &ops[i])) return;
+  memcpy(g_last.bytes, bytes, len);
+  g_last.len = len;
+  g_last.limits = *l;
+}
+
+/* Copy the kept ops into t when data[0, size) is the last output. */
+static int last_take(const uint8_t *data, size_t size, const hkf_limits_t *l, vf_trace_t *t) {
+  if (!g_last.len || size != g_last.len || !same_limits(l, &g_last.limits) ||
+      memcmp(data, g_last.bytes, size) != 0)
+    return -1;
+  t->n = 0;
+  for (size_t i = 0; i < g_last.t.n; i++)
+    if (vf_trace_push(t, &g_last.t.ops[i])) return -1;
+  vf_trace_refresh(t);
+  return 0;
+}
+
+int hkf_decode_uncached(const uint8_t *data, size_t size, const hkf_limits_t *l,
+                        vf_trace_t *out) {
+  char err[160];
+  if (vf_trace_parse_reuse(data, size, out, err, sizeof err)) return -1;
+  hkf_normalize(out, l);
+  return 0;
+}
+
+int hkf_decode(const uint8_t *data, size_t size, const hkf_limits_t *l,
+               vf_trace_t *out) {
+  if (last_take(data, size, l, out) == 0) return 0;
+  return hkf_decode_uncached(data, size, l, out);
 }
 
 /* ---- random values ------------------------------------------------------------------ */
@@ -417,8 +481,14 @@ static void mutate_once(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int prof
   }
 }
 
+/* The traces a mutation or crossover works on, parsed into again and again:
+ * their buffers stay allocated between calls (a fresh buffer per call
+ * cycled through ASan's quarantine and faulted new pages in; docs/fuzzing.md,
+ * "Speed").  The engines call the mutator from one thread. */
+static vf_trace_t g_work[2];
+
 static void fresh_trace(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int profile) {
-  vf_trace_free(t);
+  t->n = 0;
   size_t n = 1 + below(r, 16);
   for (size_t i = 0; i < n; i++) {
     vf_op_t op;
@@ -439,40 +509,37 @@ size_t hkf_mutate(uint8_t *data, size_t size, size_t max_size, unsigned seed, in
   else
     for (size_t i = 0; i < prefix; i++) pre[i] = (uint8_t)next(&r);
   if (prefix && below(&r, 5) == 0) pre[below(&r, prefix)] = (uint8_t)next(&r);
-  vf_trace_t t;
+  vf_trace_t *t = &g_work[0];
   char err[8];
-  vf_trace_init(&t);
-  if (size < prefix || vf_trace_parse(data + prefix, size - prefix, &t, err, sizeof err))
-    fresh_trace(&r, &t, l, profile);
+  if (size < prefix ||
+      (last_take(data + prefix, size - prefix, l, t) != 0 &&
+       vf_trace_parse_reuse(data + prefix, size - prefix, t, err, sizeof err)))
+    fresh_trace(&r, t, l, profile);
   unsigned rounds = 1 + (unsigned)below(&r, 4);
-  for (unsigned k = 0; k < rounds; k++) mutate_once(&r, &t, l, profile);
-  hkf_normalize(&t, l);
+  for (unsigned k = 0; k < rounds; k++) mutate_once(&r, t, l, profile);
+  hkf_normalize(t, l);
   memcpy(data, pre, prefix);
-  size_t out = prefix + hkf_encode(t.ops, t.n, data + prefix, max_size - prefix);
-  vf_trace_free(&t);
-  return out;
+  size_t kept, len = encode_ops(t->ops, t->n, data + prefix, max_size - prefix, &kept);
+  last_keep(data + prefix, len, t->ops, kept, l);
+  return prefix + len;
 }
 
 size_t hkf_crossover(const uint8_t *d1, size_t s1, const uint8_t *d2, size_t s2, uint8_t *out,
                      size_t max_out, unsigned seed, size_t prefix, const hkf_limits_t *l) {
   rng_t r = {((uint64_t)seed << 1 | 1) * 0xD1B54A32D192ED03ull};
-  vf_trace_t a, b;
+  vf_trace_t *a = &g_work[0], *b = &g_work[1];
   char err[8];
   if (s1 < prefix || s2 < prefix || max_out < prefix + VF_TRACE_HEADER_LEN) return 0;
-  if (vf_trace_parse(d1 + prefix, s1 - prefix, &a, err, sizeof err)) return 0;
-  if (vf_trace_parse(d2 + prefix, s2 - prefix, &b, err, sizeof err)) {
-    vf_trace_free(&a);
-    return 0;
-  }
+  if (vf_trace_parse_reuse(d1 + prefix, s1 - prefix, a, err, sizeof err)) return 0;
+  if (vf_trace_parse_reuse(d2 + prefix, s2 - prefix, b, err, sizeof err)) return 0;
   /* a[0, i) followed by b[j, end) */
-  size_t i = below(&r, a.n + 1), j = below(&r, b.n + 1);
-  a.n = i;
-  for (size_t k = j; k < b.n; k++)
-    if (vf_trace_push(&a, &b.ops[k])) break;
-  hkf_normalize(&a, l);
+  size_t i = below(&r, a->n + 1), j = below(&r, b->n + 1);
+  a->n = i;
+  for (size_t k = j; k < b->n; k++)
+    if (vf_trace_push(a, &b->ops[k])) break;
+  hkf_normalize(a, l);
   memcpy(out, d1, prefix);
-  size_t len = prefix + hkf_encode(a.ops, a.n, out + prefix, max_out - prefix);
-  vf_trace_free(&a);
-  vf_trace_free(&b);
-  return len;
+  size_t kept, len = encode_ops(a->ops, a->n, out + prefix, max_out - prefix, &kept);
+  last_keep(out + prefix, len, a->ops, kept, l);
+  return prefix + len;
 }

@@ -6,8 +6,9 @@
  * output is the next input, with crossovers mixed in) and checks that every
  * output is a valid trace after its raw prefix, fits max_size, is already
  * normalized (normalizing again changes nothing: the target runs exactly
- * the ops written), respects the op, slot, thread and budget limits, and
- * that the chain reaches every opcode.  Prints a short profile per target.
+ * the ops written), decodes to the same ops through the mutator's kept
+ * copy as through a parse, respects the op, slot, thread and budget limits,
+ * and that the chain reaches every opcode.  Prints a short profile per target.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,26 @@ typedef struct prof {
 
 static int fail(const char *who, unsigned it, const char *what) {
   fprintf(stderr, "mutator_test: %s: iteration %u: %s\n", who, it, what);
+  return 1;
+}
+
+static int same_op(const vf_op_t *a, const vf_op_t *b) {
+  return a->code == b->code && a->tid == b->tid && a->slot == b->slot && a->size == b->size &&
+         a->aux == b->aux;
+}
+
+/* hkf_decode of the mutator's last output (its kept ops) equals a parse. */
+static int same_decode(const prof_t *p, const uint8_t *buf, size_t len) {
+  static vf_trace_t kept, parsed;
+  if (len < p->prefix) return 1;
+  int a = hkf_decode(buf + p->prefix, len - p->prefix, &p->l, &kept);
+  int b = hkf_decode_uncached(buf + p->prefix, len - p->prefix, &p->l, &parsed);
+  if (a != b) return 0;
+  if (a) return 1;
+  if (kept.n != parsed.n || kept.max_slot != parsed.max_slot || kept.nthreads != parsed.nthreads)
+    return 0;
+  for (size_t i = 0; i < kept.n; i++)
+    if (!same_op(&kept.ops[i], &parsed.ops[i])) return 0;
   return 1;
 }
 
@@ -50,6 +71,7 @@ static int check_one(const prof_t *p, unsigned iters) {
     if (len > MAX) return fail(p->name, it, "output above max_size");
     if (it % 500 == 499) len = 0; /* restart from nothing now and then */
     if (len == 0) continue;
+    if (!same_decode(p, buf, len)) return fail(p->name, it, "kept ops differ from the parse");
     vf_trace_t t;
     char err[200];
     if (len < p->prefix || vf_trace_parse(buf + p->prefix, len - p->prefix, &t, err, sizeof err))

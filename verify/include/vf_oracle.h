@@ -86,6 +86,13 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t index, const vf_op_t *op);
 int vf_oracle_check_now(vf_oracle_t *o, uint64_t index);
 /* Free every live block (verifying contents) and run the final checks. */
 int vf_oracle_finish(vf_oracle_t *o, uint64_t index);
+/* Make o a new oracle for allocator a (as vf_oracle_new(a, nslots, opt)
+ * would), keeping the memory of its tables, for callers that check one
+ * trace after another.  Only an oracle that has not failed and holds no
+ * live block (vf_oracle_finish returned VF_OK) can be reset: 0, else -1
+ * (also when out of memory), and o is then to be destroyed. */
+int vf_oracle_reset(vf_oracle_t *o, const vf_alloc_t *a, uint32_t nslots,
+                    const vf_oracle_opts_t *opt);
 void vf_oracle_destroy(vf_oracle_t *o);
 
 int vf_oracle_failed(const vf_oracle_t *o);       /* failing check or 0 */

@@ -95,6 +95,12 @@ int vf_op_valid(const vf_op_t *op);
  * message naming the byte offset (binary) or line number (text) to err. */
 int vf_trace_parse(const void *buf, size_t len, vf_trace_t *out, char *err,
                    size_t errlen);
+/* The same into t (initialized, its ops discarded), reusing t's buffer:
+ * for callers that parse one input after another (the fuzz targets and
+ * their mutator).  On error t is left with no ops (its buffer is kept);
+ * release it with vf_trace_free. */
+int vf_trace_parse_reuse(const void *buf, size_t len, vf_trace_t *t, char *err,
+                         size_t errlen);
 /* Read a whole file ("-" = stdin) and parse it. */
 int vf_trace_load(const char *path, vf_trace_t *out, char *err, size_t errlen);
 

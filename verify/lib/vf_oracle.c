@@ -3,7 +3,8 @@
  * State: a block table (meta[] parallel to the address map's block array; index 0
  * unused), a slot table mapping trace slots to block indexes, and the live
  * totals.  Invariants kept between calls:
- *  - every live block is linked in the address map (B+tree) by its address, with
+ *  - every live block is linked in the address map (B+tree) by its address
+ *    (vf_oracle_finish retires them during one walk, then clears the map), with
  *    [lo, hi) = [p, p + max(usable, 1)); linked ranges never overlap
  *    (an overlapping result is reported and never linked);
  *  - a live block's first min(usable, pattern_cap) bytes hold the pattern of
@@ -45,7 +46,7 @@ struct vf_oracle {
   vf_bmeta_t *meta;
   uint32_t cap, free_head;
   uint32_t *slots;
-  uint32_t nslots;
+  uint32_t nslots, slots_cap;
   uint64_t next_id;
   uint64_t live, live_req;
   uint64_t since_check;
@@ -105,7 +106,7 @@ vf_oracle_t *vf_oracle_new(const vf_alloc_t *a, uint32_t nslots,
     o->opt = *opt;
   else
     vf_oracle_defaults(&o->opt);
-  o->nslots = nslots ? nslots : 1;
+  o->nslots = o->slots_cap = nslots ? nslots : 1;
   o->slots = calloc(o->nslots, sizeof *o->slots);
   o->cap = 64;
   o->nodes = calloc(o->cap, sizeof *o->nodes);
@@ -124,6 +125,36 @@ vf_oracle_t *vf_oracle_new(const vf_alloc_t *a, uint32_t nslots,
   }
   o->next_id = 1;
   return o;
+}
+
+int vf_oracle_reset(vf_oracle_t *o, const vf_alloc_t *a, uint32_t nslots,
+                    const vf_oracle_opts_t *opt) {
+  if (o->failed || o->live) return -1;
+  nslots = nslots ? nslots : 1;
+  if (nslots > o->slots_cap) {
+    uint32_t *s = realloc(o->slots, (size_t)nslots * sizeof *s);
+    if (!s) return -1;
+    o->slots = s;
+    o->slots_cap = nslots;
+  }
+  memset(o->slots, 0, (size_t)nslots * sizeof *o->slots);
+  o->nslots = nslots;
+  o->a = a;
+  if (opt)
+    o->opt = *opt;
+  else
+    vf_oracle_defaults(&o->opt);
+  /* every block index is free (none is live): the free list as new() made
+   * it, so that block indexes come out in the same order */
+  o->free_head = 0;
+  for (uint32_t i = o->cap - 1; i >= 1; i--) {
+    o->meta[i].next = o->free_head;
+    o->free_head = i;
+  }
+  o->next_id = 1;
+  o->live_req = o->since_check = o->skipped = o->misuses = o->fail_index = 0;
+  o->msg[0] = 0;
+  return 0;
 }
 
 void vf_oracle_destroy(vf_oracle_t *o) {
@@ -191,10 +222,10 @@ static size_t pat_len(const vf_oracle_t *o, size_t usable) {
   return usable < o->opt.pattern_cap ? usable : o->opt.pattern_cap;
 }
 
-/* Unlink block b and return its index to the free list. */
-static void drop_block(vf_oracle_t *o, uint32_t b) {
+/* Block b is no longer live: its slot, the totals, the free list (the
+ * caller unlinks it from the address map). */
+static void retire_block(vf_oracle_t *o, uint32_t b) {
   vf_bmeta_t *m = &o->meta[b];
-  vf_tree_erase(&o->tree, b);
   if (m->slot != VF_NOSLOT && m->slot < o->nslots && o->slots[m->slot] == b)
     o->slots[m->slot] = 0;
   o->live--;
@@ -202,6 +233,12 @@ static void drop_block(vf_oracle_t *o, uint32_t b) {
   m->live = 0;
   m->next = o->free_head;
   o->free_head = b;
+}
+
+/* Unlink block b and return its index to the free list. */
+static void drop_block(vf_oracle_t *o, uint32_t b) {
+  vf_tree_erase(&o->tree, b);
+  retire_block(o, b);
 }
 
 /* Pattern a fresh block's first n bytes (all of them, or its windows). */
@@ -722,16 +759,30 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   return VF_OK;
 }
 
+typedef struct final_free {
+  vf_oracle_t *o;
+  uint64_t idx;
+} final_free_t;
+
+/* vf_oracle_finish's step for one block: verify, retire, free. */
+static int free_at_end(void *ctx, uint32_t b) {
+  final_free_t *f = ctx;
+  int r = verify_block(f->o, f->idx, b, "at final free");
+  if (r) return r;
+  retire_block(f->o, b);
+  f->o->a->free((void *)f->o->nodes[b].lo);
+  return VF_OK;
+}
+
 int vf_oracle_finish(vf_oracle_t *o, uint64_t idx) {
   if (o->failed) return o->failed;
   int r = vf_oracle_check_now(o, idx);
   if (r || !o->opt.verify_all_at_end) return r;
-  for (uint32_t b = vf_tree_first(&o->tree); b; b = vf_tree_first(&o->tree)) {
-    r = verify_block(o, idx, b, "at final free");
-    if (r) return r;
-    void *p = (void *)o->nodes[b].lo;
-    drop_block(o, b);
-    o->a->free(p);
-  }
+  /* every block in address order (as before), the address map emptied at
+   * once afterwards instead of one erase per block (2-3% of a fuzz run) */
+  final_free_t f = {o, idx};
+  r = vf_tree_walk(&o->tree, free_at_end, &f);
+  if (r) return r;
+  vf_tree_clear(&o->tree);
   return vf_oracle_check_now(o, idx);
 }

@@ -14,6 +14,8 @@
  * worker and the caller; the caller joins every worker before the final
  * checks, so all thread caches are back.  If the first worker cannot be
  * created, nothing has run and the trace is replayed on the calling thread.
+ * A clean replay's oracle (no failure, every block freed) is kept as the
+ * spare for the next replay (vf_oracle_reset); any other is destroyed.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -185,11 +187,28 @@ static int replay_mt(const vf_trace_t *t, vf_oracle_t *o, uint64_t *ops_done) {
   return r;
 }
 
+/* The oracle of the last clean replay, reset for the next one instead of
+ * a new one: callers that replay input after input (the fuzz targets, the
+ * minimizer) otherwise allocate and free its tables every time, which
+ * under ASan cycles fresh memory through the quarantine and faults it in
+ * (docs/fuzzing.md, "Speed").  Taken and put back by atomic exchange, so
+ * concurrent replays each get an oracle of their own. */
+static vf_oracle_t *g_spare;
+
+static vf_oracle_t *oracle_for(const vf_trace_t *t, const vf_alloc_t *a,
+                               const vf_oracle_opts_t *opts) {
+  uint32_t nslots = t->n ? t->max_slot + 1 : 1;
+  vf_oracle_t *o = __atomic_exchange_n(&g_spare, NULL, __ATOMIC_ACQ_REL);
+  if (o && vf_oracle_reset(o, a, nslots, opts) == 0) return o;
+  vf_oracle_destroy(o);
+  return vf_oracle_new(a, nslots, opts);
+}
+
 int vf_replay(const vf_trace_t *t, const vf_alloc_t *a,
               const vf_oracle_opts_t *opts, int threads,
               vf_replay_result_t *res) {
   memset(res, 0, sizeof *res);
-  vf_oracle_t *o = vf_oracle_new(a, t->n ? t->max_slot + 1 : 1, opts);
+  vf_oracle_t *o = oracle_for(t, a, opts);
   if (!o) {
     res->check = VF_CHK_NULL;
     strcpy(res->message, "oracle: out of memory");
@@ -230,6 +249,7 @@ int vf_replay(const vf_trace_t *t, const vf_alloc_t *a,
   res->check = r;
   res->index = r ? vf_oracle_fail_index(o) : 0;
   res->skipped = vf_oracle_skipped(o);
+  if (!r && vf_oracle_live(o) == 0) o = __atomic_exchange_n(&g_spare, o, __ATOMIC_ACQ_REL);
   vf_oracle_destroy(o);
   return r;
 }

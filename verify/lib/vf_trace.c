@@ -271,12 +271,14 @@ static int parse_text(const char *b, size_t len, vf_trace_t *t, perr_t *e) {
   return 0;
 }
 
-int vf_trace_parse(const void *buf, size_t len, vf_trace_t *out, char *err,
-                   size_t errlen) {
+/* Parse into out, which holds no ops (its buffer, if any, is reused). */
+static int parse_into(const void *buf, size_t len, vf_trace_t *out, char *err,
+                      size_t errlen) {
   perr_t e = {err, errlen};
   const unsigned char *b = buf;
   int r;
-  vf_trace_init(out);
+  out->n = 0;
+  out->max_slot = out->nthreads = 0;
   if (err && errlen) err[0] = 0;
   if (len >= 4 && memcmp(b, VF_TRACE_MAGIC, 4) == 0)
     r = parse_binary(b, len, out, &e);
@@ -287,7 +289,24 @@ int vf_trace_parse(const void *buf, size_t len, vf_trace_t *out, char *err,
   else
     r = perror_at(&e, "byte 0: not a hakmem trace (no 'HKTR' magic or "
                       "'hktrace v1' header)");
+  return r;
+}
+
+int vf_trace_parse(const void *buf, size_t len, vf_trace_t *out, char *err,
+                   size_t errlen) {
+  vf_trace_init(out);
+  int r = parse_into(buf, len, out, err, errlen);
   if (r) vf_trace_free(out);
+  return r;
+}
+
+int vf_trace_parse_reuse(const void *buf, size_t len, vf_trace_t *t, char *err,
+                         size_t errlen) {
+  int r = parse_into(buf, len, t, err, errlen);
+  if (r) {
+    t->n = 0;
+    t->max_slot = t->nthreads = 0;
+  }
   return r;
 }
 

@@ -77,9 +77,36 @@ static unsigned lower(const vf_btnode_t *x, uintptr_t k) {
   return c;
 }
 
+/* Entries move by hand, not with memmove: a node holds at most 17, and in
+ * ASan processes (the fuzz targets) memmove is ASan's interceptor, which
+ * checks both ranges and then copies byte by byte (internal_memmove):
+ * that was 3-4% of fuzz_trace's time (docs/fuzzing.md, "Speed").  (Each
+ * loop moves two arrays, which clang -O2 does not turn back into memmove
+ * calls; check with objdump when changing them.) */
+static void shift_right(vf_btnode_t *x, unsigned i) {
+  for (unsigned j = x->n; j > i; j--) {
+    x->key[j] = x->key[j - 1];
+    x->ptr[j] = x->ptr[j - 1];
+  }
+}
+
+static void shift_left(vf_btnode_t *x, unsigned i) {
+  for (unsigned j = i; j < x->n; j++) {
+    x->key[j] = x->key[j + 1];
+    x->ptr[j] = x->ptr[j + 1];
+  }
+}
+
+/* Append src's n entries from `from` to dst (no overlap). */
+static void take(vf_btnode_t *dst, const vf_btnode_t *src, unsigned from, unsigned n) {
+  for (unsigned j = 0; j < n; j++) {
+    dst->key[dst->n + j] = src->key[from + j];
+    dst->ptr[dst->n + j] = src->ptr[from + j];
+  }
+}
+
 static void put(vf_btnode_t *x, unsigned i, uintptr_t k, uint32_t p) {
-  memmove(&x->key[i + 1], &x->key[i], (x->n - i) * sizeof x->key[0]);
-  memmove(&x->ptr[i + 1], &x->ptr[i], (x->n - i) * sizeof x->ptr[0]);
+  shift_right(x, i);
   x->key[i] = k;
   x->ptr[i] = p;
   x->n++;
@@ -87,8 +114,7 @@ static void put(vf_btnode_t *x, unsigned i, uintptr_t k, uint32_t p) {
 
 static void cut(vf_btnode_t *x, unsigned i) {
   x->n--;
-  memmove(&x->key[i], &x->key[i + 1], (x->n - i) * sizeof x->key[0]);
-  memmove(&x->ptr[i], &x->ptr[i + 1], (x->n - i) * sizeof x->ptr[0]);
+  shift_left(x, i);
 }
 
 /* Insert under node xi; returns a new right sibling (0 = no split), or
@@ -113,9 +139,9 @@ static uint32_t ins(vf_tree_t *t, uint32_t xi, uintptr_t k, uint32_t v) {
   x = &t->b[xi];
   vf_btnode_t *s = &t->b[si];
   unsigned half = x->n / 2;
+  s->n = 0;
+  take(s, x, half, x->n - half);
   s->n = (uint16_t)(x->n - half);
-  memcpy(s->key, &x->key[half], s->n * sizeof s->key[0]);
-  memcpy(s->ptr, &x->ptr[half], s->n * sizeof s->ptr[0]);
   x->n = (uint16_t)half;
   return si;
 }
@@ -144,8 +170,7 @@ static void fix(vf_tree_t *t, vf_btnode_t *x, unsigned i) {
   unsigned li = i + 1 < x->n ? i : i - 1; /* left of the pair (li, li+1) */
   vf_btnode_t *l = &t->b[x->ptr[li]], *r = &t->b[x->ptr[li + 1]];
   if (l->n + r->n <= VF_BT_MAX) { /* merge r into l */
-    memcpy(&l->key[l->n], r->key, r->n * sizeof r->key[0]);
-    memcpy(&l->ptr[l->n], r->ptr, r->n * sizeof r->ptr[0]);
+    take(l, r, 0, r->n);
     l->n = (uint16_t)(l->n + r->n);
     node_free(t, x->ptr[li + 1]);
     cut(x, li + 1);
@@ -213,6 +238,29 @@ uint32_t vf_tree_overlap(const vf_tree_t *t, uintptr_t lo, uintptr_t hi) {
   if (!p) return 0;
   uintptr_t phi = t->n[p].hi > t->n[p].lo ? t->n[p].hi : t->n[p].lo + 1;
   return phi > lo ? p : 0;
+}
+
+static int walk(const vf_tree_t *t, uint32_t xi, int (*fn)(void *, uint32_t), void *ctx) {
+  const vf_btnode_t *x = &t->b[xi];
+  for (unsigned j = 0; j < x->n; j++) {
+    int r = x->leaf ? fn(ctx, x->ptr[j]) : walk(t, x->ptr[j], fn, ctx);
+    if (r) return r;
+  }
+  return 0;
+}
+
+int vf_tree_walk(const vf_tree_t *t, int (*fn)(void *ctx, uint32_t x), void *ctx) {
+  return walk(t, t->root, fn, ctx);
+}
+
+void vf_tree_clear(vf_tree_t *t) {
+  t->bfree = 0;
+  for (uint32_t i = t->bcap - 1; i >= 1; i--) { /* as node_new builds it */
+    t->b[i].ptr[0] = t->bfree;
+    t->bfree = i;
+  }
+  t->root = node_new(t, 1); /* the pool is not empty: no allocation */
+  t->count = 0;
 }
 
 uint32_t vf_tree_first(const vf_tree_t *t) {

@@ -43,5 +43,10 @@ uint32_t vf_tree_pred(const vf_tree_t *t, uintptr_t key);
 uint32_t vf_tree_overlap(const vf_tree_t *t, uintptr_t lo, uintptr_t hi);
 /* Block with the smallest lo, or 0. */
 uint32_t vf_tree_first(const vf_tree_t *t);
+/* Call fn(ctx, x) for every linked block x in ascending lo order, until fn
+ * returns non-zero (returned).  fn must not insert or erase. */
+int vf_tree_walk(const vf_tree_t *t, int (*fn)(void *ctx, uint32_t x), void *ctx);
+/* Unlink every block at once (the node pool keeps its memory). */
+void vf_tree_clear(vf_tree_t *t);
 
 #endif
