@@ -291,12 +291,12 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
 }
 
 /* ---- the public API ------------------------------------------------------ */
-HK_PUBLIC void *hak_malloc(size_t n) {
+HK_PUBLIC HK_HOT void *hak_malloc(size_t n) {
   void *p = do_malloc(n);
   HK_DEBUG_OP(HK_DOP_MALLOC, p, n);
   return p;
 }
-HK_PUBLIC void hak_free(void *p) {
+HK_PUBLIC HK_HOT void hak_free(void *p) {
   HK_DEBUG_OP(HK_DOP_FREE, p, 0);
   do_free(p);
 }

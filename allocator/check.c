@@ -191,7 +191,9 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
   memset(w->seen, 0, (s->carved + 7) / 8);
   long nfree = walk_list(w, s, s->free, "free");
   uintptr_t rv = atomic_load_explicit(&s->remote, memory_order_acquire);
-  long nremote = walk_list(w, s, (const hk_block_t *)(rv & ~HK_REMOTE_PARKED), "remote");
+  long nremote = walk_list(w, s, HK_REMOTE_HEAD(rv), "remote");
+  if (nremote >= 0 && (uint64_t)nremote != HK_REMOTE_COUNT(rv))
+    problem(w, "remote-queue count != its length", s, c);
   if (nfree >= 0 && (uint64_t)nfree + used != s->carved)
     problem(w, "free-list length + used != carved", s, c);
   if (nremote > (long)used) problem(w, "more remote frees than blocks in use", s, c);

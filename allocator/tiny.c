@@ -16,8 +16,11 @@
  * then take a new span from a superslab.
  *
  * Remote free protocol (MPSC per slab, see docs/architecture.md):
- *   - any thread pushes with a CAS on s->remote; the owner takes the whole
- *     list with one exchange, so there is exactly one consumer;
+ *   - any thread pushes with a CAS on s->remote, which holds the list head
+ *     and its length; the owner takes the whole list with one exchange, so
+ *     there is exactly one consumer, and needs no walk to know how many
+ *     blocks it took (release walks only to append to a non-empty free
+ *     list; checked builds walk to validate every node);
  *   - the owner parks a slab by CAS(remote: 0 -> PARKED).  A pusher whose
  *     CAS removes PARKED sets the class bit in the owner's remote_hint, and
  *     the owner's next slow path unparks the slabs of that class;
@@ -182,11 +185,12 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
 #else
   uintptr_t v = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
 #endif
-  hk_block_t *b = (hk_block_t *)(v & ~HK_REMOTE_PARKED);
+  hk_block_t *b = HK_REMOTE_HEAD(v);
 #ifdef HAKMEM_INJECT_MULTI_DRAINER
   if (b == NULL) atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
 #endif
   if (b == NULL) return;
+  const uint32_t count = HK_REMOTE_COUNT(v);
 #ifdef HAKMEM_INJECT_REMOTE_DROP
   { /* INJECTED BUG: the queue's head taken for a sentinel and skipped */
     hk_block_t *second = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
@@ -227,17 +231,19 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
     n++;
   }
   (void)aligned, (void)stride;
+  if (n != count) hk_fatal("corrupt remote-queue node", b, s->cls);
 #else
-  while (HK_TRACK_NEXT(tail) != NULL) {
-    tail = HK_TRACK_NEXT(tail);
-    n++;
-  }
+  /* the list ends in NULL: onto an empty free list it goes as it is */
+  n = count;
+  if (s->free != NULL)
+    while (HK_TRACK_NEXT(tail) != NULL) tail = HK_TRACK_NEXT(tail);
 #endif
 #ifdef HAKMEM_INJECT_MULTI_DRAINER
   atomic_store_explicit(&s->remote, 0, memory_order_release);
 #endif
   HK_ASSERT(n <= hk_slab_used(s));
-  HK_TRACK_SET_NEXT(tail, HK_LINK_ENC(&tail->next, s->free));
+  if (s->free != NULL || HK_HARDEN_LINKS)
+    HK_TRACK_SET_NEXT(tail, HK_LINK_ENC(&tail->next, s->free));
   s->free = b;
   s->used -= n;
   if (h) HK_CNT_ADD(h->drains, 1);
@@ -274,8 +280,7 @@ static void collect_hinted(hk_heap_t *h) {
     hk_slab_t *next;
     for (hk_slab_t *s = h->full[c]; s != NULL; s = next) {
       next = s->next;
-      if ((atomic_load_explicit(&s->remote, memory_order_relaxed) &
-           ~HK_REMOTE_PARKED) == 0)
+      if (HK_REMOTE_HEAD(atomic_load_explicit(&s->remote, memory_order_relaxed)) == NULL)
         continue;
       full_remove(h, s);
       drain(h, s);
@@ -400,9 +405,11 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   hk_heap_t *owner = hk_slab_owner(s);
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   HK_TRACK_HANDOFF(&s->remote);
+  uintptr_t nv;
   do {
-    HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, old & ~HK_REMOTE_PARKED));
-  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)b,
+    HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, HK_REMOTE_HEAD(old)));
+    nv = (uintptr_t)b | ((old & ~(HK_REMOTE_ONE - 1)) + HK_REMOTE_ONE);
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, nv,
                                                   memory_order_release,
                                                   memory_order_relaxed));
   if ((old & HK_REMOTE_PARKED) && owner != NULL)
@@ -422,9 +429,8 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
 }
 
 /* Blocks of s that are live: handed out and not freed, i.e. used minus
- * the frees still waiting on the remote queue.  The queue is walked with
- * every node checked against the slab's geometry, so a racing or corrupt
- * queue ends the walk instead of leading it astray. */
+ * the frees still waiting on the remote queue (its count, read with the
+ * head in one load). */
 HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
   /* Plain (volatile) reads on purpose: the owner writes these fields with
    * plain stores, and TSan instruments atomic loads even in HK_NO_TSAN
@@ -435,16 +441,8 @@ HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
   uint32_t pin = *(const volatile uint32_t *)&s->pin;
   used = used > pin ? used - pin : 0;
   uintptr_t v = atomic_load_explicit(&((hk_slab_t *)s)->remote, memory_order_acquire);
-  const hk_block_t *b = (const hk_block_t *)(v & ~HK_REMOTE_PARKED);
-  uintptr_t end = s->user0 + (uintptr_t)s->capacity * s->stride;
-  uint32_t pending = 0;
-  while (b != NULL && pending < used) {
-    uintptr_t a = (uintptr_t)b;
-    if (a < s->user0 || a >= end || (a - s->user0) % s->stride != 0) break;
-    pending++;
-    b = HK_LINK_DEC(&b->next, HK_TRACK_NEXT_RELAXED(b));
-  }
-  return used - pending;
+  uint32_t pending = HK_REMOTE_COUNT(v);
+  return used > pending ? used - pending : 0;
 }
 
 /* ---- thread exit ------------------------------------------------------- */
