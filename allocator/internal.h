@@ -110,8 +110,12 @@ enum { HK_BUCKET_TINY, HK_BUCKET_MID, HK_BUCKET_L25, HK_BUCKET_WHALE,
        HK_BUCKET_META, HK_BUCKETS };
 uint64_t hk_fault_begin(void);
 void hk_fault_end(unsigned bucket, uint64_t begin);
-void hk_fresh_pages(unsigned bucket, uint64_t pages); /* pages first handed out */
-void hk_fault_counts(uint64_t faults[HK_BUCKETS], uint64_t fresh[HK_BUCKETS]);
+void hk_fault_counts(uint64_t faults[HK_BUCKETS]);
+/* Pages first handed out, by bucket: counted always (no syscall), in the
+ * calling thread's heap (arena.c), so threads that carve at once share no
+ * counter line. */
+void hk_fresh_pages(unsigned bucket, uint64_t pages);
+extern _Atomic uint64_t hk_orphan_fresh[HK_BUCKETS]; /* heapless threads */
 HK_INLINE unsigned hk_bucket_of_class(unsigned c) {
   return c < HK_TINY_CLASSES ? HK_BUCKET_TINY
        : c < HK_L25_FIRST   ? HK_BUCKET_MID : HK_BUCKET_L25;
@@ -611,6 +615,7 @@ struct hk_heap {
   uint64_t drains;                  /* remote queues drained               */
   struct hk_whale *whale;           /* one freed whale mapping, for reuse  */
   hk_whale_cnt_t wcnt;
+  uint64_t fresh[HK_BUCKETS];       /* pages first handed out (stats)      */
 };
 
 extern hk_heap_t hk_heap_empty;     /* the heap of threads that have none   */

@@ -18,7 +18,7 @@
  * Fault telemetry: with HAKMEM_STATS=1 the layers wrap their first touches
  * of fresh memory in hk_fault_begin/hk_fault_end, which read the thread's
  * minor-fault count (getrusage RUSAGE_THREAD) and charge the difference to
- * a bucket.  Fresh pages handed out are counted always (no syscall).
+ * a bucket.  (Fresh pages handed out are counted per heap: arena.c.)
  *
  * Invariants: hk_os_map* never returns memory it has not counted in
  * mapped_bytes; failures return NULL with errno = ENOMEM and leave nothing
@@ -52,7 +52,7 @@ static struct {
   _Atomic uint64_t lazy_zeroed;
   _Atomic int hugetlb_off;      /* set after the first refused MAP_HUGETLB */
   _Atomic int populate_missing; /* MADV_POPULATE_WRITE not supported     */
-  _Atomic uint64_t faults[HK_BUCKETS], fresh[HK_BUCKETS];
+  _Atomic uint64_t faults[HK_BUCKETS];
 } os_stat;
 
 static inline uint64_t os_clock(void) {
@@ -248,14 +248,9 @@ void hk_fault_end(unsigned bucket, uint64_t begin) {
     atomic_fetch_add_explicit(&os_stat.faults[bucket], now - begin, memory_order_relaxed);
 }
 
-void hk_fresh_pages(unsigned bucket, uint64_t pages) {
-  atomic_fetch_add_explicit(&os_stat.fresh[bucket], pages, memory_order_relaxed);
-}
-
-void hk_fault_counts(uint64_t faults[HK_BUCKETS], uint64_t fresh[HK_BUCKETS]) {
+void hk_fault_counts(uint64_t faults[HK_BUCKETS]) {
   for (unsigned b = 0; b < HK_BUCKETS; b++) {
     faults[b] = atomic_load(&os_stat.faults[b]);
-    fresh[b] = atomic_load(&os_stat.fresh[b]);
   }
 }
 

@@ -66,8 +66,11 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   hk_whale_counts_t wc;
   hk_whale_counts(&wc);
   hk_whale_cnt_t w = wc.orphan;
+  for (unsigned b = 0; b < HK_BUCKETS; b++)
+    out->fresh_pages[b] = atomic_load_explicit(&hk_orphan_fresh[b], memory_order_relaxed);
   for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {
     out->remote_drains += HK_CNT_GET(h->drains);
+    for (unsigned b = 0; b < HK_BUCKETS; b++) out->fresh_pages[b] += HK_CNT_GET(h->fresh[b]);
     w.allocs += HK_CNT_GET(h->wcnt.allocs);
     w.frees += HK_CNT_GET(h->wcnt.frees);
     w.hits += HK_CNT_GET(h->wcnt.hits);
@@ -95,7 +98,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   out->whale_cached_count = wc.cached_count;
   _Static_assert(HK_BUCKETS == 5 && (int)HAK_BUCKET_META == (int)HK_BUCKET_META,
                  "hak_stats_t fault buckets match the allocator's");
-  hk_fault_counts(out->faults, out->fresh_pages);
+  hk_fault_counts(out->faults);
   out->allocs += out->large_allocs;
   out->frees += out->large_frees;
   out->live_bytes += out->large_live_bytes;
