@@ -271,7 +271,16 @@ void hk_span_release(hk_slab_t *s) {
   hk_span_free(s);
 }
 
-/* Unpark the slabs of the classes named in the remote hint. */
+/* Is there an empty slab other than s on the class list? */
+static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
+  for (const hk_slab_t *t = h->avail[s->cls]; t != NULL; t = t->next)
+    if (t != s && hk_slab_used(t) == 0) return 1;
+  return 0;
+}
+
+/* Unpark the slabs of the classes named in the remote hint.  A slab the
+ * drain empties is kept as the class's one spare, as a local free keeps
+ * it (hk_free_local_slow), unless the class has one already. */
 static void collect_hinted(hk_heap_t *h) {
   uint64_t mask = atomic_exchange_explicit(&h->remote_hint, 0, memory_order_acquire);
   while (mask) {
@@ -284,7 +293,7 @@ static void collect_hinted(hk_heap_t *h) {
         continue;
       full_remove(h, s);
       drain(h, s);
-      if (hk_slab_used(s) == 0) hk_span_release(s);
+      if (hk_slab_used(s) == 0 && other_empty(h, s)) hk_span_release(s);
       else avail_push_front(h, s);
     }
   }
@@ -368,13 +377,6 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
   s->used++;
   s->allocs++;
   return b;
-}
-
-/* Is there an empty slab other than s on the class list? */
-static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
-  for (const hk_slab_t *t = h->avail[s->cls]; t != NULL; t = t->next)
-    if (t != s && hk_slab_used(t) == 0) return 1;
-  return 0;
 }
 
 /* A local free made the slab empty or landed on a parked slab.  An empty
