@@ -17,7 +17,9 @@
  *
  * Invariants: deterministic for a given (input, seed); never writes more
  * than max_size bytes; a prefix of raw bytes (fuzz_misuse's 3) is kept in
- * front of the trace and only its bytes are varied.
+ * front of the trace and only its bytes are varied; the ops it keeps of its
+ * last output (g_last) are exactly what hkf_decode_uncached makes of those
+ * bytes, and are used only for those bytes.
  */
 #include <stdlib.h>
 #include <string.h>
