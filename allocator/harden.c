@@ -54,17 +54,11 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   int c = s->cls;
   uintptr_t a = (uintptr_t)p;
   /* the common case first, without a division: p is a live block start */
-  if (hk_is_block_fast(s, p) && !hk_hdr_bad(s, p)) {
+  if (hk_live_block(s, p)) {
 #if HK_HARDEN_STATE
-    hk_state_word_t *w = hk_state_word(p);
-    uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-    if (hk_state_flip(&v, p)) { /* was set: a live block */
-      if (own) __atomic_store_n(w, v, __ATOMIC_RELAXED);
-      return (hk_block_t *)p;
-    }
-#else
-    return (hk_block_t *)p;
+    if (own) hk_state_put(p, 0);
 #endif
+    return (hk_block_t *)p;
   }
   if (a & (HK_ALIGN - 1)) bad_pointer(fault_unaligned, op, p, c);
   uintptr_t off = a - s->user0;

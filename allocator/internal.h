@@ -355,9 +355,10 @@ HK_INLINE void hk_state_put(const void *p, int on) {
  * (shift counts are taken mod 64, so p >> 4 needs no mask). */
 typedef uint64_t __attribute__((may_alias)) hk_state_word_t;
 _Static_assert(offsetof(hk_ss_t, state) % 8 == 0, "state words are aligned");
+/* Byte offset of p's word in its superslab's bitmap. */
+#define HK_STATE_OFF(p) (((uintptr_t)(p) >> 7) & (HK_STATE_BYTES - 8))
 HK_INLINE hk_state_word_t *hk_state_word(const void *p) {
-  return (hk_state_word_t *)((char *)((hk_ss_t *)hk_chunk_base(p))->state +
-                             (((uintptr_t)p >> 7) & (HK_STATE_BYTES - 8)));
+  return (hk_state_word_t *)((char *)((hk_ss_t *)hk_chunk_base(p))->state + HK_STATE_OFF(p));
 }
 /* The same word from p's slab descriptor (any slab of p's superslab): one
  * load and one shift instead of masking the superslab base. */
@@ -407,7 +408,6 @@ HK_INLINE int hk_state_flip_of(const hk_slab_t *s, const void *b) {
 /* The free path's form: p's word at superslab base ssb, offset o (the
  * base the slab lookup computed anyway); load and flip into *v, returning
  * the old bit, and store *v later, once the other checks passed. */
-#define HK_STATE_OFF(p) (((uintptr_t)(p) >> 7) & (HK_STATE_BYTES - 8))
 HK_INLINE int hk_state_load_flip(uintptr_t ssb, uintptr_t o, const void *p, uint64_t *v) {
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
   int was;
@@ -490,13 +490,8 @@ HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
   HK_OPAQUE(key);
   hk_block_t *n = (hk_block_t *)((uintptr_t)HK_TRACK_NEXT(b) ^ key);
   HK_OPAQUE(n);
-  /* hk_is_block_fast, spelled out so that the common case falls through
-   * (one compare: high | low >> 21 is n's index on the grid and at least
-   * 2^25 > carved off it, HK_LINK_FOLD) */
-  unsigned __int128 t = (unsigned __int128)((uintptr_t)n - s->user0) * s->stride_magic;
-  if (HK_UNLIKELY(((uint64_t)(t >> 64) | ((uint64_t)t >> HK_LINK_FOLD)) >= s->carved) &&
-      n != NULL)
-    goto fault;
+  /* the common case falls through (one compare, HK_LINK_FOLD) */
+  if (HK_UNLIKELY(!hk_is_block_fast(s, n)) && n != NULL) goto fault;
 #else
   hk_block_t *n = HK_TRACK_NEXT(b);
 #endif
