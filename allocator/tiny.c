@@ -215,10 +215,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   for (;;) {
 #if HK_HARDEN_STATE
     /* a node seen twice (a block pushed twice) finds its bit clear */
-    hk_state_word_t *w = hk_state_word_of(s, tail);
-    uint64_t sv = __atomic_load_n(w, __ATOMIC_RELAXED);
-    if (!hk_state_flip(&sv, tail)) hk_fatal("double free", tail, s->cls);
-    __atomic_store_n(w, sv, __ATOMIC_RELAXED);
+    if (!hk_state_flip_of(s, tail)) hk_fatal("double free", tail, s->cls);
     if (aligned)
       for (uint32_t g = 16; g < stride; g += 16) hk_state_put((char *)tail + g, 0);
 #endif

@@ -31,7 +31,6 @@
  * The allocator's own metadata inside blocks (free-list links, header
  * bytes) is read and written only through
  *   HK_TRACK_NEXT(b), HK_TRACK_SET_NEXT(b, v),
- *   HK_TRACK_NEXT_RELAXED(b)  (a racy peek from another thread: statistics)
  *   HK_TRACK_GET_U8(p), HK_TRACK_SET_U8(p, v)
  * which leave the tool's view of those bytes (no-access) unchanged and keep
  * the tool from reporting the allocator itself.  HK_TRACK_LIVE_LEN(p, n) is
@@ -231,14 +230,12 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
   return live;
 }
 #define HK_TRACK_NEXT(b) ((__typeof__((b)->next))hk_track_load_ptr((void *const *)&(b)->next))
-#define HK_TRACK_NEXT_RELAXED(b) HK_TRACK_NEXT(b)
 #define HK_TRACK_SET_NEXT(b, v) hk_track_store_ptr((void **)&(b)->next, (void *)(v))
 #define HK_TRACK_GET_U8(p) hk_track_load_u8(p)
 #define HK_TRACK_SET_U8(p, v) hk_track_store_u8((p), (unsigned char)(v))
 #define HK_TRACK_LIVE_LEN(p, n) hk_track_live_len((p), (n))
 #else
 #define HK_TRACK_NEXT(b) ((b)->next)
-#define HK_TRACK_NEXT_RELAXED(b) (*(__typeof__((b)->next) const volatile *)&(b)->next)
 #define HK_TRACK_SET_NEXT(b, v) ((b)->next = (v))
 #define HK_TRACK_GET_U8(p) (*(const uint8_t *)(p))
 #define HK_TRACK_SET_U8(p, v) (*(uint8_t *)(p) = (uint8_t)(v))
