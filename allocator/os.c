@@ -98,19 +98,26 @@ void hk_os_unmap(void *p, size_t size) {
  * given back. */
 static _Atomic uintptr_t aligned_hint;
 
+/* size bytes aligned to align at the hint, in one mmap; NULL (nothing left
+ * mapped) when there is no hint or the kernel put the mapping elsewhere
+ * off alignment.  size + align does not overflow (caller). */
+static void *map_at_hint(size_t size, size_t align, int extra_flags) {
+  uintptr_t hint = atomic_load_explicit(&aligned_hint, memory_order_relaxed);
+  if (hint <= size + align) return NULL;
+  void *r = os_mmap((void *)((hint - size) & ~(uintptr_t)(align - 1)), size, extra_flags);
+  if (r != NULL && ((uintptr_t)r & (align - 1)) != 0) {
+    hk_os_unmap(r, size);
+    r = NULL;
+  }
+  return r;
+}
+
 static void *map_aligned(size_t size, size_t align, int extra_flags) {
   int saved = errno;
   void *r = NULL;
-  uintptr_t hint = atomic_load_explicit(&aligned_hint, memory_order_relaxed);
   if (align <= HK_PAGE) {
     r = os_mmap(NULL, size, extra_flags);
-  } else if (hint > size + align && (r = os_mmap((void *)((hint - size) & ~(uintptr_t)(align - 1)),
-                                                  size, extra_flags)) != NULL &&
-             ((uintptr_t)r & (align - 1)) == 0) {
-    /* one system call instead of three */
-  } else if (size <= SIZE_MAX - align) {
-    if (r != NULL) hk_os_unmap(r, size);
-    r = NULL;
+  } else if (size <= SIZE_MAX - align && (r = map_at_hint(size, align, extra_flags)) == NULL) {
     /* Over-map by align - page, then trim both ends. */
     size_t span = size + align - HK_PAGE;
     char *raw = os_mmap(NULL, span, extra_flags);
