@@ -24,16 +24,22 @@ struct vf_btnode {
   uint32_t ptr[VF_BT_MAX + 1];
 };
 
+/* Put nodes [lo, hi) on the free list, lowest first out (node 0 is
+ * never used: index 0 means "none"). */
+static void pool_add(vf_tree_t *t, uint32_t lo, uint32_t hi) {
+  for (uint32_t i = hi; i-- > lo;) {
+    t->b[i].ptr[0] = t->bfree;
+    t->bfree = i;
+  }
+}
+
 static uint32_t node_new(vf_tree_t *t, int leaf) {
   if (!t->bfree) {
     uint32_t ncap = t->bcap ? t->bcap * 2 : 64;
     vf_btnode_t *nb = realloc(t->b, (size_t)ncap * sizeof *nb);
     if (!nb) return 0;
     t->b = nb;
-    for (uint32_t i = ncap - 1; i >= (t->bcap ? t->bcap : 1); i--) {
-      nb[i].ptr[0] = t->bfree;
-      t->bfree = i;
-    }
+    pool_add(t, t->bcap ? t->bcap : 1, ncap);
     t->bcap = ncap;
   }
   uint32_t x = t->bfree;
@@ -255,10 +261,7 @@ int vf_tree_walk(const vf_tree_t *t, int (*fn)(void *ctx, uint32_t x), void *ctx
 
 void vf_tree_clear(vf_tree_t *t) {
   t->bfree = 0;
-  for (uint32_t i = t->bcap - 1; i >= 1; i--) { /* as node_new builds it */
-    t->b[i].ptr[0] = t->bfree;
-    t->bfree = i;
-  }
+  pool_add(t, 1, t->bcap);
   t->root = node_new(t, 1); /* the pool is not empty: no allocation */
   t->count = 0;
 }
