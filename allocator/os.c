@@ -3,11 +3,15 @@
  * the OS-level policies.
  *
  * Every call is counted; with HAKMEM_TIMING=1 it is also timed with rdtsc
- * (cycles).  Aligned mappings are first asked for at a hint just below
- * the last one (the kernel's top-down order usually leaves that range free:
- * one mmap); when the kernel puts it elsewhere unaligned, it is given back
- * and the mapping is made by over-mapping and trimming the unaligned head
- * and tail.  Either way the result is exactly [p, p+size).
+ * (cycles).  Aligned mappings are made by over-mapping and trimming the
+ * unaligned head and tail, so the result is exactly [p, p+size), at an
+ * address the kernel's top-down gap search chose: holes left by earlier
+ * unmaps are reused, and a process that maps and unmaps in a loop stays in
+ * the same addresses.  (A hint "just below the last mapping", tried in
+ * 5e8f757, saved the two trims but walked such a process down its address
+ * space, one new range per cycle: under ASan, whose shadow of every range
+ * touched stays resident, fuzz_trace grew to 4.8 GB RSS in 30 s;
+ * test_mapping_addresses_bounded.)
  *
  * Policies for block memory (hk_os_map_data; metadata never gets them):
  *   HAKMEM_HUGETLB=1   MAP_HUGETLB 2 MiB pages; when the kernel has none
@@ -68,13 +72,13 @@ static inline void os_count(int which, uint64_t t0) {
                               memory_order_relaxed);
 }
 
-static void *os_mmap(void *hint, size_t size, int extra_flags) {
+static void *os_mmap(size_t size, int extra_flags) {
   uint64_t t0 = os_clock();
   /* MAP_NORESERVE only for normal pages: a hugetlb mapping must reserve its
    * pages at mmap time, so that "none reserved" fails here (and we fall
    * back) instead of raising SIGBUS at the first touch. */
   int noreserve = (extra_flags & MAP_HUGETLB) ? 0 : MAP_NORESERVE;
-  void *p = mmap(hint, size, PROT_READ | PROT_WRITE,
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | noreserve | extra_flags, -1, 0);
   os_count(OS_MMAP, t0);
   if (p == MAP_FAILED) return NULL;
@@ -92,35 +96,15 @@ void hk_os_unmap(void *p, size_t size) {
   atomic_fetch_sub_explicit(&os_stat.mapped, (int64_t)size, memory_order_relaxed);
 }
 
-/* Where the next aligned mapping is likely free: just below the last one
- * (the kernel hands out addresses top-down).  A hint only: mmap without
- * MAP_FIXED never replaces a mapping, and a result that is not aligned is
- * given back. */
-static _Atomic uintptr_t aligned_hint;
-
-/* size bytes aligned to align at the hint, in one mmap; NULL (nothing left
- * mapped) when there is no hint or the kernel put the mapping elsewhere
- * off alignment.  size + align does not overflow (caller). */
-static void *map_at_hint(size_t size, size_t align, int extra_flags) {
-  uintptr_t hint = atomic_load_explicit(&aligned_hint, memory_order_relaxed);
-  if (hint <= size + align) return NULL;
-  void *r = os_mmap((void *)((hint - size) & ~(uintptr_t)(align - 1)), size, extra_flags);
-  if (r != NULL && ((uintptr_t)r & (align - 1)) != 0) {
-    hk_os_unmap(r, size);
-    r = NULL;
-  }
-  return r;
-}
-
 static void *map_aligned(size_t size, size_t align, int extra_flags) {
   int saved = errno;
   void *r = NULL;
   if (align <= HK_PAGE) {
-    r = os_mmap(NULL, size, extra_flags);
-  } else if (size <= SIZE_MAX - align && (r = map_at_hint(size, align, extra_flags)) == NULL) {
+    r = os_mmap(size, extra_flags);
+  } else if (size <= SIZE_MAX - align) {
     /* Over-map by align - page, then trim both ends. */
     size_t span = size + align - HK_PAGE;
-    char *raw = os_mmap(NULL, span, extra_flags);
+    char *raw = os_mmap(span, extra_flags);
     if (raw != NULL) {
       char *p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
       size_t head = (size_t)(p - raw);
@@ -134,7 +118,6 @@ static void *map_aligned(size_t size, size_t align, int extra_flags) {
     errno = ENOMEM;
     return NULL;
   }
-  if (align > HK_PAGE) atomic_store_explicit(&aligned_hint, (uintptr_t)r, memory_order_relaxed);
   errno = saved;
   return r;
 }
@@ -178,7 +161,7 @@ void *hk_os_map_data(size_t size, size_t align, int *huge) {
   if (hk_opt.hugetlb && !atomic_load_explicit(&os_stat.hugetlb_off, memory_order_relaxed) &&
       size % HK_SS_SIZE == 0 && align <= HK_SS_SIZE) {
     int saved = errno;
-    p = os_mmap(NULL, size, MAP_HUGETLB | HK_MAP_HUGE_2MB | populate);
+    p = os_mmap(size, MAP_HUGETLB | HK_MAP_HUGE_2MB | populate);
     errno = saved;
     if (p != NULL) {
       *huge = 1;
