@@ -72,7 +72,13 @@ static inline void os_count(int which, uint64_t t0) {
                               memory_order_relaxed);
 }
 
+/* No mapping larger than the user address space a mapping without an
+ * address hint can get (47 bits on x86-64, also under 5-level paging) can
+ * succeed: such requests fail here without a system call. */
+#define HK_OS_MAP_MAX ((size_t)1 << 47)
+
 static void *os_mmap(size_t size, int extra_flags) {
+  if (size > HK_OS_MAP_MAX) return NULL;
   uint64_t t0 = os_clock();
   /* MAP_NORESERVE only for normal pages: a hugetlb mapping must reserve its
    * pages at mmap time, so that "none reserved" fails here (and we fall
@@ -159,7 +165,7 @@ void *hk_os_map_data(size_t size, size_t align, int *huge) {
   int populate = hk_opt.prefault == 1 ? MAP_POPULATE : 0;
   void *p = NULL;
   if (hk_opt.hugetlb && !atomic_load_explicit(&os_stat.hugetlb_off, memory_order_relaxed) &&
-      size % HK_SS_SIZE == 0 && align <= HK_SS_SIZE) {
+      size % HK_SS_SIZE == 0 && align <= HK_SS_SIZE && size <= HK_OS_MAP_MAX) {
     int saved = errno;
     p = os_mmap(size, MAP_HUGETLB | HK_MAP_HUGE_2MB | populate);
     errno = saved;

@@ -335,6 +335,27 @@ static void test_mapping_addresses_bounded(void **state) {
              (unsigned long long)((hi - lo) >> 20), (unsigned long long)lo, (unsigned long long)hi);
 }
 
+/* A request larger than the 47-bit user address space fails with ENOMEM
+ * without asking the kernel (fuzz_trace's huge-size ops had cost one
+ * failing mmap each); one that might fit still asks. */
+static void test_impossible_size_no_syscall(void **state) {
+  (void)state;
+  hak_stats_t st0, st1;
+  ut_stats(&st0);
+  size_t sizes[] = {(size_t)1 << 47 | 1, (size_t)1 << 48, SIZE_MAX / 4};
+  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+    errno = 0;
+    void *p = hak_malloc(sizes[i]);
+    if (p != NULL || errno != ENOMEM)
+      fail_msg("hak_malloc(%zu) = %p, errno %d; want NULL, ENOMEM", sizes[i], p, errno);
+    assert_null(hak_calloc(1, sizes[i]));
+  }
+  ut_stats(&st1);
+  if (st1.mmap_calls != st0.mmap_calls)
+    fail_msg("impossible sizes made %llu mmap calls, want 0",
+             (unsigned long long)(st1.mmap_calls - st0.mmap_calls));
+}
+
 /* Fresh pages count a page the first time it is handed out, not each time
  * a span is carved again over units another class gave back.  One cycle of
  * six mid sizes (N blocks each, freed after each size) sets up the spans;
@@ -409,6 +430,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_trim_returns_memory),
       cmocka_unit_test(test_whale_cycles_bounded),
       cmocka_unit_test(test_mapping_addresses_bounded),
+      cmocka_unit_test(test_impossible_size_no_syscall),
       cmocka_unit_test(test_fresh_pages_bounded),
       cmocka_unit_test(test_stats_print),
   };
