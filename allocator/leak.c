@@ -5,7 +5,8 @@
  * ASan's own allocator, and offers no interface to declare a foreign block
  * (only root regions and ignored objects), so a lost hakmem block is never
  * reported by it (sanitizers/README.md).  This module stands in for it, in
- * ASan builds (HK_TRACK_ASAN) only; in every other build it is empty.  It
+ * ASan builds (HK_TRACK_LEAK: not the fuzz-engine builds, track.h) only; in
+ * every other build it is empty.  It
  * is what memcheck does with the blocks valgrind's client requests name.
  *
  * Registry: track.h's ALLOC / FREE / RESIZE hooks record each live block
@@ -53,7 +54,7 @@
 #endif
 #include "internal.h"
 
-#if HK_TRACK_ASAN
+#if HK_TRACK_LEAK
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -548,4 +549,4 @@ __attribute__((constructor(101))) static void leak_init(void) {
   leak_on = 1;
   atexit(check_at_exit);
 }
-#endif /* HK_TRACK_ASAN */
+#endif /* HK_TRACK_LEAK */

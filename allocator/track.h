@@ -128,13 +128,22 @@
 #endif
 #if HK_TRACK_ASAN
 #define HK_ASAN_(stmt) stmt
-/* leak.c: the registry of live blocks and segments behind the exit check */
+#else
+#define HK_ASAN_(stmt) ((void)0)
+#endif
+/* HK_TRACK_LEAK: leak.c's registry of live blocks and segments behind its
+ * exit check, in ASan builds unless built with HAKMEM_LEAK_CHECK=0 (the
+ * fuzz-engine builds, whose oracle checks the live set after every input). */
+#if HK_TRACK_ASAN && !(defined(HAKMEM_LEAK_CHECK) && !HAKMEM_LEAK_CHECK)
+#define HK_TRACK_LEAK 1
+#define HK_LEAK_(stmt) stmt
 void hk_leak_alloc(const void *p, size_t n);
 void hk_leak_free(const void *p);
 void hk_leak_resize(const void *p, size_t n);
 void hk_leak_segment(const void *p, size_t n, int add);
 #else
-#define HK_ASAN_(stmt) ((void)0)
+#define HK_TRACK_LEAK 0
+#define HK_LEAK_(stmt) ((void)0)
 #endif
 
 #if HK_TRACK_MEMORY
@@ -248,13 +257,13 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
   do {                                                                         \
     HK_VG_(VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zeroed)));                  \
     HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
-    HK_ASAN_(hk_leak_alloc((p), (n)));                                         \
+    HK_LEAK_(hk_leak_alloc((p), (n)));                                         \
   } while (0)
 #define HK_TRACK_FREE(p, n)                                                    \
   do {                                                                         \
     HK_VG_(VALGRIND_FREELIKE_BLOCK((p), 0));                                   \
     HK_ASAN_(ASAN_POISON_MEMORY_REGION((p), (n)));                             \
-    HK_ASAN_(hk_leak_free(p));                                                 \
+    HK_LEAK_(hk_leak_free(p));                                                 \
   } while (0)
 #define HK_TRACK_RESIZE(p, old, new)                                           \
   do {                                                                         \
@@ -263,7 +272,7 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
     HK_ASAN_(hk_new_ > hk_old_                                                 \
                  ? ASAN_UNPOISON_MEMORY_REGION((p), hk_new_)                   \
                  : ASAN_POISON_MEMORY_REGION((char *)(p) + hk_new_, hk_old_ - hk_new_)); \
-    HK_ASAN_(hk_leak_resize((p), hk_new_));                                    \
+    HK_LEAK_(hk_leak_resize((p), hk_new_));                                    \
   } while (0)
 #define HK_TRACK_NOACCESS(p, n)                                                \
   do {                                                                         \
@@ -298,12 +307,12 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
   do {                                                                         \
     HK_ASAN_(ASAN_UNPOISON_MEMORY_REGION((p), (n)));                           \
     HK_ASAN_(__lsan_unregister_root_region((p), (n)));                         \
-    HK_ASAN_(hk_leak_segment((p), (n), 0));                                    \
+    HK_LEAK_(hk_leak_segment((p), (n), 0));                                    \
   } while (0)
 #define HK_TRACK_SEGMENT(p, n)                                                 \
   do {                                                                         \
     HK_ASAN_(__lsan_register_root_region((p), (n)));                           \
-    HK_ASAN_(hk_leak_segment((p), (n), 1));                                    \
+    HK_LEAK_(hk_leak_segment((p), (n), 1));                                    \
   } while (0)
 #else
 /* (only the block pointer is named, so that a parameter used by nothing
