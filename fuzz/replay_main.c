@@ -100,7 +100,7 @@ static int run_dir(const char *dir) {
     n++;
   }
   closedir(d);
-  qsort(names, n, sizeof *names, cmp_str);
+  if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* (names is NULL when n is 0) */
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
     struct stat st;
