@@ -17,7 +17,8 @@
  *
  * realloc grows a whale with mremap: in place when the address space after
  * it is free, else by moving its pages to a new 2 MiB-aligned reservation
- * (no copy).  Hugetlb-backed whales are not remapped.
+ * (no copy).  Hugetlb-backed whales are not remapped, nor are live ones in
+ * memory-tool builds, nor cached ones under valgrind (remap_to).
  *
  * Invariants:
  *   - the mapping base is aligned to max(2 MiB, alignment): its first chunk
@@ -141,14 +142,18 @@ static hk_whale_t *cache_take(size_t need) {
 /* Remap w to new_size bytes (a page multiple): in place, or when growing
  * and the address space after it is taken, by moving its pages to a fresh
  * 2 MiB-aligned reservation (no copy).  Returns the header (moved or not),
- * or NULL with w untouched.  Hugetlb mappings are never remapped. */
+ * or NULL with w untouched.  Hugetlb mappings are never remapped.
+ * Memory tools keep per-address state that mremap leaves behind: valgrind
+ * builds never remap (realloc copies, the cache maps anew); under ASan a
+ * cached (free) whale is remapped with its shadow cleared and LSan's root
+ * region moved, and the hand-out sets the block's shadow afresh, but a live
+ * block is not (hk_whale_resize: realloc copies), whose shadow and leak
+ * registry entry would have to move with it. */
 static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   size_t old_size = w->map_size;
   if (new_size == old_size) return w;
-  /* Memory tools keep per-address state (ASan's shadow, LSan's root
-   * region) that mremap would leave behind: with one compiled in, nothing
-   * is remapped (realloc copies, the cache maps anew; track.h). */
-  if (HK_TRACK_MEMORY || w->huge) return NULL;
+  if (HK_TRACK_VALGRIND || w->huge) return NULL;
+  TRACK_UNDER_WHALE_LOCK(HK_TRACK_UNMAP(w, old_size));
   guard_set(w, 0); /* one mapping again; the guard moves to the new end */
   /* Unregister while the range is still ours: once mremap gives part of it
    * back, another thread may map and register a segment there. */
@@ -164,8 +169,13 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   if (nw == NULL) {
     hk_registry_set(w, old_size, HK_CHUNK_WHALE); /* untouched: ours again */
     guard_set(w, 1);
+    TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(w, old_size));
     return NULL;
   }
+  /* whatever the shadow of the new range held (the extension's, or the
+   * reservation's) is cleared; the hand-out poisons what is not the user's */
+  HK_TRACK_DEFINED(nw, new_size);
+  TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(nw, new_size));
   hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
   nw->map_size = new_size;
   guard_set(nw, 1);
@@ -395,7 +405,7 @@ size_t hk_whale_usable(hk_whale_t *w, const void *p) {
 /* Grow (or shrink) a whale to hold size bytes; NULL when it cannot be done
  * without copying, in which case the block is untouched. */
 void *hk_whale_resize(hk_whale_t *w, void *p, size_t size) {
-  if ((char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX) return NULL;
+  if (HK_TRACK_MEMORY || (char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX) return NULL;
   size_t user_off = w->user_off;
   hk_whale_t *nw = remap_to(w, map_size_for(user_off, size + guard_of(w), 0));
   if (nw == NULL) return NULL;
