@@ -275,8 +275,8 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
     if (q != p) {
       hk_slab_t *s = hk_slab_of(p);
-      if (!(hk_slab_flags(s) & HK_SLAB_ALIGNED))
-        hk_slab_set_flags(s, hk_slab_flags(s) | HK_SLAB_ALIGNED);
+      unsigned f = hk_slab_flags(s);
+      if (!(f & HK_SLAB_ALIGNED)) hk_slab_set_flags(s, f | HK_SLAB_ALIGNED);
 #if HK_HARDEN_STATE
       hk_state_put(q, 1); /* q is this block's legitimate pointer */
 #endif

@@ -37,14 +37,16 @@ static hk_heap_t *heaps_free;
 uint64_t hk_threads_started, hk_threads_exited;
 hk_counters_t hk_orphan_cnt[HK_NCLASSES];
 _Atomic uint64_t hk_orphan_fresh[HK_BUCKETS];
+_Atomic int hk_init_state;
+static pthread_key_t heap_key;
 
+/* Fresh-page telemetry (internal.h): in the calling thread's heap, or in
+ * hk_orphan_fresh for a thread without one. */
 void hk_fresh_pages(unsigned bucket, uint64_t pages) {
   hk_heap_t *h = hk_tl_heap;
   if (h != &hk_heap_empty) HK_CNT_ADD(h->fresh[bucket], pages);
   else atomic_fetch_add_explicit(&hk_orphan_fresh[bucket], pages, memory_order_relaxed);
 }
-_Atomic int hk_init_state;
-static pthread_key_t heap_key;
 
 /* ---- metadata memory: bump allocation from OS chunks, never freed ------ */
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
