@@ -1,86 +1,18 @@
-/* check.c - fatal reports and the heap walk.
+/* check.c - the heap walk (hardened and debug builds): hak_check_heap.
  *
- * hk_fatal prints the one-line report of a failed check,
- *     hakmem: <fault>: ptr=0x<address> class=<n>
- * and aborts.  It and the small formatters here never allocate, so they
- * are safe inside the allocator.
+ * Release has no heap walk and returns -1.  Each problem found is one line,
+ * "hakmem: heap check: <what>: at=0x... class=<n>", and the walk goes on.
+ * The lock here serialises the whole-heap readers (this walk and the stats
+ * snapshot), which use static buffers; the fork handlers take it first.
  *
- * hak_check_heap walks the heap in checked builds (hardened, debug); the
- * release build has no heap walk and returns -1.  Each problem found is
- * one line, "hakmem: heap check: <what>: at=0x... class=<n>".
+ * Invariant: the walk only reads; other threads must not allocate or free
+ * during it.
  */
-#include "internal.h"
+#include "harden.h"
 
-#include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-/* Serialises the whole-heap readers (stats snapshot, heap walk), which use
- * static buffers; taken first by the fork handlers (arena.c). */
 pthread_mutex_t hk_snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void hk_write_str(int fd, const char *s) {
-  size_t n = strlen(s);
-  while (n > 0) {
-    ssize_t w = write(fd, s, n);
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
-size_t hk_fmt_u64(char *buf, uint64_t v) {
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-  return n;
-}
-
-size_t hk_fmt_hex(char *buf, uint64_t v) {
-  static const char digits[] = "0123456789abcdef";
-  char tmp[20];
-  size_t n = 0;
-  do {
-    tmp[n++] = digits[v & 15];
-    v >>= 4;
-  } while (v);
-  buf[0] = '0';
-  buf[1] = 'x';
-  for (size_t i = 0; i < n; i++) buf[2 + i] = tmp[n - 1 - i];
-  return n + 2;
-}
-
-void hk_fatal(const char *fault, const void *ptr, int cls) {
-  char line[256];
-  size_t len = 0;
-  const char *parts[] = {"hakmem: ", fault, ": ptr="};
-  for (unsigned i = 0; i < 3; i++) {
-    size_t n = strlen(parts[i]);
-    if (n > sizeof line - 64 - len) n = sizeof line - 64 - len;
-    memcpy(line + len, parts[i], n);
-    len += n;
-  }
-  len += hk_fmt_hex(line + len, (uint64_t)(uintptr_t)ptr);
-  memcpy(line + len, " class=", 7);
-  len += 7;
-  if (cls < 0) {
-    line[len++] = '-';
-  } else {
-    len += hk_fmt_u64(line + len, (uint64_t)cls);
-  }
-  line[len++] = '\n';
-  ssize_t r = write(2, line, len);
-  (void)r;
-#if HAKMEM_CHECK_LEVEL >= 2
-  hk_debug_dump(2); /* the ring of recent operations, after the one line */
-#endif
-  abort();
-}
 
 /* ---- the heap walk (hardened and debug builds) --------------------------
  * Checks, for every superslab: the header, the unit map against free_mask,
@@ -91,7 +23,7 @@ void hk_fatal(const char *fault, const void *ptr, int cls) {
  * per-block state bits (free-list nodes clear, every other carved block
  * set).
  * Other threads must not allocate or free during the walk. */
-#if HAKMEM_CHECK_LEVEL > 0
+#if HK_ON(HARDEN)
 typedef struct walk {
   unsigned problems;
   const void *first_at; /* first problem */
@@ -100,23 +32,9 @@ typedef struct walk {
 } walk_t;
 
 static void problem(walk_t *w, const char *what, const void *where, int cls) {
-  char line[200];
-  size_t len = 0;
-  const char *parts[] = {"hakmem: heap check: ", what, ": at="};
-  for (unsigned i = 0; i < 3; i++) {
-    size_t n = strlen(parts[i]);
-    if (n > 120) n = 120;
-    memcpy(line + len, parts[i], n);
-    len += n;
-  }
-  len += hk_fmt_hex(line + len, (uint64_t)(uintptr_t)where);
-  memcpy(line + len, " class=", 7);
-  len += 7;
-  if (cls < 0) line[len++] = '-';
-  else len += hk_fmt_u64(line + len, (uint64_t)cls);
-  line[len++] = '\n';
-  ssize_t r = write(2, line, len);
-  (void)r;
+  hk_line_t l = {.len = 0};
+  hk_line_fault(&l, "hakmem: heap check: ", what, "at", where, cls);
+  hk_line_end(&l, 2);
   if (w->problems++ == 0) {
     w->first_at = where;
     w->first_cls = cls;
@@ -151,7 +69,7 @@ static long walk_list(walk_t *w, const hk_slab_t *s, const hk_block_t *b,
       return -1;
     }
     w->seen[i >> 3] |= (uint8_t)(1u << (i & 7));
-    if (HK_HARDEN_STATE && hk_state_get(b) != !free_list)
+    if (HK_ON(STATE) && hk_state_get(b) != !free_list)
       problem(w, free_list ? "free-list node marked allocated"
                            : "remote-queue node marked free", b, s->cls);
     n++;
@@ -197,7 +115,7 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
   if (nfree >= 0 && (uint64_t)nfree + used != s->carved)
     problem(w, "free-list length + used != carved", s, c);
   if (nremote > (long)used) problem(w, "more remote frees than blocks in use", s, c);
-  if (HK_HARDEN_STATE && nfree >= 0 && nremote >= 0)
+  if (HK_ON(STATE) && nfree >= 0 && nremote >= 0)
     for (uint32_t i = 0; i < s->carved; i++)
       if (!(w->seen[i >> 3] & (1u << (i & 7))) &&
           !hk_state_get((void *)(s->user0 + (uintptr_t)i * s->stride)))
@@ -232,7 +150,7 @@ static void walk_ss(hk_ss_t *ss, void *arg) {
 #endif
 
 int hk_check_heap_first(const void **at, int *cls) {
-#if HAKMEM_CHECK_LEVEL == 0
+#if !HK_ON(HARDEN)
   (void)at, (void)cls;
   return -1;
 #else

@@ -18,9 +18,9 @@
  * block layout is the same as in every other variant.  Large blocks get
  * no fill check; their guard page catches overruns past the mapping.
  *
- * The ring keeps the last HK_RING operations (op, pointer, size, thread)
- * of every thread; hk_fatal dumps it after its one-line report, each line
- * starting "hakmem: recent: ".
+ * hk_debug_op notes every operation (op, pointer, size, heap) in the ring
+ * of recent operations (report.c), which hk_fatal prints after its
+ * one-line report, and runs the HAKMEM_CHECK_EVERY heap walks.
  *
  * While a memory tool watches (track.h HK_TRACK_ACTIVE: ASan, or a run
  * under valgrind of a build with client requests) the fill patterns are off: the tool sees every byte of them exactly, and free and
@@ -32,9 +32,8 @@
 #include "internal.h"
 
 #include <string.h>
-#include <unistd.h>
 
-#if HAKMEM_CHECK_LEVEL >= 2
+#if HK_ON(DEBUG)
 
 #define HK_FILL_ALLOC 0xABu
 #define HK_FILL_PAD   0xCCu
@@ -53,21 +52,19 @@ static size_t first_not(const uint8_t *p, size_t from, size_t to, uint8_t v) {
   return to;
 }
 
-/* "<a><x>" or, with b, "<a><x><b><y><c>" (fatal path only: static buffer) */
-static char msg[160];
+/* "<a><x>" or, with b, "<a><x><b><y><c>": a fault text with numbers (the
+ * fatal path only, so one static line) */
+static hk_line_t msg;
 static const char *fmt2(const char *a, size_t x, const char *b, size_t y, const char *c) {
-  size_t len = strlen(a);
-  memcpy(msg, a, len);
-  len += hk_fmt_u64(msg + len, x);
+  msg.len = 0;
+  hk_line_str(&msg, a);
+  hk_line_u64(&msg, x, 0);
   if (b != NULL) {
-    memcpy(msg + len, b, strlen(b));
-    len += strlen(b);
-    len += hk_fmt_u64(msg + len, y);
-    memcpy(msg + len, c, strlen(c));
-    len += strlen(c);
+    hk_line_str(&msg, b);
+    hk_line_u64(&msg, y, 0);
+    hk_line_str(&msg, c);
   }
-  msg[len] = 0;
-  return msg;
+  return msg.buf;
 }
 
 void hk_debug_carve(const hk_slab_t *s, void *b) {
@@ -121,21 +118,11 @@ void hk_debug_free(const hk_slab_t *s, void *p) {
   if (r) *r = HK_REQ_FREED;
 }
 
-/* ---- the ring of recent operations, HAKMEM_CHECK_EVERY ------------------ */
-#define HK_RING 16
-typedef struct ring_ent { const void *p; size_t n; unsigned long tid; int op; } ring_ent_t;
-static ring_ent_t ring[HK_RING];
-static _Atomic unsigned ring_pos;
+/* ---- every operation: the ring, HAKMEM_CHECK_EVERY ----------------------- */
 static _Atomic unsigned long ops_seen;
-static const char *const op_name[] = {"malloc", "free", "calloc", "realloc", "aligned",
-                                      "usable_size"};
 
 void hk_debug_op(int op, const void *p, size_t n) {
-  unsigned i = atomic_fetch_add_explicit(&ring_pos, 1, memory_order_relaxed) % HK_RING;
-  ring[i].p = p;
-  ring[i].n = n;
-  ring[i].tid = (unsigned long)(uintptr_t)hk_tl_heap;
-  ring[i].op = op;
+  hk_ring_note(op, p, n, (uintptr_t)hk_tl_heap);
   if (hk_opt.check_every > 0) {
     unsigned long k = atomic_fetch_add_explicit(&ops_seen, 1, memory_order_relaxed) + 1;
     if (k % (unsigned long)hk_opt.check_every == 0) {
@@ -143,33 +130,6 @@ void hk_debug_op(int op, const void *p, size_t n) {
       int cls;
       if (hk_check_heap_first(&at, &cls) > 0) hk_fatal("heap check failed", at, cls);
     }
-  }
-}
-
-void hk_debug_dump(int fd) {
-  unsigned end = atomic_load_explicit(&ring_pos, memory_order_relaxed);
-  unsigned start = end > HK_RING ? end - HK_RING : 0;
-  char line[160];
-  for (unsigned k = start; k < end; k++) {
-    const ring_ent_t *e = &ring[k % HK_RING];
-    size_t len = 0;
-    const char *parts[] = {"hakmem: recent: ", e->op >= 0 && e->op < 6 ? op_name[e->op] : "?",
-                           " ptr="};
-    for (unsigned i = 0; i < 3; i++) {
-      size_t n = strlen(parts[i]);
-      memcpy(line + len, parts[i], n);
-      len += n;
-    }
-    len += hk_fmt_hex(line + len, (uint64_t)(uintptr_t)e->p);
-    memcpy(line + len, " size=", 6);
-    len += 6;
-    len += hk_fmt_u64(line + len, e->n);
-    memcpy(line + len, " heap=", 6);
-    len += 6;
-    len += hk_fmt_hex(line + len, e->tid);
-    line[len++] = '\n';
-    ssize_t w = write(fd, line, len);
-    (void)w;
   }
 }
 #endif

@@ -1,9 +1,10 @@
 /* harden.c - the hardened checks' cold half: the per-process link secret,
- * the exact classification of a bad pointer given to free or realloc, the
- * remote-queue node check, and the memory of recently freed large blocks.
+ * and the exact classification of a bad pointer given to free or realloc
+ * or found on a free list.  (The remote-queue node checks are the drain's,
+ * class.c; the large blocks' checks are whale.c's.)
  *
  * The hot half (encoded links, state bits, the fast free check) is inline
- * in internal.h ("hardening").  Every check reports through hk_fatal:
+ * in harden.h.  Every check reports through hk_fatal:
  * exactly one line "hakmem: <fault>: ptr=0x... class=<n>", then abort.
  * The faults and the tests that feed each one its bug are listed in
  * docs/hardening.md.
@@ -17,12 +18,12 @@
  *   - release builds compile none of this (the file is empty at level 0
  *     but for the symbols other files reference unconditionally).
  */
-#include "internal.h"
+#include "harden.h"
 
 #include <sys/random.h>
 #include <x86intrin.h>
 
-#if HAKMEM_CHECK_LEVEL > 0
+#if HK_ON(HARDEN)
 uintptr_t hk_link_secret;
 
 void hk_harden_init(void) {
@@ -55,9 +56,7 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   uintptr_t a = (uintptr_t)p;
   /* the common case first, without a division: p is a live block start */
   if (hk_live_block(s, p)) {
-#if HK_HARDEN_STATE
-    if (own) hk_state_put(p, 0);
-#endif
+    if (HK_ON(STATE) && own) hk_state_put(p, 0);
     return (hk_block_t *)p;
   }
   if (a & (HK_ALIGN - 1)) bad_pointer(fault_unaligned, op, p, c);
@@ -69,13 +68,13 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
   /* an aligned interior pointer is legitimate only where its granule bit
    * says the block was handed out there */
   if (aligned && (!(hk_slab_flags(s) & HK_SLAB_ALIGNED) ||
-                  (HK_HARDEN_STATE && !hk_state_get(p))))
+                  (HK_ON(STATE) && !hk_state_get(p))))
     bad_pointer(fault_interior, op, p, c);
   if (hk_class[c].header &&
       HK_TRACK_GET_U8((uint8_t *)b - 1) != (uint8_t)(HK_HDR_MAGIC | c))
     hk_fatal("block header corrupt", b, c);
-  if (HK_HARDEN_STATE && !hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
-  if (own && HK_HARDEN_STATE) {
+  if (HK_ON(STATE) && !hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
+  if (own && HK_ON(STATE)) {
     hk_state_put(b, 0);
     if (aligned) hk_state_put(p, 0);
   }
@@ -98,36 +97,3 @@ void hk_harden_fault(hk_slab_t *s, const void *p) {
 void hk_harden_init(void) {}
 #endif
 
-/* ---- large blocks -------------------------------------------------------- */
-#if HAKMEM_CHECK_LEVEL > 0
-#define WHALE_RING 64
-static _Atomic uintptr_t whale_freed[WHALE_RING];
-static _Atomic unsigned whale_freed_pos;
-
-void hk_whale_check(hk_whale_t *w, const void *p, int op) {
-  if ((const char *)p != (const char *)w + w->user_off)
-    hk_fatal(op ? "invalid realloc (interior pointer of a large block)"
-                : "invalid free (interior pointer of a large block)", p, -1);
-  if (w->state != HK_WHALE_LIVE) hk_fatal(fault_freed[op], p, -1);
-}
-
-void hk_whale_note_freed(const void *p) {
-  unsigned i = atomic_fetch_add_explicit(&whale_freed_pos, 1, memory_order_relaxed);
-  atomic_store_explicit(&whale_freed[i % WHALE_RING], (uintptr_t)p, memory_order_relaxed);
-}
-
-void hk_whale_note_alloc(const void *p) {
-  for (unsigned i = 0; i < WHALE_RING; i++) {
-    uintptr_t expect = (uintptr_t)p;
-    atomic_compare_exchange_strong_explicit(&whale_freed[i], &expect, 0,
-                                            memory_order_relaxed, memory_order_relaxed);
-  }
-}
-
-int hk_whale_recently_freed(const void *p) {
-  for (unsigned i = 0; i < WHALE_RING; i++)
-    if (atomic_load_explicit(&whale_freed[i], memory_order_relaxed) == (uintptr_t)p)
-      return 1;
-  return 0;
-}
-#endif

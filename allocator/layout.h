@@ -44,7 +44,6 @@
 
 #define HK_ALIGN       16u
 #define HK_HDR_MAGIC   0xA0u                   /* header = magic | class    */
-#define HK_HDR_MAGIC_MASK 0xE0u
 #define HK_HDR_CLASS_MASK 0x1Fu
 
 /* ---- the class table -----------------------------------------------------

@@ -1,4 +1,5 @@
-/* options.c - the HAKMEM_* runtime options, read once at start-up.
+/* options.c - the HAKMEM_* runtime options, read once at start-up, and the
+ * build's identity (variant, check level, injected bug).
  *
  * One table (HK_OPTION_TABLE in internal.h) drives the environment parsing,
  * the HAKMEM_VERBOSE printout (hk_options_print) and docs/options.md
@@ -12,8 +13,6 @@
 
 #include <limits.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #define HK_OPT_DEFAULT(N, f, d, lo, hi, help) .f = d,
 hk_options_t hk_opt = {HK_OPTION_TABLE(HK_OPT_DEFAULT)};
@@ -35,18 +34,17 @@ static int parse_long(const char *s, long *out) {
 }
 
 static void report_bad(const char *env, const char *val, long lo, long hi) {
-  char buf[32];
-  hk_write_str(2, "hakmem: ignoring ");
-  hk_write_str(2, env);
-  hk_write_str(2, "=");
-  hk_write_str(2, val);
-  hk_write_str(2, " (expected an integer in [");
-  buf[hk_fmt_u64(buf, (uint64_t)lo)] = 0;
-  hk_write_str(2, buf);
-  hk_write_str(2, ", ");
-  buf[hk_fmt_u64(buf, (uint64_t)hi)] = 0;
-  hk_write_str(2, buf);
-  hk_write_str(2, "])\n");
+  hk_line_t l = {.len = 0};
+  hk_line_str(&l, "hakmem: ignoring ");
+  hk_line_str(&l, env);
+  hk_line_str(&l, "=");
+  hk_line_str(&l, val);
+  hk_line_str(&l, " (expected an integer in [");
+  hk_line_u64(&l, (uint64_t)lo, 0);
+  hk_line_str(&l, ", ");
+  hk_line_u64(&l, (uint64_t)hi, 0);
+  hk_line_str(&l, "])");
+  hk_line_end(&l, 2);
 }
 
 void hk_options_init(void) {
@@ -65,22 +63,39 @@ void hk_options_init(void) {
 #undef HK_OPT_READ
 }
 
+HK_PUBLIC const char *hak_variant(void) {
+#ifdef HAKMEM_VARIANT_NAME
+  return HAKMEM_VARIANT_NAME;
+#else
+  return HAKMEM_CHECK_LEVEL == 2 ? "debug" : HAKMEM_CHECK_LEVEL == 1 ? "hardened" : "release";
+#endif
+}
+HK_PUBLIC int hak_check_level(void) { return HAKMEM_CHECK_LEVEL; }
+HK_PUBLIC const char *hak_injected_bug(void) {
+#ifdef HAKMEM_INJECT_NAME
+  return HAKMEM_INJECT_NAME;
+#else
+  return "";
+#endif
+}
+
 void hk_options_print(int fd) {
-  char buf[32];
-  hk_write_str(fd, "hakmem: variant ");
-  hk_write_str(fd, hak_variant());
+  hk_line_t l = {.len = 0};
+  hk_line_str(&l, "hakmem: variant ");
+  hk_line_str(&l, hak_variant());
   if (hak_injected_bug()[0]) {
-    hk_write_str(fd, " (injected bug: ");
-    hk_write_str(fd, hak_injected_bug());
-    hk_write_str(fd, ")");
+    hk_line_str(&l, " (injected bug: ");
+    hk_line_str(&l, hak_injected_bug());
+    hk_line_str(&l, ")");
   }
-  hk_write_str(fd, ", options:\n");
+  hk_line_str(&l, ", options:");
+  hk_line_end(&l, fd);
 #define HK_OPT_PRINT(N, f, d, lo, hi, help)                                    \
-  hk_write_str(fd, "hakmem:   HAKMEM_" #N "=");                                \
-  buf[hk_fmt_u64(buf, (uint64_t)hk_opt.f)] = 0;                                \
-  hk_write_str(fd, buf);                                                       \
-  hk_write_str(fd, hk_opt.f == (d) ? "  (default) " : "  (set) ");             \
-  hk_write_str(fd, help "\n");
+  hk_line_str(&l, "hakmem:   HAKMEM_" #N "=");                                 \
+  hk_line_u64(&l, (uint64_t)hk_opt.f, 0);                                      \
+  hk_line_str(&l, hk_opt.f == (d) ? "  (default) " : "  (set) ");              \
+  hk_line_str(&l, help);                                                       \
+  hk_line_end(&l, fd);
   HK_OPTION_TABLE(HK_OPT_PRINT)
 #undef HK_OPT_PRINT
 }
@@ -88,19 +103,20 @@ void hk_options_print(int fd) {
 /* The markdown table in docs/options.md, generated from the same rows.
  * A unit test regenerates it and fails when the committed file differs. */
 HK_PUBLIC void hak_options_markdown(int fd) {
-  char buf[32];
-  hk_write_str(fd, "| variable | default | range | meaning |\n|---|---|---|---|\n");
+  hk_line_t l = {.len = 0};
+  hk_line_str(&l, "| variable | default | range | meaning |");
+  hk_line_end(&l, fd);
+  hk_line_str(&l, "|---|---|---|---|");
+  hk_line_end(&l, fd);
 #define HK_OPT_MD(N, f, d, lo, hi, help)                                       \
-  hk_write_str(fd, "| `HAKMEM_" #N "` | ");                                    \
-  buf[hk_fmt_u64(buf, (uint64_t)(d))] = 0;                                     \
-  hk_write_str(fd, buf);                                                       \
-  hk_write_str(fd, " | ");                                                     \
-  buf[hk_fmt_u64(buf, (uint64_t)(lo))] = 0;                                    \
-  hk_write_str(fd, buf);                                                       \
-  hk_write_str(fd, "..");                                                      \
-  buf[hk_fmt_u64(buf, (uint64_t)(hi))] = 0;                                    \
-  hk_write_str(fd, buf);                                                       \
-  hk_write_str(fd, " | " help " |\n");
+  hk_line_str(&l, "| `HAKMEM_" #N "` | ");                                     \
+  hk_line_u64(&l, (uint64_t)(d), 0);                                           \
+  hk_line_str(&l, " | ");                                                      \
+  hk_line_u64(&l, (uint64_t)(lo), 0);                                          \
+  hk_line_str(&l, "..");                                                       \
+  hk_line_u64(&l, (uint64_t)(hi), 0);                                          \
+  hk_line_str(&l, " | " help " |");                                            \
+  hk_line_end(&l, fd);
   HK_OPTION_TABLE(HK_OPT_MD)
 #undef HK_OPT_MD
 }

@@ -25,7 +25,7 @@
  * Fault telemetry: with HAKMEM_STATS=1 the layers wrap their first touches
  * of fresh memory in hk_fault_begin/hk_fault_end, which read the thread's
  * minor-fault count (getrusage RUSAGE_THREAD) and charge the difference to
- * a bucket.  (Fresh pages handed out are counted per heap: arena.c.)
+ * a bucket.  (Fresh pages handed out are counted per heap: heap.c.)
  *
  * Invariants: hk_os_map* never returns memory it has not counted in
  * mapped_bytes; failures return NULL with errno = ENOMEM and leave nothing
@@ -174,8 +174,10 @@ void *hk_os_map_data(size_t size, size_t align, int *huge) {
       atomic_fetch_add_explicit(&os_stat.hugetlb_maps, 1, memory_order_relaxed);
     } else if (!atomic_exchange(&os_stat.hugetlb_off, 1)) {
       atomic_fetch_add_explicit(&os_stat.hugetlb_fallbacks, 1, memory_order_relaxed);
-      hk_write_str(2, "hakmem: HAKMEM_HUGETLB=1 but no 2 MiB huge pages could be "
-                      "mapped (see /proc/sys/vm/nr_hugepages); using normal pages\n");
+      hk_line_t l = {.len = 0};
+      hk_line_str(&l, "hakmem: HAKMEM_HUGETLB=1 but no 2 MiB huge pages could be "
+                      "mapped (see /proc/sys/vm/nr_hugepages); using normal pages");
+      hk_line_end(&l, 2);
     }
   }
   if (p == NULL) {

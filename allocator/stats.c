@@ -6,19 +6,19 @@
  * blocks, os.c for syscalls, superslab.c for superslabs.  The live count
  * of each class is read off the slabs themselves (hk_slab_live), and
  * frees = allocs - live, so the fast free path counts nothing.  This file
- * only reads; it sits above every other layer.
+ * only reads; it sits above every layer that keeps a counter (below it
+ * only init.c and the API files).
  *
  * Invariants: live_blocks = allocs - frees over all paths, exact whenever
  * no other thread is allocating or freeing; live_bytes sums the usable
- * size of each live block's class (or mapping).  The dump uses write(2)
- * on a stack buffer and never allocates, so it is safe at exit.
+ * size of each live block's class (or mapping).  The dump builds its lines
+ * on the stack (report.c) and never allocates, so it is safe at exit.
  */
 #include "internal.h"
 
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct class_sums { uint64_t live[HK_NCLASSES], allocs[HK_NCLASSES]; } class_sums_t;
 
@@ -111,29 +111,11 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
 }
 
 /* ---- the dump ------------------------------------------------------------ */
-typedef struct line { char buf[256]; size_t len; } line_t;
-
-static void put_s(line_t *l, const char *s) {
-  while (*s && l->len < sizeof l->buf - 1) l->buf[l->len++] = *s++;
-}
-static void put_u(line_t *l, uint64_t v, int width) {
-  char tmp[24];
-  size_t n = hk_fmt_u64(tmp, v);
-  for (int pad = width - (int)n; pad > 0; pad--) put_s(l, " ");
-  tmp[n] = 0;
-  put_s(l, tmp);
-}
-static void put_kv(line_t *l, const char *k, uint64_t v) {
-  put_s(l, " ");
-  put_s(l, k);
-  put_s(l, "=");
-  put_u(l, v, 0);
-}
-static void flush(int fd, line_t *l) {
-  put_s(l, "\n");
-  ssize_t r = write(fd, l->buf, l->len);
-  (void)r;
-  l->len = 0;
+static void put_kv(hk_line_t *l, const char *k, uint64_t v) {
+  hk_line_str(l, " ");
+  hk_line_str(l, k);
+  hk_line_str(l, "=");
+  hk_line_u64(l, v, 0);
 }
 
 /* The dump after the per-class table: one line per entry, "key=value"
@@ -184,37 +166,37 @@ static uint64_t field_value(const hak_stats_t *st, size_t off) {
 HK_PUBLIC void hak_stats_print(int fd) {
   static hak_stats_t st; /* large; static keeps it off small thread stacks */
   hak_stats_get(&st);
-  line_t l = {.len = 0};
-  put_s(&l, "hakmem stats: variant=");
-  put_s(&l, hak_variant());
+  hk_line_t l = {.len = 0};
+  hk_line_str(&l, "hakmem stats: variant=");
+  hk_line_str(&l, hak_variant());
   put_kv(&l, "live_blocks", st.live_blocks);
   put_kv(&l, "live_bytes", st.live_bytes);
   put_kv(&l, "allocs", st.allocs);
   put_kv(&l, "frees", st.frees);
-  flush(fd, &l);
-  put_s(&l, "hakmem stats: class stride usable     allocs      frees  remote_frees    refills  slabs");
-  flush(fd, &l);
+  hk_line_end(&l, fd);
+  hk_line_str(&l, "hakmem stats: class stride usable     allocs      frees  remote_frees    refills  slabs");
+  hk_line_end(&l, fd);
   for (unsigned c = 0; c < st.nclasses; c++) {
     const hak_class_stats_t *cs = &st.cls[c];
     if (cs->allocs == 0 && cs->frees == 0) continue;
-    put_s(&l, "hakmem stats: ");
-    put_u(&l, c, 5);
-    put_u(&l, cs->stride, 7);
-    put_u(&l, cs->usable, 7);
-    put_u(&l, cs->allocs, 11);
-    put_u(&l, cs->frees, 11);
-    put_u(&l, cs->remote_frees, 14);
-    put_u(&l, cs->refills, 11);
-    put_u(&l, cs->slabs, 7);
-    flush(fd, &l);
+    hk_line_str(&l, "hakmem stats: ");
+    hk_line_u64(&l, c, 5);
+    hk_line_u64(&l, cs->stride, 7);
+    hk_line_u64(&l, cs->usable, 7);
+    hk_line_u64(&l, cs->allocs, 11);
+    hk_line_u64(&l, cs->frees, 11);
+    hk_line_u64(&l, cs->remote_frees, 14);
+    hk_line_u64(&l, cs->refills, 11);
+    hk_line_u64(&l, cs->slabs, 7);
+    hk_line_end(&l, fd);
   }
   for (unsigned i = 0; i < sizeof dump_lines / sizeof dump_lines[0]; i++) {
     const dump_line_t *d = &dump_lines[i];
-    put_s(&l, "hakmem stats: ");
-    put_s(&l, d->title);
+    hk_line_str(&l, "hakmem stats: ");
+    hk_line_str(&l, d->title);
     for (const dump_field_t *f = d->fields; f->key != NULL; f++)
       put_kv(&l, f->key, field_value(&st, f->off));
-    flush(fd, &l);
+    hk_line_end(&l, fd);
   }
 }
 

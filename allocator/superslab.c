@@ -1,4 +1,4 @@
-/* superslab.c - the registry, the class table as data, and superslabs.
+/* superslab.c - the registry and superslabs, carved into spans.
  *
  * A superslab is a 2 MiB, 2 MiB-aligned mapping split into 32 units of
  * 64 KiB.  Its header (descriptors for all 32 units and the per-block state
@@ -17,28 +17,10 @@
  *   - a superslab is unmapped or cached only when all 32 units are free;
  *   - at most hk_opt.ss_cache empty superslabs are kept mapped.
  */
-#include "internal.h"
+#include "harden.h"
 
 #include <errno.h>
 #include <string.h>
-
-/* ---- the class table as data -------------------------------------------- */
-#define HK_ROW_INFO(i, st, h, u)                                               \
-  [i] = {(st), HK_ROW_USABLE(st, h), (h), (u), HK_ROW_FIRST_OFF(h),            \
-         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u)},
-const hk_class_info_t hk_class[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_INFO)};
-
-#define Q4(q) HK_TINY_CLASS_FOR_Q(q), HK_TINY_CLASS_FOR_Q(q + 1), \
-              HK_TINY_CLASS_FOR_Q(q + 2), HK_TINY_CLASS_FOR_Q(q + 3)
-#define Q16(q) Q4(q), Q4(q + 4), Q4(q + 8), Q4(q + 12)
-#define HK_ROW_QLO(i, st, h, u) [i] = (uint8_t)((i) < HK_TINY_CLASSES ? HK_TINY_Q_LO(i) : 0),
-#define HK_ROW_QHI(i, st, h, u) [i] = (uint8_t)((i) < HK_TINY_CLASSES ? HK_TINY_Q_HI(st, h) : 0),
-/* (0 for the classes above the tiny range, which have no direct entries) */
-const uint8_t hk_tiny_q_lo[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_QLO)};
-const uint8_t hk_tiny_q_hi[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_QHI)};
-const uint8_t hk_tiny_class_lut[HK_TINY_QS] = {
-    Q16(0), Q16(16), Q16(32), Q16(48), HK_TINY_CLASS_FOR_Q(64),
-    HK_TINY_CLASS_FOR_Q(65)};
 
 /* ---- registry ----------------------------------------------------------- */
 uint8_t hk_chunk_kind[(size_t)1 << HK_REG_BITS];
@@ -96,12 +78,11 @@ static void ss_unmap(hk_ss_t *ss) {
   ss_unmapped++;
 }
 
-#if HAKMEM_CHECK_LEVEL > 0
-/* HK_SLAB_NOSPAN (internal.h): the head of every unit without a span.  No
- * thread owns it and every flag is set, so a free into such a unit leaves
- * the fast path at the owner test and free_slab_slow reports it. */
+/* HK_SLAB_NOSPAN (internal.h, checked builds): the head of every unit
+ * without a span.  No thread owns it and every flag is set, so a free into
+ * such a unit leaves the fast path at the owner test and the slow free
+ * reports it.  (Defined in every variant; release's units hold NULL.) */
 hk_slab_t hk_slab_nospan = {.owner = HK_SLAB_FLAGS, .unit_kind = HK_UNIT_FREE};
-#endif
 
 static void ss_format(hk_ss_t *ss) {
   ss->seg.magic = HK_SEG_MAGIC;
@@ -121,10 +102,8 @@ static hk_ss_t *ss_map(void) {
   int huge;
   hk_ss_t *ss = hk_os_map_data(HK_SS_SIZE, HK_SS_SIZE, &huge);
   if (ss == NULL) return NULL;
-#if HAKMEM_CHECK_LEVEL >= 2
   /* debug: request end per granule (debug.c); lazily touched */
-  ss->dbg_req = hk_os_map(HK_SS_SIZE / 16 * sizeof(uint32_t), HK_PAGE);
-#endif
+  if (HK_ON(DEBUG)) ss->dbg_req = hk_os_map(HK_SS_SIZE / 16 * sizeof(uint32_t), HK_PAGE);
   hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS);
   /* Every block byte is no-access until handed out (track.h). */
   HK_TRACK_NOACCESS((char *)ss + HK_SS_META, HK_SS_SIZE - HK_SS_META);
@@ -209,17 +188,14 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->hdr_mask = ci->header ? 0xFFu : 0;
   s->hdr_at = ci->header ? 0 : 1;
   s->state_bias = hk_state_bias(ss);
-#if HAKMEM_CHECK_LEVEL > 0
   /* the span's per-block state starts clear (release never touches it) */
-  memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
-#endif
+  if (HK_ON(STATE)) memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
   s->nunits = (uint8_t)n;
   s->capacity = start == 0 ? ci->cap0 : ci->cap;
-#ifdef HAKMEM_INJECT_CAPACITY_OVERRUN
-  /* INJECTED BUG: capacity from the whole span, ignoring the superslab
-   * header and the first-block offset */
-  s->capacity = (uint32_t)(((uintptr_t)n << HK_UNIT_SHIFT) / ci->stride);
-#endif
+  if (HK_INJECT(CAPACITY_OVERRUN)) /* INJECTED BUG: capacity from the whole
+                                    * span, ignoring the superslab header
+                                    * and the first-block offset */
+    s->capacity = (uint32_t)(((uintptr_t)n << HK_UNIT_SHIFT) / ci->stride);
   s->user0 = base + (start == 0 ? HK_SS_META : 0) + ci->first_off;
   s->next = s->prev = NULL;
   atomic_store_explicit(&s->owner, cls >= HK_MID_FIRST ? HK_SLAB_MID : 0,
@@ -240,12 +216,9 @@ void hk_span_free(hk_slab_t *s) {
   if (ss->nfree == 0) list_push(&ss_partial, ss);
   ss->free_mask |= (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
   ss->nfree += n;
-#ifdef HAKMEM_INJECT_SUPERSLAB_EARLY_RELEASE
-  /* INJECTED BUG: off by one: released with one span still live */
-  if (ss->nfree >= HK_UNITS - 1) {
-#else
-  if (ss->nfree == HK_UNITS) {
-#endif
+  /* INJECTED BUG (SUPERSLAB_EARLY_RELEASE): off by one, released with one
+   * span still live */
+  if (HK_INJECT(SUPERSLAB_EARLY_RELEASE) ? ss->nfree >= HK_UNITS - 1 : ss->nfree == HK_UNITS) {
     list_remove(&ss_partial, ss);
     ss_live--;
     if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {

@@ -1,6 +1,7 @@
 /* whale.c - blocks above the class range (> 256 KiB): one mapping per
- * block, with its header at the mapping's 2 MiB-aligned base, and a
- * bounded cache of freed mappings for reuse.
+ * block, with its header at the mapping's 2 MiB-aligned base, a bounded
+ * cache of freed mappings for reuse, and the checks of the checked builds
+ * (guard page, state, a ring of recently unmapped blocks).
  *
  * Cache: a list of freed mappings sorted by size, capped by
  * HAKMEM_WHALE_CACHE_MB and HAKMEM_WHALE_CACHE_COUNT.  A request takes the
@@ -46,7 +47,8 @@
  * second fault, copy on write): two minor faults in its first malloc.  .data
  * (a few KiB) shares its pages with the options, which start-up writes. */
 #define WHALE_DATA __attribute__((section(".data")))
-static pthread_mutex_t whale_lock WHALE_DATA = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t hk_whale_lock WHALE_DATA = PTHREAD_MUTEX_INITIALIZER;
+#define whale_lock hk_whale_lock
 static hk_whale_t *cache WHALE_DATA;   /* sorted by map_size, ascending */
 static uint64_t cached_bytes WHALE_DATA, cached_count WHALE_DATA;
                                        /* under whale_lock; cached_count is
@@ -63,9 +65,7 @@ static _Atomic uint64_t whale_misses WHALE_DATA, whale_evictions WHALE_DATA,
     else __atomic_fetch_add(&orphan.field, (n), __ATOMIC_RELAXED);             \
   } while (0)
 
-pthread_mutex_t *hk_whale_lock(void) { return &whale_lock; }
-
-#define HK_WHALE_GUARD (HAKMEM_CHECK_LEVEL > 0 ? HK_PAGE : 0)
+#define HK_WHALE_GUARD (HK_ON(HARDEN) ? HK_PAGE : 0)
 static size_t guard_of(const hk_whale_t *w) { return w->huge ? 0 : HK_WHALE_GUARD; }
 /* checked builds: make the last page of the mapping a guard (on = 1) or
  * ordinary memory again (on = 0, before a remap or an unmap) */
@@ -75,12 +75,9 @@ static void guard_set(hk_whale_t *w, int on) {
 
 /* the cache's fit test: a cached mapping of map_size bytes for need bytes */
 static int fits(size_t map_size, size_t need) {
-#ifdef HAKMEM_INJECT_WHALE_UNDERSIZE
-  /* INJECTED BUG: the lower bound written like the waste bound below */
-  return map_size >= need / 2 && map_size / 2 <= need;
-#else
-  return map_size >= need && map_size / 2 <= need;
-#endif
+  /* INJECTED BUG (WHALE_UNDERSIZE): the lower bound written like the waste
+   * bound */
+  return map_size >= (HK_INJECT(WHALE_UNDERSIZE) ? need / 2 : need) && map_size / 2 <= need;
 }
 
 static size_t user_off_for(size_t align) {
@@ -241,6 +238,43 @@ static void cache_put(hk_whale_t *w) {
   }
 }
 
+/* ---- checks (hardened and debug builds) -----------------------------------
+ * A small ring of recently freed large blocks: once unmapped, a block's
+ * chunks may hold a superslab, and a second free of it must still be
+ * reported as a double free, not as a pointer of the wrong shape. */
+#define WHALE_RING 64
+static _Atomic uintptr_t whale_freed[WHALE_RING];
+static _Atomic unsigned whale_freed_pos;
+
+void hk_whale_check(hk_whale_t *w, const void *p, int op) {
+  HK_CHECK(HARDEN, (const char *)p == (const char *)w + w->user_off,
+           op ? "invalid realloc (interior pointer of a large block)"
+              : "invalid free (interior pointer of a large block)", p, -1);
+  HK_CHECK(HARDEN, w->state == HK_WHALE_LIVE,
+           op ? "realloc of a freed block" : "double free", p, -1);
+}
+
+static void note_freed(const void *p) {
+  unsigned i = atomic_fetch_add_explicit(&whale_freed_pos, 1, memory_order_relaxed);
+  atomic_store_explicit(&whale_freed[i % WHALE_RING], (uintptr_t)p, memory_order_relaxed);
+}
+
+static void note_alloc(const void *p) {
+  for (unsigned i = 0; i < WHALE_RING; i++) {
+    uintptr_t expect = (uintptr_t)p;
+    atomic_compare_exchange_strong_explicit(&whale_freed[i], &expect, 0,
+                                            memory_order_relaxed, memory_order_relaxed);
+  }
+}
+
+int hk_whale_recently_freed(const void *p) {
+  if (!HK_ON(HARDEN)) return 0;
+  for (unsigned i = 0; i < WHALE_RING; i++)
+    if (atomic_load_explicit(&whale_freed[i], memory_order_relaxed) == (uintptr_t)p)
+      return 1;
+  return 0;
+}
+
 /* ---- allocation ---------------------------------------------------------- */
 HK_INLINE void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
   HK_ASSERT(w->seg.magic == HK_SEG_MAGIC && w->seg.kind == HK_SEG_WHALE &&
@@ -248,9 +282,7 @@ HK_INLINE void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
   w->user_off = user_off;
   w->usable = w->map_size - user_off - guard_of(w);
   w->state = HK_WHALE_LIVE;
-#if HAKMEM_CHECK_LEVEL > 0
-  hk_whale_note_alloc((char *)w + user_off);
-#endif
+  if (HK_ON(HARDEN)) note_alloc((char *)w + user_off);
   WCNT(h, allocs, 1);
   WCNT(h, bytes_in, w->usable);
   return (char *)w + user_off;
@@ -369,10 +401,10 @@ void *hk_whale_calloc(hk_heap_t *h, size_t size) {
 }
 
 void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
-#if HAKMEM_CHECK_LEVEL > 0
-  hk_whale_check(w, p, HK_OP_FREE); /* interior pointer, double free */
-  hk_whale_note_freed(p);
-#endif
+  if (HK_ON(HARDEN)) {
+    hk_whale_check(w, p, HK_OP_FREE); /* interior pointer, double free */
+    note_freed(p);
+  }
   HK_ASSERT(w->seg.magic == HK_SEG_MAGIC && w->seg.kind == HK_SEG_WHALE);
   w->state = 0;
   WCNT(h, frees, 1);

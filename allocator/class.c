@@ -1,5 +1,5 @@
-/* tiny.c - the class engine: every tiny (<= 1 KiB) and mid (<= 64 KiB)
- * class is served here from slabs (spans of 64 KiB units).
+/* class.c - the class engine: every class, tiny (<= 1 KiB), mid (<= 64 KiB)
+ * and L2.5 (<= 256 KiB), is served here from slabs (spans of 64 KiB units).
  *
  * Per thread and class, the heap keeps a list of slabs it owns with blocks
  * to hand out (h->avail[c]), the current slab the fast path pops from
@@ -7,7 +7,7 @@
  * slab of the last local free; tiny classes are also reached through the
  * direct table h->direct[]), and a list of parked slabs with none left
  * (h->full[c]).  The fast
- * paths (alloc.c) pop from the current slab's `free` list and push to the
+ * paths (alloc.h, free.c) pop from the current slab's `free` list and push to the
  * freed block's slab; this file is the slow path behind them.
  *
  * Refill order for class c: drain the remote queue of each listed slab,
@@ -44,7 +44,7 @@
  *     or none while it is being handed over;
  *   - only the owner touches free, used, carved, flags and the lists.
  */
-#include "internal.h"
+#include "harden.h"
 
 #include <errno.h>
 
@@ -125,32 +125,27 @@ static uint64_t mark_handed(uintptr_t lo, uintptr_t hi) {
 static hk_block_t *carve(hk_slab_t *s) {
   const hk_class_info_t *ci = &hk_class[s->cls];
   uint32_t stride = ci->stride, header = ci->header;
-#ifdef HAKMEM_INJECT_STRIDE_MISMATCH
-  stride = ci->usable; /* INJECTED BUG: the bare class size, not the stride */
-#endif
-#ifdef HAKMEM_INJECT_STALE_GEOMETRY
-  /* INJECTED BUG: a stale local copy of the geometry (the seed's: its 1 KiB
-   * class carved at a 2048 B stride) */
-  static const uint32_t stale_stride[HK_NCLASSES] = {[HK_TINY_CLASSES - 1] = 2048};
-  if (stale_stride[s->cls]) stride = stale_stride[s->cls];
-#endif
-#ifdef HAKMEM_INJECT_HEADERLESS_CONFUSION
-  header = 1; /* INJECTED BUG: the headerless class written as if headered */
-#endif
+  if (HK_INJECT(STRIDE_MISMATCH))
+    stride = ci->usable; /* INJECTED BUG: the bare class size, not the stride */
+  /* INJECTED BUG (STALE_GEOMETRY): a stale local copy of the geometry (the
+   * seed's: its 1 KiB class carved at a 2048 B stride) */
+  if (HK_INJECT(STALE_GEOMETRY) && s->cls == HK_TINY_CLASSES - 1) stride = 2048;
+  if (HK_INJECT(HEADERLESS_CONFUSION))
+    header = 1; /* INJECTED BUG: the headerless class written as if headered */
   uint32_t left = s->capacity - s->carved;
   uint32_t batch = (uint32_t)((size_t)hk_opt.carve * 1024u / stride);
   if (batch == 0) batch = 1;
   if (batch > left) batch = left;
   uintptr_t u = s->user0 + (uintptr_t)s->carved * stride;
-#if HAKMEM_CHECK_LEVEL > 0
-  /* the bound check: the batch's last block ends inside the span, within
-   * the slab's capacity */
-  uintptr_t span_end = (s->user0 & ~(HK_UNIT_SIZE - 1)) +
-                       ((uintptr_t)s->nunits << HK_UNIT_SHIFT);
-  uintptr_t last_end = u + (uintptr_t)batch * stride - ci->header;
-  if (s->carved + batch > s->capacity || last_end > span_end)
-    hk_fatal("carve beyond the slab's usable bytes", (void *)last_end, s->cls);
-#endif
+  if (HK_ON(HARDEN)) {
+    /* the bound check: the batch's last block ends inside the span, within
+     * the slab's capacity */
+    uintptr_t span_end = (s->user0 & ~(HK_UNIT_SIZE - 1)) +
+                         ((uintptr_t)s->nunits << HK_UNIT_SHIFT);
+    uintptr_t last_end = u + (uintptr_t)batch * stride - ci->header;
+    HK_CHECK(HARDEN, s->carved + batch <= s->capacity && last_end <= span_end,
+             "carve beyond the slab's usable bytes", (void *)last_end, s->cls);
+  }
   hk_block_t *first = (hk_block_t *)u;
   /* telemetry: pages of the batch handed out for the first time since the
    * superslab was mapped (a span carved again over released units finds
@@ -163,9 +158,7 @@ static hk_block_t *carve(hk_slab_t *s) {
   /* headers and links are written into no-access memory (track.h) */
   for (uint32_t i = 0; i < batch; i++, u += stride) {
     if (header) HK_TRACK_SET_U8((uint8_t *)u - 1, hdr);
-#if HAKMEM_CHECK_LEVEL >= 2
-    hk_debug_carve(s, (void *)u);
-#endif
+    if (HK_ON(DEBUG)) hk_debug_carve(s, (void *)u);
     HK_TRACK_SET_NEXT((hk_block_t *)u,
         HK_LINK_ENC(u, i + 1 < batch ? (hk_block_t *)(u + stride) : NULL));
   }
@@ -177,30 +170,27 @@ static hk_block_t *carve(hk_slab_t *s) {
 
 /* Move every remotely freed block onto s->free.  Clears HK_REMOTE_PARKED. */
 static void drain(hk_heap_t *h, hk_slab_t *s) {
-#ifdef HAKMEM_INJECT_MULTI_DRAINER
-  /* INJECTED BUG (with the second drainer in hk_free_remote): the queue is
-   * read here and emptied only after the walk below, not taken with one
-   * exchange, so two drainers can both take the same nodes */
-  uintptr_t v = atomic_load_explicit(&s->remote, memory_order_acquire);
-#else
-  uintptr_t v = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
-#endif
+  /* INJECTED BUG (MULTI_DRAINER, with the second drainer in
+   * hk_free_remote): the queue is read here and emptied only after the
+   * walk below, not taken with one exchange, so two drainers can both take
+   * the same nodes */
+  uintptr_t v = HK_INJECT(MULTI_DRAINER)
+                    ? atomic_load_explicit(&s->remote, memory_order_acquire)
+                    : atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
   hk_block_t *b = HK_REMOTE_HEAD(v);
-#ifdef HAKMEM_INJECT_MULTI_DRAINER
-  if (b == NULL) atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
-#endif
+  if (HK_INJECT(MULTI_DRAINER) && b == NULL)
+    atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
   if (b == NULL) return;
   const uint32_t count = HK_REMOTE_COUNT(v);
-#ifdef HAKMEM_INJECT_REMOTE_DROP
-  { /* INJECTED BUG: the queue's head taken for a sentinel and skipped */
+  if (HK_INJECT(REMOTE_DROP)) {
+    /* INJECTED BUG: the queue's head taken for a sentinel and skipped */
     hk_block_t *second = HK_LINK_DEC(&b->next, HK_TRACK_NEXT(b));
     if (second != NULL) b = second;
   }
-#endif
   HK_TRACK_ACQUIRE(&s->remote);
   uint32_t n = 1;
   hk_block_t *tail = b;
-#if HAKMEM_CHECK_LEVEL > 0
+#if HK_ON(HARDEN)
   /* validate every node: a block of this slab, handed out (state bit set,
    * cleared here: the owner's half of a remote free).  The geometry is
    * read once (the state stores could alias it for all the compiler
@@ -213,7 +203,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   if (!hk_is_block_off((uintptr_t)b - user0, magic, carved))
     hk_fatal("corrupt remote-queue node", b, s->cls);
   for (;;) {
-#if HK_HARDEN_STATE
+#if HK_ON(STATE)
     /* a node seen twice (a block pushed twice) finds its bit clear */
     if (!hk_state_flip_of(s, tail)) hk_fatal("double free", tail, s->cls);
     if (aligned)
@@ -235,11 +225,9 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   if (s->free != NULL)
     while (HK_TRACK_NEXT(tail) != NULL) tail = HK_TRACK_NEXT(tail);
 #endif
-#ifdef HAKMEM_INJECT_MULTI_DRAINER
-  atomic_store_explicit(&s->remote, 0, memory_order_release);
-#endif
+  if (HK_INJECT(MULTI_DRAINER)) atomic_store_explicit(&s->remote, 0, memory_order_release);
   HK_ASSERT(n <= hk_slab_used(s));
-  if (s->free != NULL || HK_HARDEN_LINKS)
+  if (s->free != NULL || HK_ON(LINKS))
     HK_TRACK_SET_NEXT(tail, HK_LINK_ENC(&tail->next, s->free));
   s->free = b;
   s->used -= n;
@@ -348,13 +336,6 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
 }
 
 void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
-  if (h == &hk_heap_empty) {
-    h = hk_heap_get();
-    if (h == NULL) {
-      errno = ENOMEM;
-      return NULL;
-    }
-  }
   hk_slab_t *s = h->cur[c];
   if (s->free == NULL) {
     s = refill(h, c);
@@ -367,11 +348,9 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
   }
   hk_block_t *b = s->free;
   s->free = hk_pop_next(s, b);
-#ifdef HAKMEM_INJECT_COUNTER_UNDERFLOW
-  /* INJECTED BUG: the block handed out by the refill path is not counted */
-  if (0)
-#endif
-  s->used++;
+  /* INJECTED BUG (COUNTER_UNDERFLOW): the block handed out by the refill
+   * path is not counted */
+  if (!HK_INJECT(COUNTER_UNDERFLOW)) s->used++;
   s->allocs++;
   return b;
 }
@@ -414,12 +393,11 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   if ((old & HK_REMOTE_PARKED) && owner != NULL)
     atomic_fetch_or_explicit(&owner->remote_hint, (uint64_t)1 << c,
                              memory_order_release);
-#ifdef HAKMEM_INJECT_MULTI_DRAINER
-  /* INJECTED BUG: "help" the owner by draining the queue here: a second
-   * consumer of an MPSC queue, racing the owner on s->free and s->used */
-  else if (owner != NULL)
+  /* INJECTED BUG (MULTI_DRAINER): "help" the owner by draining the queue
+   * here: a second consumer of an MPSC queue, racing the owner on s->free
+   * and s->used */
+  else if (HK_INJECT(MULTI_DRAINER) && owner != NULL)
     drain(NULL, s);
-#endif
   hk_heap_t *me = hk_tl_heap;
   if (me != &hk_heap_empty)
     HK_CNT_ADD(me->cnt[c].remote_frees, 1);
@@ -478,15 +456,6 @@ void hk_heap_abandon(hk_heap_t *h) {
     }
   }
   hk_heap_reset(h);
-}
-
-void hk_heap_reset(hk_heap_t *h) {
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    hk_set_cur(h, c, &hk_slab_empty);
-    h->avail[c] = NULL;
-    h->full[c] = NULL;
-  }
-  atomic_store_explicit(&h->remote_hint, 0, memory_order_relaxed);
 }
 
 /* Release abandoned slabs whose blocks have all been freed. */

@@ -1,0 +1,272 @@
+/* harden.h - the hot half of the hardened checks, inline: per-block state
+ * bits, encoded free-list links, the pop sanitizer and the fast free
+ * check.  The cold half (classification of a bad pointer, the reports) is
+ * harden.c.  Each check is behind its HK_ON switch (config.h): in release
+ * every macro and inline here is the identity or empty, so the release
+ * fast paths compile exactly as without them.
+ *
+ * Per-block state: hk_ss_t.state has one bit per 16-byte granule of the
+ * superslab.  The bit of a block's start granule is 1 while the block is
+ * handed out.  For a block handed out at an aligned interior pointer q
+ * (slabs flagged HK_SLAB_ALIGNED), the bit of q's granule is also set: it
+ * marks q as the legitimate pointer of that block, so free(q) maps to the
+ * block start while any other interior pointer is rejected.  Only the
+ * slab's owner writes these bits (alloc, local free, drain); a remote free
+ * only reads its block's bit, and the owner clears it when it drains.
+ * The fast paths read and write the bitmap a 64-bit word at a time (bit g
+ * of the superslab is bit g % 64 of word g / 64, the same bit as byte
+ * g / 8, bit g % 8, on little-endian x86-64), the slow paths a byte.
+ *
+ * Free-list and remote-queue links are stored encoded (safe-linking with
+ * a key):
+ *     stored = next ^ (address of the link) ^ hk_link_secret
+ * so the same pointer stores differently at every link, and NULL never
+ * stores as 0 (the secret is odd, link addresses even).  Every link popped
+ * from a free list is checked: inside the slab's carved range and on a
+ * stride boundary; every remote-queue node is checked at the drain.
+ */
+#ifndef HAKMEM_HARDEN_H
+#define HAKMEM_HARDEN_H
+
+#include "internal.h"
+
+/* ---- links ---------------------------------------------------------------- */
+#if HK_ON(LINKS)
+/* per process, set first thing in hk_init; hidden, so read PC-relative */
+extern uintptr_t hk_link_secret __attribute__((visibility("hidden")));
+#define HK_LINK_KEY(at) ((uintptr_t)(at) ^ hk_link_secret)
+#define HK_LINK_ENC(at, v) ((hk_block_t *)((uintptr_t)(v) ^ HK_LINK_KEY(at)))
+#else
+#define HK_LINK_ENC(at, v) ((hk_block_t *)(v))
+#endif
+#define HK_LINK_DEC(at, v) HK_LINK_ENC(at, v)
+
+HK_INLINE uint8_t *hk_state_at(const void *p, uint8_t *mask) {
+  hk_ss_t *ss = hk_chunk_base(p);
+  uintptr_t g = ((uintptr_t)p & (HK_SS_SIZE - 1)) >> 4;
+  *mask = (uint8_t)(1u << (g & 7));
+  return &ss->state[g >> 3];
+}
+HK_INLINE int hk_state_get(const void *p) {
+  uint8_t m;
+  uint8_t *b = hk_state_at(p, &m);
+  return (__atomic_load_n(b, __ATOMIC_RELAXED) & m) != 0;
+}
+/* owner only (the byte is shared with neighbours of the same slab) */
+HK_INLINE void hk_state_put(const void *p, int on) {
+  uint8_t m;
+  uint8_t *b = hk_state_at(p, &m);
+  uint8_t v = __atomic_load_n(b, __ATOMIC_RELAXED);
+  __atomic_store_n(b, (uint8_t)(on ? v | m : v & ~m), __ATOMIC_RELAXED);
+}
+/* The 64-bit bitmap word holding p's bit, and the bit's index in it
+ * (shift counts are taken mod 64, so p >> 4 needs no mask). */
+typedef uint64_t __attribute__((may_alias)) hk_state_word_t;
+_Static_assert(offsetof(hk_ss_t, state) % 8 == 0, "state words are aligned");
+/* Byte offset of p's word in its superslab's bitmap. */
+#define HK_STATE_OFF(p) (((uintptr_t)(p) >> 7) & (HK_STATE_BYTES - 8))
+/* The same word from p's slab descriptor (any slab of p's superslab): one
+ * load and one shift instead of masking the superslab base. */
+HK_INLINE hk_state_word_t *hk_state_word_of(const hk_slab_t *s, const void *p) {
+  return (hk_state_word_t *)s->state_bias + ((uintptr_t)p >> 10);
+}
+HK_INLINE uintptr_t hk_state_bias(const hk_ss_t *ss) {
+  return (uintptr_t)ss->state - ((uintptr_t)ss >> 10) * sizeof(hk_state_word_t);
+}
+/* Flip the bit of p in the word *v; returns the bit's old value.  On
+ * x86-64 one BTC, whose carry is the old bit (its register form takes the
+ * bit index mod 64, so p >> 4 needs no mask). */
+HK_INLINE int hk_state_flip(uint64_t *v, const void *p) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  int was;
+  __asm__("btcq %2, %0" : "+r"(*v), "=@ccc"(was) : "r"((uintptr_t)p >> 4));
+  return was;
+#else
+  uint64_t m = (uint64_t)1 << (((uintptr_t)p >> 4) & 63);
+  *v ^= m;
+  return !(*v & m);
+#endif
+}
+/* Flip b's bit in its word (found from s, hk_state_word_of) and store it;
+ * returns the old bit.  On x86-64 the load and the store share one
+ * addressing mode (base + index * 8): no LEA for a pointer to the word. */
+HK_INLINE int hk_state_flip_of(const hk_slab_t *s, const void *b) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  uint64_t v;
+  int was;
+  __asm__ volatile("movq (%[w],%[i],8), %[v]\n\t"
+                   "btcq %[g], %[v]\n\t"
+                   "movq %[v], (%[w],%[i],8)"
+                   : [v] "=&r"(v), "=@ccc"(was)
+                   : [w] "r"(s->state_bias), [i] "r"((uintptr_t)b >> 10),
+                     [g] "r"((uintptr_t)b >> 4)
+                   : "memory");
+  return was;
+#else
+  hk_state_word_t *w = hk_state_word_of(s, b);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  int was = hk_state_flip(&v, b);
+  __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  return was;
+#endif
+}
+/* The free path's form: p's word at superslab base ssb, offset o (the
+ * base the slab lookup computed anyway); load and flip into *v, returning
+ * the old bit, and store *v later, once the other checks passed. */
+HK_INLINE int hk_state_load_flip(uintptr_t ssb, uintptr_t o, const void *p, uint64_t *v) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  int was;
+  __asm__ volatile("movq %c[d](%[b],%[o]), %[v]\n\t"
+                   "btcq %[g], %[v]"
+                   : [v] "=&r"(*v), "=@ccc"(was)
+                   : [b] "r"(ssb), [o] "r"(o), [g] "r"((uintptr_t)p >> 4),
+                     [d] "i"(offsetof(hk_ss_t, state))
+                   : "memory");
+  return was;
+#else
+  *v = __atomic_load_n((hk_state_word_t *)(ssb + offsetof(hk_ss_t, state) + o), __ATOMIC_RELAXED);
+  return hk_state_flip(v, p);
+#endif
+}
+HK_INLINE void hk_state_store(uintptr_t ssb, uintptr_t o, uint64_t v) {
+#if defined(__x86_64__)
+  __asm__ volatile("movq %[v], %c[d](%[b],%[o])"
+                   :
+                   : [v] "r"(v), [b] "r"(ssb), [o] "r"(o), [d] "i"(offsetof(hk_ss_t, state))
+                   : "memory");
+#else
+  __atomic_store_n((hk_state_word_t *)(ssb + offsetof(hk_ss_t, state) + o), v, __ATOMIC_RELAXED);
+#endif
+}
+/* x is the start of a carved block of s (offset < carved * stride, and a
+ * multiple of the stride: Lemire's divisibility test, one multiply). */
+HK_INLINE int hk_is_block(const hk_slab_t *s, const void *x) {
+  uintptr_t off = (uintptr_t)x - s->user0;
+  return off < (uintptr_t)s->carved * s->stride &&
+         (uint64_t)off * s->stride_magic <= s->stride_magic - 1;
+}
+/* The same test with one 64x64->128 multiply, one compare and no load of
+ * the stride: with M = stride_magic = ceil(2^64 / stride), the high half
+ * of off * M is off / stride and the low half is below M exactly when the
+ * stride divides off (both exact for off < 2^32; a larger off has a high
+ * half >= 2^32 / stride > carved, since a span is at most 2 MiB); the two
+ * tests fold into one compare (HK_LINK_FOLD, below). */
+#define HK_LINK_FOLD HK_SS_SHIFT
+HK_INLINE int hk_is_block_off(uintptr_t off, uint64_t magic, uint32_t carved) {
+  unsigned __int128 t = (unsigned __int128)off * magic;
+  return ((uint64_t)(t >> 64) | ((uint64_t)t >> HK_LINK_FOLD)) < carved;
+}
+HK_INLINE int hk_is_block_fast(const hk_slab_t *s, const void *x) {
+  return hk_is_block_off((uintptr_t)x - s->user0, s->stride_magic, s->carved);
+}
+/* The one-compare form (high | low >> 21) < carved: on the grid, the low
+ * half of t is index * (stride * M - 2^64) < carved * stride <= 2^21 (a
+ * span fits in a superslab); off it (off < 2^32, Lemire), at least
+ * M >= 2^64 / the largest stride, whose shift by 21 exceeds any carved
+ * count; off >= 2^32 gives a high half above carved. */
+_Static_assert(((UINT64_C(1) << (64 - HK_LINK_FOLD)) / HK_CLASS_MAX) > HK_SS_SIZE / HK_ALIGN,
+               "a block off the grid folds to more than any carved count");
+HK_INLINE uint64_t hk_stride_magic(uint32_t stride) {
+  return UINT64_C(0xFFFFFFFFFFFFFFFF) / stride + 1;
+}
+
+/* Cold: classify a pointer that failed a fast check and abort, or (slow
+ * paths) validate p for `op` and return its block start.  op: 0 free,
+ * 1 realloc.  own: the caller owns s (clears the state bits). */
+hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own);
+/* hk_harden_fault never returns either, but is not declared noreturn (and
+ * callers learn nothing of it, HK_NOIPA): the fast free path then reaches
+ * it with a jump in tail position, and needs no stack frame for a call. */
+HK_NOIPA __attribute__((cold)) void hk_harden_fault(hk_slab_t *s, const void *p);
+/* Cold: the pop of b from s failed a check: a corrupt link (reported
+ * first) or b marked allocated (a double push).  Aborts. */
+__attribute__((noreturn, cold)) void hk_pop_fault(const hk_slab_t *s, const hk_block_t *b);
+
+/* Next node of free list s after b (decoded, and sanitized when checked);
+ * marks b handed out.  The end of the list (NULL) fails the range test
+ * and is told apart from a corrupt link only then. */
+HK_INLINE hk_block_t *hk_pop_next(const hk_slab_t *s, hk_block_t *b) {
+#if HK_ON(LINKS)
+  /* The key is computed apart (opaque), so the chain of dependent loads
+   * through the list pays one XOR per link; n is opaque, so that its NULL
+   * test below tests n rather than the raw link against the key. */
+  uintptr_t key = HK_LINK_KEY(&b->next);
+  HK_OPAQUE(key);
+  hk_block_t *n = (hk_block_t *)((uintptr_t)HK_TRACK_NEXT(b) ^ key);
+  HK_OPAQUE(n);
+  /* the common case falls through (one compare, HK_LINK_FOLD) */
+  if (HK_UNLIKELY(!hk_is_block_fast(s, n)) && n != NULL) goto fault;
+#else
+  hk_block_t *n = HK_TRACK_NEXT(b);
+#endif
+#if HK_ON(STATE)
+  /* the store may precede the test: a set bit aborts, and hk_pop_fault
+   * reads no state bit */
+  if (HK_UNLIKELY(hk_state_flip_of(s, b))) goto fault; /* was set: allocated */
+#endif
+  (void)s;
+  return n;
+#if HK_ON(LINKS) || HK_ON(STATE)
+fault: /* one call site: the prologue it needs stays off the fast path */
+  hk_pop_fault(s, b);
+#endif
+}
+
+/* Fast-path free check (owner; flags 0 or HK_SLAB_MID, so no aligned
+ * blocks): block start, header, state.
+ * do_free (alloc.c) has already sent unaligned pointers and pointers
+ * above the 47-bit address space to the slow path (HK_FREE_MISFIT). */
+#define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_ON(PTR) ? HK_ALIGN - 1 : 0))
+/* p's header byte is not its class's: (byte ^ hdr) & hdr_mask, where both
+ * are 0 for headerless classes.  No branch on "headered": random sizes
+ * mispredicted one (about one free in seven is of a headerless class in
+ * random_mixed and larson).  A headerless class reads p's own first byte
+ * (hdr_at 1) and ignores it: the free writes that line anyway, while the
+ * byte before p would be the previous block's last, a line the free does
+ * not need (larson: 0.14 more D1 misses per op).  p must be a block start
+ * (p - 1 then lies in the same superslab). */
+HK_INLINE int hk_hdr_bad(const hk_slab_t *s, const void *p) {
+  return ((HK_TRACK_GET_U8((const uint8_t *)p - 1 + s->hdr_at) ^ s->hdr) & s->hdr_mask) != 0;
+}
+/* p is a live block start of s: carved, on the grid, its header intact,
+ * its state bit set (read only).  The common case of hk_harden_block,
+ * inline for the remote free (free_slab_slow). */
+HK_INLINE int hk_live_block(const hk_slab_t *s, const void *p) {
+  if (!hk_is_block_fast(s, p) || hk_hdr_bad(s, p)) return 0;
+#if HK_ON(STATE)
+  return (int)((*hk_state_word_of(s, p) >> (((uintptr_t)p >> 4) & 63)) & 1);
+#else
+  return 1;
+#endif
+}
+/* Returns 0 after reporting (the caller returns at once: the report is its
+ * tail call), 1 when p may be freed. */
+HK_INLINE int hk_free_check(hk_slab_t *s, void *p) {
+#if HK_ON(STATE)
+  /* A set bit at a 16-aligned p proves p is a live block start (no
+   * HK_SLAB_ALIGNED: no aligned pointers in this slab, and bits are only ever set at block
+   * starts; a span's bits, [span start, user0) included, are cleared when
+   * it is made), so neither the grid nor the range is tested here, and the
+   * header byte at p - 1 is read only once p is known to be a block start
+   * (p may be a superslab's first byte).  Any other p finds its bit clear
+   * and hk_harden_fault tells which fault it is. */
+  uintptr_t ssb = (uintptr_t)hk_chunk_base(p); /* the slab lookup's base */
+  uintptr_t o = HK_STATE_OFF(p);
+  uint64_t v;
+  if (HK_UNLIKELY(!hk_state_load_flip(ssb, o, p, &v)) || /* was clear: not handed out */
+      (HK_ON(PTR) && HK_UNLIKELY(hk_hdr_bad(s, p)))) {
+    hk_harden_fault(s, p);
+    return 0;
+  }
+  hk_state_store(ssb, o, v); /* after the checks: hk_harden_fault reads the bit */
+#elif HK_ON(PTR)
+  if (HK_UNLIKELY(!hk_is_block(s, p)) || HK_UNLIKELY(hk_hdr_bad(s, p))) {
+    hk_harden_fault(s, p);
+    return 0;
+  }
+#endif
+  (void)s, (void)p;
+  return 1;
+}
+
+#endif /* HAKMEM_HARDEN_H */
