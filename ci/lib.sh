@@ -59,6 +59,26 @@ hk_check_labels() {
   fi
 }
 
+# hk_layers <preset>: ci/layers on build/<preset> (no link-level cycle among
+# the allocator's objects; the layer order docs/architecture.md states); one
+# row either way, a failed one counted.
+hk_layers() {
+  local p=$1 log="$HK_LOGS/$1.layers.log" rc=0 what against
+  hk_banner "layers $p: ci/layers build/$p"
+  "$HK_ROOT/ci/layers" "$HK_ROOT/build/$p" >"$log" 2>&1 || rc=$?
+  cat "$log"
+  what=$(sed -n 's/^layers build\/[^:]*: \(FAILED, \)\{0,1\}//p' "$log")
+  against=$(grep -c '^  against the documented order: ' "$log" || true)
+  if grep -q '^  documented order: holds' "$log"; then what+="; documented order holds"; fi
+  ((against == 0)) || what+="; $against against the documented order"
+  if ((rc == 0)); then
+    hk_row "layers $p: $what"
+  else
+    hk_row "layers $p: FAILED (${what:-ci/layers exit $rc}; build/ci-logs/$p.layers.log)" 1
+  fi
+  return $((rc != 0))
+}
+
 # hk_count <label> <preset>...: how many tests carry <label> in these trees.
 hk_count() {
   local label=$1 n=0 p; shift
