@@ -214,7 +214,7 @@ fault: /* one call site: the prologue it needs stays off the fast path */
 
 /* Fast-path free check (owner; flags 0 or HK_SLAB_MID, so no aligned
  * blocks): block start, header, state.
- * do_free (alloc.c) has already sent unaligned pointers and pointers
+ * do_free (free.c) has already sent unaligned pointers and pointers
  * above the 47-bit address space to the slow path (HK_FREE_MISFIT). */
 #define HK_FREE_MISFIT (~(((uintptr_t)1 << 47) - 1) | (HK_ON(PTR) ? HK_ALIGN - 1 : 0))
 /* p's header byte is not its class's: (byte ^ hdr) & hdr_mask, where both

@@ -2,7 +2,7 @@
  * function: malloc_usable_size (a non-const pointer in glibc's prototype)
  * and mallinfo2.  The others (malloc, free, calloc, realloc, reallocarray,
  * the memalign family, malloc_trim) are aliases defined at the end of
- * alloc.c, which is compiled with HAKMEM_LIBC_NAMES for libhakmem.so and
+ * alloc.c and free.c, compiled with HAKMEM_LIBC_NAMES for libhakmem.so and
  * libhakmem.a (allocator/CMakeLists.txt).  Linked into those two libraries,
  * never into hakmem_core, so sanitizer builds keep their own malloc.
  *

@@ -114,7 +114,7 @@ struct hk_ss {
   uint32_t *dbg_req;        /* debug builds: request end per granule       */
   /* bit p: page p of the superslab has been handed out (carved) since the
    * superslab was mapped, so it is resident: telemetry of fresh pages
-   * (carve, tiny.c); set with atomic OR, units of several owners share a
+   * (carve, class.c); set with atomic OR, units of several owners share a
    * word; never cleared while the mapping lives */
   _Atomic uint64_t handed[HK_SS_SIZE / HK_PAGE / 64];
   hk_slab_t slab[HK_UNITS]; /* one descriptor per 64 KiB unit              */

@@ -19,7 +19,7 @@ endfunction()
 hakmem_choice(HAKMEM_VARIANT release
   "Allocator variant: release (no checks), hardened (cheap production checks), debug (every check, fill patterns, heap walk)"
   release hardened debug)
-# check level: release=0, hardened=1, debug=2 (allocator/check.h).
+# check level: release=0, hardened=1, debug=2 (allocator/config.h).
 set(_hakmem_level_release 0)
 set(_hakmem_level_hardened 1)
 set(_hakmem_level_debug 2)

@@ -42,7 +42,7 @@ int    hak_malloc_trim(size_t pad);
 /* ---- introspection ------------------------------------------------------- */
 /* "release", "debug" or "hardened". */
 const char *hak_variant(void);
-/* 0 = release, 1 = hardened, 2 = debug (see allocator/check.h). */
+/* 0 = release, 1 = hardened, 2 = debug (see allocator/config.h). */
 int hak_check_level(void);
 /* Name of the compiled-in bug (HAKMEM_INJECT), or "" for none. */
 const char *hak_injected_bug(void);
