@@ -200,25 +200,23 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   const uint64_t magic = s->stride_magic;
   const uint32_t carved = s->carved, stride = s->stride;
   const int aligned = (hk_slab_flags(s) & HK_SLAB_ALIGNED) != 0;
-  if (!hk_is_block_off((uintptr_t)b - user0, magic, carved))
-    hk_fatal("corrupt remote-queue node", b, s->cls);
+  HK_CHECK(HARDEN, hk_is_block_off((uintptr_t)b - user0, magic, carved),
+           "corrupt remote-queue node", b, s->cls);
   for (;;) {
-#if HK_ON(STATE)
     /* a node seen twice (a block pushed twice) finds its bit clear */
-    if (!hk_state_flip_of(s, tail)) hk_fatal("double free", tail, s->cls);
-    if (aligned)
+    HK_CHECK(STATE, hk_state_flip_of(s, tail), "double free", tail, s->cls);
+    if (HK_ON(STATE) && aligned)
       for (uint32_t g = 16; g < stride; g += 16) hk_state_put((char *)tail + g, 0);
-#endif
-    if (n > hk_slab_used(s)) hk_fatal("corrupt remote-queue node", tail, s->cls);
+    HK_CHECK(HARDEN, n <= hk_slab_used(s), "corrupt remote-queue node", tail, s->cls);
     hk_block_t *next = HK_LINK_DEC(&tail->next, HK_TRACK_NEXT(tail));
     if (next == NULL) break;
-    if (!hk_is_block_off((uintptr_t)next - user0, magic, carved))
-      hk_fatal("corrupt remote-queue node", tail, s->cls);
+    HK_CHECK(HARDEN, hk_is_block_off((uintptr_t)next - user0, magic, carved),
+             "corrupt remote-queue node", tail, s->cls);
     tail = next;
     n++;
   }
   (void)aligned, (void)stride;
-  if (n != count) hk_fatal("corrupt remote-queue node", b, s->cls);
+  HK_CHECK(HARDEN, n == count, "corrupt remote-queue node", b, s->cls);
 #else
   /* the list ends in NULL: onto an empty free list it goes as it is */
   n = count;

@@ -82,7 +82,7 @@ void hk_debug_alloc(void *p, size_t n) {
   if (n > u) n = u;
   if (!HK_TRACK_ACTIVE) {
     size_t bad = first_not(b, sizeof(hk_block_t), u, HK_FILL_FREE);
-    if (bad < u) hk_fatal(fmt2("write after free at offset ", bad, NULL, 0, NULL), p, s->cls);
+    HK_CHECK(DEBUG, bad >= u, fmt2("write after free at offset ", bad, NULL, 0, NULL), p, s->cls);
     memset(b, HK_FILL_ALLOC, n);
     memset(b + n, HK_FILL_PAD, u - n);
   }
@@ -108,11 +108,10 @@ void hk_debug_free(const hk_slab_t *s, void *p) {
   uint32_t *r = req_slot(p);
   /* a block already freed (its remote free not drained yet, so its state
    * bit is still set): the request slot says so at once */
-  if (r && *r == HK_REQ_FREED) hk_fatal("double free", p, s->cls);
+  HK_CHECK(DEBUG, !r || *r != HK_REQ_FREED, "double free", p, s->cls);
   if (r && *r < u && !HK_TRACK_ACTIVE) {
     size_t bad = first_not(b, *r, u, HK_FILL_PAD);
-    if (bad < u)
-      hk_fatal(fmt2("heap overflow at offset ", bad, " (requested ", *r, ")"), p, s->cls);
+    HK_CHECK(DEBUG, bad >= u, fmt2("heap overflow at offset ", bad, " (requested ", *r, ")"), p, s->cls);
   }
   if (!HK_TRACK_ACTIVE) memset(b + sizeof(hk_block_t), HK_FILL_FREE, u - sizeof(hk_block_t));
   if (r) *r = HK_REQ_FREED;
@@ -128,7 +127,7 @@ void hk_debug_op(int op, const void *p, size_t n) {
     if (k % (unsigned long)hk_opt.check_every == 0) {
       const void *at;
       int cls;
-      if (hk_check_heap_first(&at, &cls) > 0) hk_fatal("heap check failed", at, cls);
+      HK_CHECK(DEBUG, hk_check_heap_first(&at, &cls) <= 0, "heap check failed", at, cls);
     }
   }
 }
