@@ -5,11 +5,13 @@
  *
  * Cache: a list of freed mappings sorted by size, capped by
  * HAKMEM_WHALE_CACHE_MB and HAKMEM_WHALE_CACHE_COUNT.  A request takes the
- * smallest cached mapping that fits (best fit); one more than twice the
- * request first gives its tail back (mremap shrinks it in place), and when
- * none fits the largest one grows by mremap, keeping its resident pages, so
- * a cached mapping is almost always reused.  Inserting beyond the caps
- * evicts the largest entries (munmap).  HAKMEM_WHALE_RELEASE chooses what
+ * smallest cached mapping that holds it (best fit) and splits the whole
+ * chunks beyond it off as a cached mapping of its own; when none holds it
+ * the largest one grows by mremap, keeping its resident pages.  A mapping
+ * put in the cache is merged with the cached mappings contiguous with it
+ * (the pieces of a split, or neighbouring mappings), so the pages a program
+ * freed serve its next requests of any size without being faulted in
+ * again.  Inserting beyond the caps evicts the largest entries (munmap).  HAKMEM_WHALE_RELEASE chooses what
  * happens to a cached mapping's pages: kept resident (0), MADV_DONTNEED (1:
  * RSS drops and the pages read back as zero) or MADV_FREE (2: the kernel
  * takes them only under memory pressure).  In front of the shared cache each
@@ -32,6 +34,9 @@
  *     an overrun faults at its first byte; not for hugetlb mappings, whose
  *     pages cannot be split), release builds have no guard (0);
  *   - state is HK_WHALE_LIVE exactly while the block is handed out;
+ *   - split and merge happen only to free mappings off every thread's
+ *     slot: a split's pieces, or a cached list entry and the mapping being
+ *     cached (found on the list, never by reading memory next to a block);
  *   - cached_bytes/cached_count describe exactly the list, under whale_lock.
  */
 #include "internal.h"
@@ -73,11 +78,11 @@ static void guard_set(hk_whale_t *w, int on) {
   if (guard_of(w)) hk_os_protect((char *)w + w->map_size - HK_PAGE, HK_PAGE, !on);
 }
 
-/* the cache's fit test: a cached mapping of map_size bytes for need bytes */
+/* the cache's fit test: a cached mapping of map_size bytes holds need
+ * bytes (whatever it has beyond them is split off: trim_excess) */
 static int fits(size_t map_size, size_t need) {
-  /* INJECTED BUG (WHALE_UNDERSIZE): the lower bound written like the waste
-   * bound */
-  return map_size >= (HK_INJECT(WHALE_UNDERSIZE) ? need / 2 : need) && map_size / 2 <= need;
+  /* INJECTED BUG (WHALE_UNDERSIZE): half the request taken for enough */
+  return map_size >= (HK_INJECT(WHALE_UNDERSIZE) ? need / 2 : need);
 }
 
 static size_t user_off_for(size_t align) {
@@ -136,6 +141,90 @@ static hk_whale_t *cache_take(size_t need) {
   return last;
 }
 
+/* ---- splitting and merging free mappings ---------------------------------
+ * A free mapping serves any request it can hold: the whole chunks beyond
+ * the request are split off as a free mapping of their own (its pages as
+ * they were, resident or released), and a mapping put in the cache is
+ * merged with the cached mappings contiguous with it, so that the pieces of
+ * a split become one again.  No system call, but for the checked builds'
+ * guard page, which moves to the new end. */
+/* Free mapping w keeps its first `keep` bytes (a multiple of HK_SS_SIZE,
+ * below map_size); the rest becomes a free mapping of its own, returned. */
+static hk_whale_t *split(hk_whale_t *w, size_t keep) {
+  size_t old = w->map_size;
+  hk_whale_t *t = (hk_whale_t *)((char *)w + keep);
+  TRACK_UNDER_WHALE_LOCK(HK_TRACK_UNMAP(w, old));
+  HK_TRACK_UNDEFINED(t, sizeof *t); /* the header goes where user bytes were */
+  t->seg = w->seg;
+  t->huge = 0;
+  t->reused = w->reused;
+  t->released = w->released;
+  t->state = 0;
+  t->map_size = old - keep;
+  t->user_off = t->usable = 0;
+  t->next = t->prev = NULL;
+  hk_registry_set(t, t->map_size, HK_CHUNK_WHALE);
+  w->map_size = keep;
+  guard_set(w, 1); /* t keeps the old guard, at its own end */
+  HK_TRACK_NOACCESS((char *)t + sizeof *t, t->map_size - sizeof *t);
+  TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(w, keep); HK_TRACK_SEGMENT(t, t->map_size));
+  return t;
+}
+
+/* Free mapping b, which starts where a ends, joins a; whale_lock held. */
+static void join_locked(hk_whale_t *a, hk_whale_t *b) {
+  if (HK_TRACK_ASAN) {
+    HK_TRACK_UNMAP(a, a->map_size);
+    HK_TRACK_UNMAP(b, b->map_size);
+  }
+  guard_set(a, 0); /* a's last page is ordinary memory again */
+  hk_registry_set(b, b->map_size, HK_CHUNK_TAIL);
+  if (a->released && b->released && hk_opt.whale_release == 1) {
+    /* a released mapping is zero but for its first page (cache_put):
+     * b's, now inside a, must read zero too */
+    HK_TRACK_UNDEFINED(b, HK_PAGE);
+    memset(b, 0, HK_PAGE);
+  }
+  a->map_size += b->map_size;
+  a->reused |= b->reused;
+  a->released &= b->released; /* released (zero) only if both were */
+  if (HK_TRACK_ASAN) HK_TRACK_SEGMENT(a, a->map_size);
+}
+
+/* Merge free mapping w (not on the list) with the cached mappings that
+ * are contiguous with it; returns the merged mapping (not on the list).
+ * Only list entries are looked at, never memory next to w, which may be
+ * a live block being moved or unmapped by another thread.  whale_lock
+ * held. */
+static hk_whale_t *merge_locked(hk_whale_t *w) {
+  if (w->huge) return w;
+  for (hk_whale_t *e = cache; e != NULL;) {
+    hk_whale_t *next = e->next;
+    if (!e->huge && ((char *)e + e->map_size == (char *)w ||
+                     (char *)w + w->map_size == (char *)e)) {
+      cache_unlink(e);
+      if ((char *)e < (char *)w) {
+        join_locked(e, w);
+        w = e;
+      } else {
+        join_locked(w, e);
+      }
+      next = cache; /* the merged mapping may meet another one */
+    }
+    e = next;
+  }
+  return w;
+}
+
+static void cache_put(hk_whale_t *w);
+
+/* w (free, off every list) is about to serve need bytes: the whole chunks
+ * beyond them go to the cache. */
+static void trim_excess(hk_whale_t *w, size_t need) {
+  size_t keep = (need + HK_SS_SIZE - 1) & ~(HK_SS_SIZE - 1);
+  if (!w->huge && w->map_size >= keep + HK_SS_SIZE) cache_put(split(w, keep));
+}
+
 /* Remap w to new_size bytes (a page multiple): in place, or when growing
  * and the address space after it is taken, by moving its pages to a fresh
  * 2 MiB-aligned reservation (no copy).  Returns the header (moved or not),
@@ -181,11 +270,14 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   return nw;
 }
 
-/* Fit a cached mapping to need bytes: a much larger one gives its tail
- * back, a smaller one grows (its resident pages are kept).  NULL when the
+/* Fit a cached mapping to need bytes: a larger one splits its excess off,
+ * a smaller one grows (its resident pages are kept).  NULL when the
  * mapping cannot be fitted (it is then unmapped). */
 static hk_whale_t *fit(hk_whale_t *w, size_t need) {
-  if (fits(w->map_size, need)) return w;
+  if (fits(w->map_size, need)) {
+    trim_excess(w, need);
+    return w;
+  }
   hk_whale_t *nw = remap_to(w, need);
   if (nw == NULL) {
     atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
@@ -202,7 +294,7 @@ static void cache_put(hk_whale_t *w) {
     unmap_whale(w);
     return;
   }
-  if (hk_opt.whale_release && !w->huge) {
+  if (hk_opt.whale_release && !w->huge && !w->released) {
     /* every page but the header's, which must keep its contents */
     hk_os_advise((char *)w + HK_PAGE, w->map_size - HK_PAGE,
                  hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
@@ -210,6 +302,7 @@ static void cache_put(hk_whale_t *w) {
   }
   hk_whale_t *evict = NULL;
   pthread_mutex_lock(&whale_lock);
+  w = merge_locked(w);
   hk_whale_t **at = &cache, *prev = NULL;
   while (*at != NULL && (*at)->map_size < w->map_size) {
     prev = *at;
