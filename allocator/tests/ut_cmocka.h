@@ -1,4 +1,4 @@
-/* ut_cmocka.h - shared main() helper for the cmocka programs in verify/unit.
+/* ut_cmocka.h - shared main() helper for the cmocka programs in allocator/tests.
  *
  * CTest runs each test function as its own test: the program gets the
  * function's name (or a glob such as "test_calloc_*") as argv[1].

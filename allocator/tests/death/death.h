@@ -1,8 +1,8 @@
-/* death.h - the harness of the death tests (verify/unit/death/dt_*.c).
+/* death.h - the harness of the death tests (allocator/tests/death/dt_*.c).
  *
  * Each dt_<name>.c is one misuse (or one positive control) in one small
  * program.  It defines, before including this header:
- *   DT_MIN_LEVEL  lowest HAKMEM_CHECK_LEVEL that detects the misuse
+ *   DT_MIN_LEVEL  lowest check level (hak_check_level()) that detects the misuse
  *                 (1 hardened, 2 debug, 3 = never: a positive control);
  *   DT_BELOW      what builds below DT_MIN_LEVEL do: DT_SURVIVE (the
  *                 documented behaviour is "no detection": the program must

@@ -1,4 +1,4 @@
-/* hk_stress.c - random-operation stress checker for hakmem (verify/unit).
+/* hk_stress.c - random-operation stress checker for hakmem (allocator/tests).
  *
  * Runs N random operations over the whole hak_* API (malloc, calloc, realloc,
  * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc,

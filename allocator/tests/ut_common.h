@@ -1,4 +1,4 @@
-/* ut_common.h - shared helpers for the allocator's own unit tests (verify/unit).
+/* ut_common.h - shared helpers for the allocator's own unit tests (allocator/tests).
  *
  * Fill/check patterns derived from a block id, alignment and overlap helpers,
  * stats shortcuts and the list of "interesting" request sizes (every class

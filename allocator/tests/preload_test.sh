@@ -1,7 +1,7 @@
 #!/bin/sh
 # preload_test.sh - run real programs with and without
 # LD_PRELOAD=libhakmem.so and compare their output byte for byte
-# (stdout, stderr and exit status).  Driven by CTest (verify/unit/CMakeLists.txt),
+# (stdout, stderr and exit status).  Driven by CTest (allocator/tests/CMakeLists.txt),
 # one case per test; usable by hand:
 #   sh preload_test.sh build/release/lib/libhakmem.so python|cc|git|sort|sed_awk|ls|early|verbose|stats
 # Exit 0 = same output, 1 = difference (diff shown), 77 = skipped (tool missing).

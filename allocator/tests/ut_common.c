@@ -1,4 +1,4 @@
-/* ut_common.c - shared helpers for verify/unit (see ut_common.h). */
+/* ut_common.c - shared helpers for allocator/tests (see ut_common.h). */
 #include "ut_common.h"
 
 #include <stdio.h>
