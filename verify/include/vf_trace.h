@@ -13,6 +13,10 @@
  * The parser takes a buffer and a length, never reads outside it, never
  * allocates more than O(len), and reports the first error with its byte or
  * line offset.
+ *
+ * The operations themselves and the binary record encoder are one layer
+ * below, in vf_trace_enc.h (vf_trace_enc.c): the parser and writers here
+ * use them, they use nothing of this file.
  */
 #ifndef VF_TRACE_H
 #define VF_TRACE_H
@@ -21,47 +25,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vf_trace_enc.h" /* the ops, vf_op_t and the binary record encoder */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define VF_TRACE_VERSION 1
-#define VF_TRACE_MAX_THREADS 64
-#define VF_TRACE_MAX_SLOT ((1u << 20) - 1)
-
-typedef enum vf_opcode {
-  VF_OP_MALLOC = 1,         /* slot = malloc(size)                    */
-  VF_OP_CALLOC = 2,         /* slot = calloc(aux, size)   aux = nmemb */
-  VF_OP_REALLOC = 3,        /* slot = realloc(slot, size)             */
-  VF_OP_FREE = 4,           /* free(slot)                             */
-  VF_OP_POSIX_MEMALIGN = 5, /* posix_memalign(&slot, aux, size)       */
-  VF_OP_ALIGNED_ALLOC = 6,  /* slot = aligned_alloc(aux, size)        */
-  VF_OP_MEMALIGN = 7,       /* slot = memalign(aux, size)             */
-  VF_OP_USABLE_SIZE = 8,    /* malloc_usable_size(slot)               */
-  VF_OP_SWITCH = 9,         /* hand the token to thread `tid`         */
-  VF_OP_MAX_ = 9,           /* last ordinary op                       */
-  /* misuse (the allocator is expected to reject or die, see docs); the
-   * oracle skips these unless vf_oracle_opts_t.allow_misuse is set */
-  VF_OP_DOUBLE_FREE = 10,   /* free(slot); free(slot)                 */
-  VF_OP_INTERIOR_FREE = 11, /* free(slot + size)     size = offset    */
-  VF_OP_FOREIGN_FREE = 12,  /* free(a pointer no allocator made)      */
-  VF_OP_OVERFLOW = 13,      /* write `size` bytes past slot's usable end */
-  VF_OP_MISUSE_MAX_ = 13,   /* last misuse op                         */
-  VF_OP_THREAD_EXIT = 14,   /* thread `tid` exits (a later op for `tid`
-                               runs on a new thread)                  */
-  VF_OP_LAST_ = 14          /* last opcode of all                     */
-} vf_opcode_t;
-
-#define VF_OP_IS_MISUSE(c) ((c) >= VF_OP_DOUBLE_FREE && (c) <= VF_OP_OVERFLOW)
-
-typedef struct vf_op {
-  uint8_t code;  /* vf_opcode_t */
-  uint8_t tid;   /* thread that runs the op (for SWITCH: the new thread) */
-  uint16_t pad_;
-  uint32_t slot;
-  uint64_t size; /* bytes (calloc: element size) */
-  uint64_t aux;  /* calloc: nmemb; memalign family: alignment; else 0 */
-} vf_op_t;
 
 typedef struct vf_trace {
   vf_op_t *ops;
@@ -81,12 +49,6 @@ void vf_trace_refresh(vf_trace_t *t);
 
 /* Name of an opcode ("malloc", ...), or NULL. */
 const char *vf_op_name(unsigned code);
-/* 1 when the op names a slot (all but switch and thread exit). */
-static inline int vf_op_has_slot(unsigned code) {
-  return code != VF_OP_SWITCH && code != VF_OP_THREAD_EXIT;
-}
-/* Numbers an op carries after its slot: 0, 1 (size) or 2 (aux, size). */
-int vf_op_nargs(unsigned code);
 /* 1 when `op` is structurally valid (code, tid, slot ranges). */
 int vf_op_valid(const vf_op_t *op);
 
@@ -103,15 +65,6 @@ int vf_trace_parse_reuse(const void *buf, size_t len, vf_trace_t *t, char *err,
                          size_t errlen);
 /* Read a whole file ("-" = stdin) and parse it. */
 int vf_trace_load(const char *path, vf_trace_t *out, char *err, size_t errlen);
-
-/* Binary encoding helpers (also used by the LD_PRELOAD recorder). */
-#define VF_TRACE_MAGIC "HKTR"
-#define VF_TRACE_HEADER_LEN 8
-#define VF_TRACE_MAX_RECORD 32 /* upper bound of one encoded record */
-/* Write the 8-byte file header into hdr. */
-void vf_trace_header(unsigned char hdr[VF_TRACE_HEADER_LEN]);
-/* Encode one op into buf (>= VF_TRACE_MAX_RECORD bytes); returns length. */
-size_t vf_trace_encode_op(const vf_op_t *op, unsigned char *buf);
 
 /* Write the whole trace.  Returns 0, or -1 on I/O error. */
 int vf_trace_write(const vf_trace_t *t, FILE *f, vf_trace_fmt_t fmt);

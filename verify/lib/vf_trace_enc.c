@@ -1,13 +1,15 @@
-/* vf_trace_enc.c - binary trace encoder: file header and one record.
+/* vf_trace_enc.c - binary trace encoder: file header and one record, and
+ * how many numbers each op carries (vf_trace_enc.h).
  *
  * Kept apart from the parser so the LD_PRELOAD recorder can link it alone:
- * it never allocates and calls nothing but memcpy.  A record is the opcode
+ * it never allocates, calls nothing but memcpy and includes nothing of the
+ * parser's (vf_trace.h); the parser and writers (vf_trace.c) call it.  A record is the opcode
  * byte, uvarint tid, then (not for switch) uvarint slot and the op's
  * numbers in C argument order; see docs/trace-format.md.
  */
 #include <string.h>
 
-#include "vf_trace.h"
+#include "vf_trace_enc.h"
 
 int vf_op_nargs(unsigned code) {
   switch (code) {
