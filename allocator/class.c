@@ -246,7 +246,10 @@ static int park(hk_heap_t *h, hk_slab_t *s) {
   return 1;
 }
 
-void hk_span_release(hk_slab_t *s) {
+/* An empty, unpinned span leaves its heap: unowned, its class's span
+ * count down, its allocation count kept for the stats, and its units back
+ * to the superslab (hk_span_free). */
+static void span_release(hk_slab_t *s) {
   HK_ASSERT(s->used == 0 && s->pin == 0);
   hk_slab_set_owner(s, NULL, memory_order_relaxed);
   atomic_fetch_sub_explicit(&hk_class_spans[s->cls], 1, memory_order_relaxed);
@@ -276,7 +279,7 @@ static void collect_hinted(hk_heap_t *h) {
         continue;
       full_remove(h, s);
       drain(h, s);
-      if (hk_slab_used(s) == 0 && other_empty(h, s)) hk_span_release(s);
+      if (hk_slab_used(s) == 0 && other_empty(h, s)) span_release(s);
       else avail_push_front(h, s);
     }
   }
@@ -369,7 +372,7 @@ void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
   }
   if (hk_slab_used(s) == 0 && other_empty(h, s)) {
     avail_remove(h, s);
-    hk_span_release(s);
+    span_release(s);
     return;
   }
   if (c >= HK_MID_FIRST) hk_set_cur(h, c, s);
@@ -409,9 +412,10 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
 HK_NO_TSAN uint32_t hk_slab_live(const hk_slab_t *s) {
   /* Plain (volatile) reads on purpose: the owner writes these fields with
    * plain stores, and TSan instruments atomic loads even in HK_NO_TSAN
-   * functions (FINDINGS F10); a snapshot may be stale by contract.  The
-   * owner may pin or unpin between the two reads (used and pin change
-   * together in set_pin), so a stale pair must not wrap below 0. */
+   * functions (allocator/tests/FINDINGS.md F10); a snapshot may be stale
+   * by contract.  The owner may pin or unpin between the two reads (used
+   * and pin change together in set_pin), so a stale pair must not wrap
+   * below 0. */
   uint32_t used = *(const volatile uint32_t *)&s->used;
   uint32_t pin = *(const volatile uint32_t *)&s->pin;
   used = used > pin ? used - pin : 0;
@@ -427,7 +431,7 @@ static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
   hk_slab_set_flags(s, hk_slab_flags(s) & ~HK_SLAB_PARKED);
   drain(h, s);
   if (s->used == 0) {
-    hk_span_release(s);
+    span_release(s);
     return;
   }
   hk_slab_set_owner(s, NULL, memory_order_release);
@@ -471,7 +475,7 @@ size_t hk_abandoned_trim(void) {
       if (s->next) s->next->prev = s->prev;
       s->next = s->prev = NULL;
       released += (size_t)s->nunits << HK_UNIT_SHIFT;
-      hk_span_release(s);
+      span_release(s);
     }
   }
   pthread_mutex_unlock(&hk_abandoned_lock);

@@ -1,4 +1,4 @@
-/* debug.c - the debug variant's checks (HAKMEM_CHECK_LEVEL 2), on top of
+/* debug.c - the debug variant's checks (check level 2: HK_ON(DEBUG)), on top of
  * the hardened ones: fill patterns with byte-exact reports, the ring of
  * recent operations, and HAKMEM_CHECK_EVERY=N heap walks.
  *

@@ -42,7 +42,7 @@ void hk_fresh_pages(unsigned bucket, uint64_t pages) {
 pthread_mutex_t hk_meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *meta_cur, *meta_end;
 
-void *hk_meta_alloc(size_t size) {
+static void *meta_alloc(size_t size) {
   size = (size + 63) & ~(size_t)63;
   pthread_mutex_lock(&hk_meta_lock);
   if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < size) {
@@ -77,7 +77,7 @@ hk_heap_t *hk_heap_new(void) {
   if (h != NULL) heaps_free = h->next_free;
   pthread_mutex_unlock(&hk_heaps_lock);
   if (h == NULL) {
-    h = hk_meta_alloc(sizeof(hk_heap_t));
+    h = meta_alloc(sizeof(hk_heap_t));
     if (h == NULL) return NULL;
     hk_heap_reset(h);
     pthread_mutex_lock(&hk_heaps_lock);

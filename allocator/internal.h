@@ -84,7 +84,6 @@ void *hk_os_remap(void *p, size_t old_size, size_t new_size, void *fixed);
 uint64_t hk_os_zero_lazy(void *p, size_t n);
 /* Guard pages (checked builds): rw 0 = PROT_NONE, 1 = read/write again. */
 int   hk_os_protect(void *p, size_t size, int rw);
-uint64_t hk_os_protect_calls(void);
 /* Fill the OS-layer fields of a stats snapshot (syscall counts and
  * cycles, mapped bytes, policy counters). */
 void  hk_os_stats(hak_stats_t *out);
@@ -167,7 +166,6 @@ extern hk_heap_t *hk_heaps_all;
 extern uint64_t hk_threads_started, hk_threads_exited;
 extern hk_counters_t hk_orphan_cnt[HK_NCLASSES]; /* remote frees by heapless threads */
 extern _Atomic uint64_t hk_orphan_fresh[HK_BUCKETS];
-void *hk_meta_alloc(size_t size);         /* zeroed, never freed            */
 extern pthread_mutex_t hk_meta_lock;
 hk_heap_t *hk_heap_new(void);             /* recycled or made; alive; NULL on ENOMEM */
 void hk_heap_recycle(hk_heap_t *h);       /* its slabs gone: onto the recycle list */

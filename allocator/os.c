@@ -270,13 +270,10 @@ void hk_fault_counts(uint64_t faults[HK_BUCKETS]) {
 }
 
 /* Guard pages (checked builds): make [p, p+size) inaccessible (rw == 0) or
- * readable and writable again (rw == 1).  Counted in mprotect_calls. */
-static _Atomic uint64_t mprotect_calls;
+ * readable and writable again (rw == 1). */
 int hk_os_protect(void *p, size_t size, int rw) {
   int saved = errno;
   int rc = mprotect(p, size, rw ? PROT_READ | PROT_WRITE : PROT_NONE);
   errno = saved;
-  atomic_fetch_add_explicit(&mprotect_calls, 1, memory_order_relaxed);
   return rc;
 }
-uint64_t hk_os_protect_calls(void) { return atomic_load(&mprotect_calls); }
