@@ -33,22 +33,32 @@ HAKMEM = {  # label -> (build preset, variant the library must report)
 }
 WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
              "mid_large_mt", "rss_tiny", "whale", "realloc_grow",
-             "json", "mir", "vm", "frag"]
+             "json", "mir", "vm", "frag",
+             "prodcons", "churn", "false_sharing", "lifetimes"]
 # --smoke: every program (larson in both modes) briefly, to check it runs and
 # prints a well-formed line.
 SMOKE = ["random_mixed:--ops=20000", "tiny_hot:--ops=20000",
-         "tiny_hot_held:--ops=20000", "larson:--ops=20000 --round=1000",
-         "larson:--mode=pc --ops=20000", "mid_large_mt:--ops=20000",
+         "tiny_hot_held:--ops=20000",
+         "larson:--ops=20000 --round=1000 --ms=0",
+         "larson:--mode=pc --ops=20000 --ms=0",
+         "larson:--ops=20000 --round=1000 --ms=0 --sized=1",
+         "mid_large_mt:--ops=20000",
          "rss_tiny:--count=1000", "whale:--ops=20 --pages=1",
          "realloc_grow:--ops=20000",
          "json:--iters=5", "mir:--iters=2", "vm:--iters=2",
-         "frag:--rounds=2 --count=2000"]
+         "frag:--rounds=2 --count=2000",
+         "prodcons:--ops=20000 --ms=0", "prodcons:--threads=1 --ops=2000 --ms=0",
+         "churn:--gens=3 --ms=0", "false_sharing:--ops=1000 --ms=0",
+         "false_sharing:--mode=passive --ops=1000 --ms=0",
+         "lifetimes:--ops=20000 --ms=0"]
 # What bench/run runs without workload arguments: every program with its
 # defaults, plus the variants worth a line of their own.
 DEFAULT_WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
                      "larson:--mode=pc", "mid_large_mt", "rss_tiny", "whale",
                      "whale:--pages=1", "realloc_grow", "json", "mir", "vm",
-                     "frag"]
+                     "frag", "prodcons", "prodcons:--batch=1", "churn",
+                     "false_sharing", "false_sharing:--mode=passive",
+                     "larson:--sized=1", "lifetimes"]
 DEFAULT_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 FIELDS = ["bench", "allocator", "variant", "path", "ops", "secs",
           "ops_per_sec", "ns_per_op", "minflt", "rss_delta_kb",
@@ -216,6 +226,49 @@ def column(rows, key):
     return out
 
 
+
+
+# A row whose runs spread wider than this around their median (either way)
+# is not ranked: its ratio to the baseline would not decide anything.
+SPREAD_LIMIT = 0.10
+
+
+def spread(s):
+    """The larger relative distance of min or max from the median."""
+    if not s.get("med"):
+        return 0.0
+    return max(s["max"] / s["med"] - 1.0, 1.0 - s["min"] / s["med"])
+
+
+def pick_baseline(stats, given=None):
+    """The given label if it has data, else the fastest median among the
+    rows within SPREAD_LIMIT (the fastest of all when none is)."""
+    have = [l for l in stats if stats[l].get("med") is not None]
+    if given in have:
+        return given
+    steady = [l for l in have if spread(stats[l]) <= SPREAD_LIMIT]
+    return min(steady or have, key=lambda l: stats[l]["med"])
+
+
+def rank_flag(s, base, is_base):
+    """(ratio text, flag text) of a row against the baseline row: wide
+    spreads are said instead of ranked; else 'noise' when the min-max
+    ranges overlap, 'clear' when they do not."""
+    ratio = fnum(s["med"] / base["med"]) if base["med"] else "-"
+    sp, bsp = spread(s), spread(base)
+    if s["n"] < 2:
+        return ratio, "baseline (single run)" if is_base else "single run"
+    if sp > SPREAD_LIMIT:
+        return "-", "spread ±%.0f%%: not ranked" % (100 * sp)
+    if is_base:
+        return ratio, "baseline (±%.0f%%)" % (100 * sp)
+    if s["n"] < 2 or base["n"] < 2:
+        return ratio, "single run"
+    if bsp > SPREAD_LIMIT:
+        return "-", "baseline spread ±%.0f%%: not ranked" % (100 * bsp)
+    if s["min"] <= base["max"] and base["min"] <= s["max"]:
+        return ratio, "noise (ranges overlap, ±%.0f%%)" % (100 * sp)
+    return ratio, "clear (±%.0f%%)" % (100 * sp)
 
 
 def add_common_args(ap):
