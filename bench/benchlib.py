@@ -259,16 +259,22 @@ def rank_flag(s, base, is_base):
     if s["n"] < 2:
         return ratio, "baseline (single run)" if is_base else "single run"
     if sp > SPREAD_LIMIT:
-        return "-", "spread ±%.0f%%: not ranked" % (100 * sp)
+        return "-", "spread ±%s%%: not ranked" % pct(sp)
     if is_base:
-        return ratio, "baseline (±%.0f%%)" % (100 * sp)
+        return ratio, "baseline (±%s%%)" % pct(sp)
     if s["n"] < 2 or base["n"] < 2:
         return ratio, "single run"
     if bsp > SPREAD_LIMIT:
-        return "-", "baseline spread ±%.0f%%: not ranked" % (100 * bsp)
+        return "-", "baseline spread ±%s%%: not ranked" % pct(bsp)
     if s["min"] <= base["max"] and base["min"] <= s["max"]:
-        return ratio, "noise (ranges overlap, ±%.0f%%)" % (100 * sp)
-    return ratio, "clear (±%.0f%%)" % (100 * sp)
+        return ratio, "noise (ranges overlap, ±%s%%)" % pct(sp)
+    return ratio, "clear (±%s%%)" % pct(sp)
+
+
+def pct(frac):
+    """A spread as percent text: one decimal below 20%, so a row just over
+    the limit does not read as 10%."""
+    return "%.1f" % (100 * frac) if frac < 0.2 else "%.0f" % (100 * frac)
 
 
 def add_common_args(ap):
