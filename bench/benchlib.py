@@ -48,7 +48,8 @@ SMOKE = ["random_mixed:--ops=20000", "tiny_hot:--ops=20000",
          "json:--iters=5", "mir:--iters=2", "vm:--iters=2",
          "frag:--rounds=2 --count=2000",
          "prodcons:--ops=20000 --ms=0", "prodcons:--threads=1 --ops=2000 --ms=0",
-         "churn:--gens=3 --ms=0", "false_sharing:--ops=1000 --ms=0",
+         "churn:--gens=3 --ms=0", "churn:--gens=2 --ms=0 --log=1 --max=64K",
+         "false_sharing:--ops=1000 --ms=0",
          "false_sharing:--mode=passive --ops=1000 --ms=0",
          "lifetimes:--ops=20000 --ms=0"]
 # What bench/run runs without workload arguments: every program with its
@@ -57,6 +58,7 @@ DEFAULT_WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
                      "larson:--mode=pc", "mid_large_mt", "rss_tiny", "whale",
                      "whale:--pages=1", "realloc_grow", "json", "mir", "vm",
                      "frag", "prodcons", "prodcons:--batch=1", "churn",
+                     "churn:--log=1 --max=256K",
                      "false_sharing", "false_sharing:--mode=passive",
                      "larson:--sized=1", "lifetimes"]
 DEFAULT_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]

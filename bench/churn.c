@@ -14,9 +14,14 @@
  * of blocks whose owner is gone, and the flush of a dying thread's caches;
  * a new thread may reuse what the dead ones left.
  *
+ * Sizes: uniform in [min, max], or with --log=1 log-uniform (a power of
+ * two drawn uniformly between min and max, then a size uniform below the
+ * next one, clipped to max: as many requests of 16-32 B as of 16-32 KiB,
+ * the mstress kind's spread of small, mid-size and large blocks).
+ *
  * One op is one malloc or one free (the end-of-life frees included).
  * Generations run until --ms milliseconds have passed (at least
- * --gens generations).  Reported: threads (started in all), ops.
+ * --gens generations).  Reported: gens (generations run), ops.
  *
  * Invariants: the per-thread tables and the shared cells come from mmap;
  * a thread's table is empty again when it exits; blocks left in the shared
@@ -31,11 +36,23 @@
 typedef struct {
   bench_run *b;
   unsigned threads;
-  uint64_t life, slots, min, max, share, shared, seed, gen;
+  uint64_t life, slots, min, max, share, shared, seed, gen, log;
   void ***table;             /* one table of `slots` blocks per thread */
   _Atomic(void *) *cell;     /* the shared cells */
   _Atomic uint64_t ops;
 } churn_t;
+
+/* A request size: uniform, or log-uniform with C->log. */
+static size_t draw_size(const churn_t *C, bench_rng *rng)
+{
+  if (!C->log)
+    return bench_rng_range(rng, C->min, C->max);
+  unsigned lo = 63 - (unsigned)__builtin_clzll(C->min);
+  unsigned hi = 63 - (unsigned)__builtin_clzll(C->max);
+  unsigned k = lo + bench_rng_below(rng, hi - lo + 1);
+  size_t base = (size_t)1 << k, size = base + bench_rng_below(rng, (uint32_t)base);
+  return size < C->min ? C->min : size > C->max ? C->max : size;
+}
 
 static void churn_thread(unsigned idx, void *arg)
 {
@@ -48,7 +65,7 @@ static void churn_thread(unsigned idx, void *arg)
     uint32_t k = bench_rng_below(&rng, (uint32_t)C->slots);
     unsigned char *p = t[k];
     if (!p) {
-      size_t size = bench_rng_range(&rng, C->min, C->max);
+      size_t size = draw_size(C, &rng);
       p = bench_malloc(size);
       bench_touch(p, size, (uint8_t)i);
       t[k] = p;
@@ -81,12 +98,14 @@ int main(int argc, char **argv)
 {
   uint64_t threads = 2, life = 2000, slots = 256, min = 16, max = 1040;
   uint64_t share = 25, shared = 1024, gens = 1, ms = 1000, seed = 42;
+  uint64_t log = 0;
   const bench_opt opts[] = {
       {"threads", BOPT_U64, &threads, "threads per generation"},
       {"life", BOPT_U64, &life, "ops in one thread's life"},
       {"slots", BOPT_U64, &slots, "blocks a thread keeps (its table)"},
       {"min", BOPT_SIZE, &min, "smallest request, bytes"},
       {"max", BOPT_SIZE, &max, "largest request, bytes"},
+      {"log", BOPT_U64, &log, "1 = sizes log-uniform in [min, max]"},
       {"share", BOPT_U64, &share,
        "percent of frees swapped through the shared cells"},
       {"shared", BOPT_U64, &shared, "shared cells"},
@@ -102,13 +121,13 @@ int main(int argc, char **argv)
   if (threads < 1 || threads > 256 || life < 1 || slots < 1 ||
       slots > 0xffffffffu || min < 1 || max < min ||
       max - min >= 0xffffffffu || share > 100 || shared < 1 ||
-      shared > 0xffffffffu || gens < 1) {
+      shared > 0xffffffffu || gens < 1 || max >= (1ull << 31)) {
     fprintf(stderr, "churn: bad parameters (see --help)\n");
     return 2;
   }
   churn_t C = {.threads = (unsigned)threads, .life = life, .slots = slots,
                .min = min, .max = max, .share = share, .shared = shared,
-               .seed = seed};
+               .seed = seed, .log = log};
   C.table = bench_harness_alloc(threads * sizeof *C.table);
   for (unsigned i = 0; i < threads; i++)
     C.table[i] = bench_harness_alloc(slots * sizeof(void *));
@@ -132,6 +151,7 @@ int main(int argc, char **argv)
   bench_param(&b, "gens", "%llu", (unsigned long long)C.gen);
   bench_param(&b, "life", "%llu", (unsigned long long)life);
   bench_param(&b, "slots", "%llu", (unsigned long long)slots);
+  bench_param(&b, "log", "%llu", (unsigned long long)log);
   bench_param(&b, "share", "%llu", (unsigned long long)share);
   bench_param(&b, "min", "%llu", (unsigned long long)min);
   bench_param(&b, "max", "%llu", (unsigned long long)max);
