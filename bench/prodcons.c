@@ -17,7 +17,14 @@
  * --ms milliseconds or more after the clock started; the consumers stop
  * when they have freed every block made.  ns_per_op is wall time per op
  * over all threads (the inverse of throughput); cpu_ns_per_op includes
- * the time a thread spins or yields on a full or empty ring.
+ * the time a thread spins on a full or empty ring.
+ *
+ * Waiting: a thread facing a full (producer) or empty (consumer) ring spins
+ * --spin times, then sleeps on a futex until the other side moves (as
+ * xmalloc-test's threads block on a condition variable).  Spinning with
+ * sched_yield instead made the run bimodal on a loaded 2-core machine: when
+ * both threads shared one core, the yielding one often kept it, and a run
+ * took 10-30 times longer for every allocator.
  *
  * Invariants: the harness's rings come from mmap (never the allocator);
  * each ring has exactly one writer of tail (the producer) and one of head
@@ -25,16 +32,26 @@
  */
 #include "common.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* One side of a ring: a position only its thread advances, a futex word
+ * that moves with it, and whether the other thread sleeps on that word. */
+typedef struct {
+  _Alignas(64) _Atomic uint64_t pos;
+  _Atomic uint32_t seq;     /* bumped after pos moves */
+  _Atomic uint32_t waiter;  /* the other side sleeps on seq */
+} side_t;
 
 typedef struct {
-  _Alignas(64) _Atomic uint64_t tail;  /* batches published (producer) */
-  _Alignas(64) _Atomic uint64_t head;  /* batches freed (consumer) */
+  side_t tail;                         /* batches published (producer) */
+  side_t head;                         /* batches freed (consumer) */
   _Atomic uint64_t freed;              /* blocks freed (consumer) */
   _Alignas(64) _Atomic uint64_t made;  /* blocks made, valid once done */
   _Atomic int done;                    /* the producer has stopped */
@@ -44,14 +61,54 @@ typedef struct {
 typedef struct {
   bench_run *b;
   unsigned pairs;
-  uint64_t chunk, min, max, seed, batch, nb, ms;
+  uint64_t chunk, min, max, seed, batch, nb, ms, spin;
   pair_t *pair;
 } pc_t;
 
-static void backoff(unsigned *spin)
+/* Moves this side to pos and wakes the other thread if it sleeps on it
+ * (sequentially consistent: either the sleeper sees the new seq or this
+ * thread sees the waiter flag). */
+static void advance(side_t *me, uint64_t pos)
 {
-  if (++*spin > 64)
-    sched_yield();
+  atomic_store(&me->pos, pos);
+  atomic_fetch_add(&me->seq, 1);
+  if (atomic_load(&me->waiter)) {
+    atomic_store(&me->waiter, 0);
+    syscall(SYS_futex, &me->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  }
+}
+
+/* Waits until ready(other side's pos) holds: spins, then sleeps. */
+static uint64_t await(const pc_t *P, side_t *other, uint64_t mine,
+                      int (*ready)(const pc_t *, uint64_t, uint64_t),
+                      const _Atomic int *done)
+{
+  for (uint64_t i = 0;; i++) {
+    uint64_t pos = atomic_load_explicit(&other->pos, memory_order_acquire);
+    if (ready(P, pos, mine) || (done && atomic_load(done)))
+      return pos;
+    if (i < P->spin)
+      continue;
+    uint32_t seq = atomic_load(&other->seq);
+    atomic_store(&other->waiter, 1);
+    pos = atomic_load(&other->pos);
+    if (ready(P, pos, mine) || (done && atomic_load(done)))
+      return pos;
+    syscall(SYS_futex, &other->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+  }
+}
+
+/* The producer at tail may publish when the consumer's head leaves room. */
+static int has_room(const pc_t *P, uint64_t head, uint64_t tail)
+{
+  return tail - head < P->nb;
+}
+
+/* The consumer at head has work when the producer's tail is past it. */
+static int has_work(const pc_t *P, uint64_t tail, uint64_t head)
+{
+  (void)P;
+  return tail > head;
 }
 
 static void produce(pc_t *P, pair_t *q, unsigned idx)
@@ -61,10 +118,7 @@ static void produce(pc_t *P, pair_t *q, unsigned idx)
   uint64_t made = 0, tail = 0;
   do {
     for (uint64_t c = 0; c < P->chunk; c += P->batch) {
-      unsigned spin = 0;
-      while (tail - atomic_load_explicit(&q->head, memory_order_acquire) >=
-             P->nb)
-        backoff(&spin);
+      await(P, &q->head, tail, has_room, NULL);
       void **out = q->slot + (tail % P->nb) * P->batch;
       for (uint64_t j = 0; j < P->batch; j++) {
         size_t size = bench_rng_range(&rng, P->min, P->max);
@@ -73,28 +127,25 @@ static void produce(pc_t *P, pair_t *q, unsigned idx)
         BENCH_ESCAPE(p);
         out[j] = p;
       }
-      atomic_store_explicit(&q->tail, ++tail, memory_order_release);
+      advance(&q->tail, ++tail);
       made += P->batch;
     }
   } while (bench_more(P->b, P->ms));
   atomic_store_explicit(&q->made, made, memory_order_relaxed);
-  atomic_store_explicit(&q->done, 1, memory_order_release);
+  atomic_store(&q->done, 1);
+  advance(&q->tail, tail); /* wakes a consumer asleep on an empty ring */
 }
 
 static void consume(pc_t *P, pair_t *q)
 {
   uint64_t head = 0, acc = 0;
-  unsigned spin = 0;
   for (;;) {
-    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
-    if (head == tail) {
-      if (atomic_load_explicit(&q->done, memory_order_acquire) &&
-          atomic_load_explicit(&q->tail, memory_order_acquire) == head)
+    uint64_t tail = await(P, &q->tail, head, has_work, &q->done);
+    if (tail == head) { /* done: the producer's last tail is final */
+      if (atomic_load(&q->tail.pos) == head)
         break;
-      backoff(&spin);
       continue;
     }
-    spin = 0;
     for (; head < tail; head++) {
       void **in = q->slot + (head % P->nb) * P->batch;
       for (uint64_t j = 0; j < P->batch; j++) {
@@ -102,7 +153,7 @@ static void consume(pc_t *P, pair_t *q)
         acc += p[0];
         free(p);
       }
-      atomic_store_explicit(&q->head, head + 1, memory_order_release);
+      advance(&q->head, head + 1);
     }
   }
   atomic_store_explicit(&q->freed, head * P->batch, memory_order_relaxed);
@@ -154,7 +205,7 @@ static void pc_thread(unsigned idx, void *arg)
 int main(int argc, char **argv)
 {
   uint64_t threads = 2, ops = 1000000, min = 16, max = 128, batch = 64;
-  uint64_t inflight = 4096, seed = 42, ms = 1000;
+  uint64_t inflight = 4096, seed = 42, ms = 1000, spin = 4096;
   const bench_opt opts[] = {
       {"threads", BOPT_U64, &threads,
        "threads: producer/consumer pairs (1: one thread frees its own)"},
@@ -166,6 +217,8 @@ int main(int argc, char **argv)
       {"batch", BOPT_U64, &batch, "blocks handed over at once"},
       {"inflight", BOPT_U64, &inflight,
        "blocks the ring of one pair holds (rounded down to whole batches)"},
+      {"spin", BOPT_U64, &spin,
+       "polls of a full or empty ring before sleeping on it"},
       {"seed", BOPT_U64, &seed, "PRNG seed (producer i uses seed+i)"},
       {NULL, 0, NULL, NULL}};
   bench_parse(argc, argv, "prodcons",
@@ -181,7 +234,7 @@ int main(int argc, char **argv)
   unsigned pairs = (unsigned)threads / 2;
   uint64_t per = ops / (pairs ? pairs : 1);
   pc_t P = {.pairs = pairs, .min = min, .max = max, .seed = seed,
-            .batch = batch, .nb = inflight / batch, .ms = ms,
+            .batch = batch, .nb = inflight / batch, .ms = ms, .spin = spin,
             .chunk = per > batch ? per - per % batch : batch};
   unsigned n = pairs ? pairs : 1;
   P.pair = bench_harness_alloc(n * sizeof *P.pair);
