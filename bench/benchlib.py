@@ -33,22 +33,34 @@ HAKMEM = {  # label -> (build preset, variant the library must report)
 }
 WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
              "mid_large_mt", "rss_tiny", "whale", "realloc_grow",
-             "json", "mir", "vm", "frag"]
+             "json", "mir", "vm", "frag",
+             "prodcons", "churn", "false_sharing", "lifetimes"]
 # --smoke: every program (larson in both modes) briefly, to check it runs and
 # prints a well-formed line.
 SMOKE = ["random_mixed:--ops=20000", "tiny_hot:--ops=20000",
-         "tiny_hot_held:--ops=20000", "larson:--ops=20000 --round=1000",
-         "larson:--mode=pc --ops=20000", "mid_large_mt:--ops=20000",
+         "tiny_hot_held:--ops=20000",
+         "larson:--ops=20000 --round=1000 --ms=0",
+         "larson:--mode=pc --ops=20000 --ms=0",
+         "larson:--ops=20000 --round=1000 --ms=0 --sized=1",
+         "mid_large_mt:--ops=20000",
          "rss_tiny:--count=1000", "whale:--ops=20 --pages=1",
          "realloc_grow:--ops=20000",
          "json:--iters=5", "mir:--iters=2", "vm:--iters=2",
-         "frag:--rounds=2 --count=2000"]
+         "frag:--rounds=2 --count=2000",
+         "prodcons:--ops=20000 --ms=0", "prodcons:--threads=1 --ops=2000 --ms=0",
+         "churn:--gens=3 --ms=0", "churn:--gens=2 --ms=0 --log=1 --max=64K",
+         "false_sharing:--ops=1000 --ms=0",
+         "false_sharing:--mode=passive --ops=1000 --ms=0",
+         "lifetimes:--ops=20000 --ms=0"]
 # What bench/run runs without workload arguments: every program with its
 # defaults, plus the variants worth a line of their own.
 DEFAULT_WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
                      "larson:--mode=pc", "mid_large_mt", "rss_tiny", "whale",
                      "whale:--pages=1", "realloc_grow", "json", "mir", "vm",
-                     "frag"]
+                     "frag", "prodcons", "prodcons:--batch=1", "churn",
+                     "churn:--log=1 --max=256K",
+                     "false_sharing", "false_sharing:--mode=passive",
+                     "larson:--sized=1", "lifetimes"]
 DEFAULT_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 FIELDS = ["bench", "allocator", "variant", "path", "ops", "secs",
           "ops_per_sec", "ns_per_op", "minflt", "rss_delta_kb",
@@ -218,6 +230,55 @@ def column(rows, key):
 
 
 
+# A row whose runs spread wider than this around their median (either way)
+# is not ranked: its ratio to the baseline would not decide anything.
+SPREAD_LIMIT = 0.10
+
+
+def spread(s):
+    """The larger relative distance of min or max from the median."""
+    if not s.get("med"):
+        return 0.0
+    return max(s["max"] / s["med"] - 1.0, 1.0 - s["min"] / s["med"])
+
+
+def pick_baseline(stats, given=None):
+    """The given label if it has data, else the fastest median among the
+    rows within SPREAD_LIMIT (the fastest of all when none is)."""
+    have = [l for l in stats if stats[l].get("med") is not None]
+    if given in have:
+        return given
+    steady = [l for l in have if spread(stats[l]) <= SPREAD_LIMIT]
+    return min(steady or have, key=lambda l: stats[l]["med"])
+
+
+def rank_flag(s, base, is_base):
+    """(ratio text, flag text) of a row against the baseline row: wide
+    spreads are said instead of ranked; else 'noise' when the min-max
+    ranges overlap, 'clear' when they do not."""
+    ratio = fnum(s["med"] / base["med"]) if base["med"] else "-"
+    sp, bsp = spread(s), spread(base)
+    if s["n"] < 2:
+        return ratio, "baseline (single run)" if is_base else "single run"
+    if sp > SPREAD_LIMIT:
+        return "-", "spread ±%s%%: not ranked" % pct(sp)
+    if is_base:
+        return ratio, "baseline (±%s%%)" % pct(sp)
+    if s["n"] < 2 or base["n"] < 2:
+        return ratio, "single run"
+    if bsp > SPREAD_LIMIT:
+        return "-", "baseline spread ±%s%%: not ranked" % pct(bsp)
+    if s["min"] <= base["max"] and base["min"] <= s["max"]:
+        return ratio, "noise (ranges overlap, ±%s%%)" % pct(sp)
+    return ratio, "clear (±%s%%)" % pct(sp)
+
+
+def pct(frac):
+    """A spread as percent text: one decimal below 20%, so a row just over
+    the limit does not read as 10%."""
+    return "%.1f" % (100 * frac) if frac < 0.2 else "%.0f" % (100 * frac)
+
+
 def add_common_args(ap):
     """The options every bench tool that runs programs takes."""
     ap.add_argument("-a", "--allocators", default=None,
@@ -318,6 +379,18 @@ TARGET_SETS = {
                "larson:hakmem:peak_rss<=1.1*mimalloc",
                "rss_tiny:hakmem:rss_delta<=1.25*glibc"],
 }
+# --targets issue20: its "Must reach" on the multi-threaded kinds and the
+# single-threaded one (release at or below the fastest peer), and the
+# hardening issue's bound for hardened on each (time within 1.5x release,
+# peak RSS within 1.3x).
+_ISSUE20 = ["prodcons", "prodcons:--batch=1", "churn",
+            "churn:--log=1 --max=256K", "false_sharing",
+            "false_sharing:--mode=passive", "larson", "larson:--sized=1",
+            "larson:--mode=pc", "lifetimes"]
+TARGET_SETS["issue20"] = (
+    ["%s:hakmem:ns<=1.0*fastest" % w for w in _ISSUE20]
+    + ["%s:hakmem-hardened:ns<=1.5*hakmem" % w for w in _ISSUE20]
+    + ["%s:hakmem-hardened:peak_rss<=1.3*hakmem" % w for w in _ISSUE20])
 TARGET_KEYS = {"ns": None, "peak_rss": "peak_rss_kb",
                "rss_delta": "rss_delta_kb", "minflt": "minflt",
                "ir": "ir_per_op"}
@@ -349,7 +422,9 @@ def check_targets(exprs, results, cg, metric):
         others = {l: value(l) for (s, l) in src if s == spec and l != label}
         others = {l: v for l, v in others.items() if v is not None}
         if ref == "fastest" and others:
-            ref = min(others, key=others.get)
+            peers = {l: v for l, v in others.items()
+                     if not l.startswith("hakmem")} or others
+            ref = min(peers, key=peers.get)
         want = others.get(ref)
         if got is None or want is None:
             lines.append("- %s: no data" % expr)
@@ -361,8 +436,15 @@ def check_targets(exprs, results, cg, metric):
         a, b = vals(label), vals(ref)
         noise = key != "ir" and len(a) > 1 and len(b) > 1 and \
             min(a) <= max(b) and min(b) <= max(a)
+        wide = [max(max(v) / med(v) - 1, 1 - min(v) / med(v))
+                for v in (a, b) if key == "ns" and len(v) > 1 and med(v)]
+        note = ""
+        if wide and max(wide) > SPREAD_LIMIT:
+            note = "; undecided: runs spread ±%s%% (limit ±%.0f%%)" % (
+                pct(max(wide)), 100 * SPREAD_LIMIT)
+        elif noise:
+            note = "; min-max ranges overlap: noise"
         lines.append("- %s %s: %s %s vs %s %s = %.3f× (limit %s×)%s" % (
             "PASS" if ok else "FAIL", expr, label, fnum(got), ref,
-            fnum(want), ratio, factor,
-            "; min-max ranges overlap: noise" if noise else ""))
+            fnum(want), ratio, factor, note))
     return lines + [""], failed

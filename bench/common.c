@@ -444,6 +444,11 @@ void bench_stop(bench_run *b)
   b->rss1 = bench_rss_kb();
 }
 
+int bench_more(const bench_run *b, uint64_t ms)
+{
+  return ms && (bench_now() - b->t0) * 1e3 < (double)ms;
+}
+
 int bench_report(bench_run *b, uint64_t ops)
 {
   double secs = b->t1 - b->t0;

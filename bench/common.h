@@ -157,6 +157,11 @@ void bench_param(bench_run *b, const char *key, const char *fmt, ...)
 /* Brackets the timed loop: clock, minor faults, RSS. */
 void bench_start(bench_run *b);
 void bench_stop(bench_run *b);
+/* The self-calibrating length of a measurement: a program with --ms repeats
+ * its work in chunks of --ops until at least ms milliseconds have passed
+ * since bench_start, so every measurement lasts about as long whatever the
+ * allocator's speed (0: one chunk).  Returns 1 while more is wanted. */
+int bench_more(const bench_run *b, uint64_t ms);
 /* Prints the result line for ops operations; returns the exit status. */
 int bench_report(bench_run *b, uint64_t ops);
 
