@@ -49,9 +49,16 @@ HK_INLINE void *hk_class_malloc(size_t n) {
   return p;
 }
 
+/* Checked builds: n - 1 wraps for n == 0, so malloc(0) fails both size
+ * tests below and leaves for hk_malloc_whale, which hands out a pointer
+ * into no-access memory (zero.c); release compares n itself. */
+#define HK_ZERO_OUT (HK_ON(HARDEN) ? (size_t)1 : (size_t)0)
+
 HK_INLINE void *hk_do_malloc(size_t n) {
   /* the tiny test first: a tiny request meets one compare, not two */
-  if (HK_LIKELY(n <= HK_TINY_MAX) || HK_LIKELY(n <= HK_CLASS_MAX)) return hk_class_malloc(n);
+  if (HK_LIKELY(n - HK_ZERO_OUT <= HK_TINY_MAX - HK_ZERO_OUT) ||
+      HK_LIKELY(n - HK_ZERO_OUT <= HK_CLASS_MAX - HK_ZERO_OUT))
+    return hk_class_malloc(n);
   return hk_malloc_whale(n);
 }
 

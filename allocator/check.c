@@ -124,7 +124,7 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
     uint8_t want = (uint8_t)(HK_HDR_MAGIC | c);
     for (uint32_t i = 0; i < s->carved; i++) {
       const uint8_t *h = (const uint8_t *)(s->user0 + (uintptr_t)i * s->stride) - 1;
-      if (HK_TRACK_GET_U8(h) != want) problem(w, "block header overwritten", h + 1, c);
+      if ((HK_TRACK_GET_U8(h) & ~HK_HDR_ARRAY) != want) problem(w, "block header overwritten", h + 1, c);
     }
   }
 }

@@ -10,6 +10,8 @@
  *                slab descriptor, double free through per-block state,
  *                encoded and sanitized free-list links, remote-queue node
  *                checks on drain, the carve bound, large-block guard pages,
+ *                malloc(0) into no-access memory (zero.c), the C++
+ *                delete checks (new[] mark, sized delete: new.cc, harden.c),
  *                the heap walk on demand (docs/hardening.md);
  *   2  debug     everything in hardened plus assertions at every layer,
  *                fill patterns with byte-exact reports, HAKMEM_CHECK_EVERY

@@ -47,6 +47,10 @@ HK_INLINE unsigned classify(const void *p, void **obj) {
  * the fast path reaches it with a jump. */
 static HK_NOIPA void free_bad(const void *p, int op, unsigned kind) {
   if (!HK_ON(HARDEN)) return;
+  if (hk_zero_owns(p)) { /* malloc(0)'s pointers (zero.c) */
+    hk_zero_free(p, op);
+    return;
+  }
   static const char *const fault[2][2] = {
       {"invalid free (not a hakmem pointer)", "invalid free (no slab here)"},
       {"invalid realloc (not a hakmem pointer)", "invalid realloc (no slab here)"}};
@@ -213,6 +217,13 @@ HK_PUBLIC void *hak_realloc(void *p, size_t n) {
   if (n == 0) {
     do_free(p);
     return NULL;
+  }
+  if (HK_ON(HARDEN) && HK_UNLIKELY(hk_zero_owns(p))) {
+    /* a malloc(0) pointer (zero.c): no bytes to copy */
+    hk_zero_check(p, HK_OP_REALLOC);
+    void *q = hk_do_malloc(n);
+    if (q != NULL) hk_zero_free(p, HK_OP_REALLOC);
+    return q;
   }
   void *blk = HK_ON(HARDEN) ? realloc_check(p) : NULL;
   (void)blk;

@@ -71,7 +71,7 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
                   (HK_ON(STATE) && !hk_state_get(p))))
     bad_pointer(fault_interior, op, p, c);
   if (hk_class[c].header &&
-      HK_TRACK_GET_U8((uint8_t *)b - 1) != (uint8_t)(HK_HDR_MAGIC | c))
+      (HK_TRACK_GET_U8((uint8_t *)b - 1) & ~HK_HDR_ARRAY) != (uint8_t)(HK_HDR_MAGIC | c))
     hk_fatal("block header corrupt", b, c);
   if (HK_ON(STATE) && !hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
   if (own && HK_ON(STATE)) {
@@ -93,7 +93,72 @@ void hk_harden_fault(hk_slab_t *s, const void *p) {
   hk_fatal("internal error (free check disagrees)", p, s->cls);
 }
 
+/* ---- the C++ operators' checks (new.cc) ------------------------------------ */
+/* p is a live block of a slab (start, or aligned pointer of its block):
+ * returns the slab, else NULL (free reports what p is). */
+static hk_slab_t *cxx_live_slab(const void *p) {
+  if (hk_chunk_of(p) != HK_CHUNK_SS || ((uintptr_t)p & (HK_ALIGN - 1))) return NULL;
+  hk_slab_t *s = hk_slab_of(p);
+  if (s == NULL || (uintptr_t)p < s->user0 ||
+      (uintptr_t)p - s->user0 >= (uintptr_t)s->carved * s->stride || !hk_state_get(p))
+    return NULL;
+  return s;
+}
+
+void hk_cxx_new(void *p, int array) {
+  hk_slab_t *s;
+  if (p == NULL || hk_chunk_of(p) != HK_CHUNK_SS || (s = hk_slab_of(p)) == NULL ||
+      !hk_class[s->cls].header)
+    return;
+  uint8_t *h = (uint8_t *)p - 1; /* the block's own header: no other writer */
+  uint8_t v = HK_TRACK_GET_U8(h);
+  HK_TRACK_SET_U8(h, (uint8_t)(array ? v | HK_HDR_ARRAY : v & ~HK_HDR_ARRAY));
+}
+
+/* The class a request of size bytes aligned to align is served from
+ * (alloc.c), or -1 for a large block. */
+static int cxx_class_of(size_t size, size_t align) {
+  if (align > HK_ALIGN) {
+    if (align > HK_UNIT_SIZE || size > HK_CLASS_MAX - (align - HK_ALIGN)) return -1;
+    size += align - HK_ALIGN;
+  }
+  return size <= HK_CLASS_MAX ? (int)hk_class_of_size(size) : -1;
+}
+
+void hk_cxx_delete(void *p, size_t size, size_t align, int array) {
+  static const char *const wrong_size = "sized delete of the wrong size";
+  if (p == NULL) return;
+  if (hk_zero_owns(p)) { /* new(0): the zero-size region */
+    HK_CHECK(HARDEN, size == 0 || size == SIZE_MAX || align > HK_ALIGN, wrong_size, p, -1);
+    return;
+  }
+  hk_slab_t *s = cxx_live_slab(p);
+  if (s != NULL) {
+    int c = s->cls;
+    if (size != SIZE_MAX) HK_CHECK(HARDEN, cxx_class_of(size, align) == c, wrong_size, p, c);
+    /* the new[] mark: blocks handed out at their start, headered classes */
+    if (align <= HK_ALIGN && hk_class[c].header && ((uintptr_t)p - s->user0) % s->stride == 0) {
+      uint8_t *h = (uint8_t *)p - 1;
+      uint8_t v = HK_TRACK_GET_U8(h);
+      HK_CHECK(HARDEN, !(v & HK_HDR_ARRAY) == !array,
+               array ? "delete[] of a block not from new[]" : "delete of a block from new[]", p, c);
+      if (array) HK_TRACK_SET_U8(h, (uint8_t)(v & ~HK_HDR_ARRAY));
+    }
+    return;
+  }
+  if (hk_chunk_of(p) == HK_CHUNK_SS || size == SIZE_MAX) return;
+  hk_seg_t *seg = hk_seg_lookup(p);
+  if (seg == NULL || seg->kind != HK_SEG_WHALE) return;
+  hk_whale_t *w = (hk_whale_t *)seg;
+  hk_whale_check(w, p, HK_OP_FREE); /* interior pointer, double free */
+  HK_CHECK(HARDEN, cxx_class_of(size, align) < 0 && size <= hk_whale_usable(w, p), wrong_size, p, -1);
+}
+
 #else  /* release: keep the symbols the inline helpers would reference */
 void hk_harden_init(void) {}
+void hk_cxx_new(void *p, int array) { (void)p, (void)array; }
+void hk_cxx_delete(void *p, size_t size, size_t align, int array) {
+  (void)p, (void)size, (void)align, (void)array;
+}
 #endif
 

@@ -60,7 +60,7 @@ struct hk_slab {
   uint8_t  cls;             /* class index                                 */
   uint8_t  pad0_[2];
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
-  /* the class's header byte (HK_HDR_MAGIC | cls), 0xFF and 0, or 0, 0
+  /* the class's header byte (HK_HDR_MAGIC | cls), ~HK_HDR_ARRAY and 0, or 0, 0
    * and 1 for a headerless class: the hardened free compares
    * (byte at p - 1 + hdr_at ^ hdr) & hdr_mask with 0, no branch on
    * "headered" (set in every variant, so one layout; in what was padding) */
