@@ -93,6 +93,7 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
   if (p == NULL) return NULL;
   HK_TRACK_ALLOC(p, n, 1);
   if (HK_INJECT(CALLOC_DIRTY)) return p; /* INJECTED BUG: no zeroing */
+  if (HK_ON(WIPE) && hk_slab_head(p)->wipe) return p; /* handed out all zero */
   if (hk_opt.lazy_zero && n >= 65536) /* the released pages fault in afresh */
     hk_fresh_pages(hk_bucket_of_class(hk_slab_of(p)->cls), hk_os_zero_lazy(p, n));
   else memset(p, 0, n);

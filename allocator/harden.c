@@ -20,6 +20,7 @@
  */
 #include "harden.h"
 
+#include <string.h>
 #include <sys/random.h>
 #include <x86intrin.h>
 
@@ -91,6 +92,81 @@ void hk_harden_fault(hk_slab_t *s, const void *p) {
   hk_harden_block(s, (void *)p, HK_OP_FREE, 0);
   /* hk_harden_block accepted what the fast check rejected: cannot happen */
   hk_fatal("internal error (free check disagrees)", p, s->cls);
+}
+
+/* ---- wipe: zero on free, checked on reuse (harden.h) ----------------------- */
+#if HK_ON(WIPE)
+/* Both walk [8, usable) 32 then 16 then 8 bytes a step, and the word that
+ * ends at usable (usable >= 15: it may overlap the words before; the pop's
+ * may overlap the link word, which it zeroes first; the free's never
+ * touches [0, 8), which the fast path's push has written already). */
+typedef uint64_t __attribute__((may_alias, aligned(1))) wipe8_t;
+typedef uint64_t __attribute__((vector_size(16), may_alias, aligned(1))) wipe16_t;
+
+static size_t wipe_usable(const hk_slab_t *s) {
+  return (size_t)s->stride - 1 + s->hdr_at; /* stride - header */
+}
+
+static __attribute__((noreturn, cold, noinline)) void wipe_fault(const hk_slab_t *s,
+                                                                 const uint8_t *b, size_t u) {
+  static hk_line_t l;
+  size_t i = sizeof(hk_block_t);
+  while (i < u && b[i] == 0) i++;
+  l.len = 0;
+  hk_line_str(&l, "write after free at offset ");
+  hk_line_u64(&l, i, 0);
+  hk_fatal(l.buf, b, s->cls);
+}
+
+void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b) {
+  uint8_t *p = (uint8_t *)b;
+  size_t u = wipe_usable(s), i = sizeof(hk_block_t);
+  b->next = NULL; /* the link is read: the block is handed out all zero */
+  wipe16_t acc = {0, 0};
+  for (; i + 32 <= u; i += 32) acc |= *(wipe16_t *)(p + i) | *(wipe16_t *)(p + i + 16);
+  if (i + 16 <= u) {
+    acc |= *(wipe16_t *)(p + i);
+    i += 16;
+  }
+  uint64_t a = acc[0] | acc[1] | *(wipe8_t *)(p + u - 8);
+  if (i + 8 <= u) a |= *(wipe8_t *)(p + i);
+  if (HK_UNLIKELY(a != 0)) wipe_fault(s, p, u);
+  return b;
+}
+
+void hk_wipe_free(const hk_slab_t *s, void *b) {
+  uint8_t *p = b;
+  size_t u = wipe_usable(s), i = sizeof(hk_block_t);
+  if (u > 256) { /* memset's own loop wins above a few lines */
+    memset(p + i, 0, u - i);
+    return;
+  }
+  const wipe16_t z = {0, 0};
+  for (; i + 32 <= u; i += 32) {
+    *(wipe16_t *)(p + i) = z;
+    *(wipe16_t *)(p + i + 16) = z;
+    HK_OPAQUE(i); /* a loop of 16-byte stores, not rep stos */
+  }
+  if (i + 16 <= u) {
+    *(wipe16_t *)(p + i) = z;
+    i += 16;
+  }
+  if (i + 8 <= u) *(wipe8_t *)(p + i) = 0;
+  if (u >= 16) {
+    *(wipe8_t *)(p + u - 8) = 0;
+  } else { /* class 0, usable 15: the link word may already be written */
+    *(uint32_t *)(p + 8) = 0;
+    *(uint32_t __attribute__((may_alias, aligned(1))) *)(p + u - 4) = 0;
+  }
+}
+#else
+void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b) { (void)s; return b; }
+void hk_wipe_free(const hk_slab_t *s, void *b) { (void)s, (void)b; }
+#endif
+
+/* ---- delay: a held block's link was written (harden.h) --------------------- */
+void hk_held_fault(const hk_slab_t *s, const hk_block_t *b) {
+  hk_fatal("corrupt free-list link", b, s->cls);
 }
 
 /* ---- the C++ operators' checks (new.cc) ------------------------------------ */
