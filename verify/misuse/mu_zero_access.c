@@ -8,7 +8,7 @@
 #define DT_SIGNAL SIGSEGV
 #include "death.h"
 
-static volatile char dt_sink;
+static volatile char dt_sink __attribute__((unused));
 
 static void dt_misuse(void) {
   char *volatile p = hak_malloc(0);
