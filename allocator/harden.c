@@ -170,23 +170,11 @@ void hk_held_fault(const hk_slab_t *s, const hk_block_t *b) {
 }
 
 /* ---- the C++ operators' checks (new.cc) ------------------------------------ */
-/* p is a live block of a slab (start, or aligned pointer of its block):
- * returns the slab, else NULL (free reports what p is). */
-static hk_slab_t *cxx_live_slab(const void *p) {
-  if (hk_chunk_of(p) != HK_CHUNK_SS || ((uintptr_t)p & (HK_ALIGN - 1))) return NULL;
-  hk_slab_t *s = hk_slab_of(p);
-  if (s == NULL || (uintptr_t)p < s->user0 ||
-      (uintptr_t)p - s->user0 >= (uintptr_t)s->carved * s->stride || !hk_state_get(p))
-    return NULL;
-  return s;
-}
-
 void hk_cxx_new(void *p, int array) {
-  hk_slab_t *s;
-  if (p == NULL || hk_chunk_of(p) != HK_CHUNK_SS || (s = hk_slab_of(p)) == NULL ||
-      !hk_class[s->cls].header)
-    return;
-  uint8_t *h = (uint8_t *)p - 1; /* the block's own header: no other writer */
+  if (p == NULL || hk_chunk_of(p) != HK_CHUNK_SS) return;
+  hk_slab_t *s = hk_slab_head(p); /* p was just handed out: a span's block */
+  if (s->hdr_mask == 0) return;   /* headerless class: no room for the mark */
+  uint8_t *h = (uint8_t *)p - 1;  /* the block's own header: no other writer */
   uint8_t v = HK_TRACK_GET_U8(h);
   HK_TRACK_SET_U8(h, (uint8_t)(array ? v | HK_HDR_ARRAY : v & ~HK_HDR_ARRAY));
 }
@@ -201,33 +189,59 @@ static int cxx_class_of(size_t size, size_t align) {
   return size <= HK_CLASS_MAX ? (int)hk_class_of_size(size) : -1;
 }
 
-void hk_cxx_delete(void *p, size_t size, size_t align, int array) {
-  static const char *const wrong_size = "sized delete of the wrong size";
+static const char cxx_wrong_size[] = "sized delete of the wrong size";
+
+/* A live block of s: the size, then the new[] mark (blocks handed out at
+ * their start, headered classes). */
+static void cxx_check_block(hk_slab_t *s, void *p, size_t size, size_t align, int array,
+                            int at_start) {
+  int c = s->cls;
+  if (size != SIZE_MAX) HK_CHECK(HARDEN, cxx_class_of(size, align) == c, cxx_wrong_size, p, c);
+  if (align <= HK_ALIGN && at_start && s->hdr_mask != 0) {
+    uint8_t *h = (uint8_t *)p - 1;
+    uint8_t v = HK_TRACK_GET_U8(h);
+    HK_CHECK(HARDEN, !(v & HK_HDR_ARRAY) == !array,
+             array ? "delete[] of a block not from new[]" : "delete of a block from new[]", p, c);
+    if (array) HK_TRACK_SET_U8(h, (uint8_t)(v & ~HK_HDR_ARRAY));
+  }
+}
+
+/* Everything but a live block start: an aligned pointer of a slab block,
+ * the zero-size region, a large block; anything else is left to free. */
+static HK_NOINLINE void cxx_delete_other(void *p, size_t size, size_t align, int array) {
+  if (hk_chunk_of(p) == HK_CHUNK_SS) {
+    hk_slab_t *s = hk_slab_of(p);
+    /* an aligned pointer whose granule bit marks it (HK_SLAB_ALIGNED) */
+    if (s != NULL && !((uintptr_t)p & (HK_ALIGN - 1)) && (hk_slab_flags(s) & HK_SLAB_ALIGNED) &&
+        (uintptr_t)p >= s->user0 && (uintptr_t)p - s->user0 < (uintptr_t)s->carved * s->stride &&
+        hk_state_get(p))
+      cxx_check_block(s, p, size, align, array, 0);
+    return;
+  }
   if (p == NULL) return;
   if (hk_zero_owns(p)) { /* new(0): the zero-size region */
-    HK_CHECK(HARDEN, size == 0 || size == SIZE_MAX || align > HK_ALIGN, wrong_size, p, -1);
+    HK_CHECK(HARDEN, size == 0 || size == SIZE_MAX || align > HK_ALIGN, cxx_wrong_size, p, -1);
     return;
   }
-  hk_slab_t *s = cxx_live_slab(p);
-  if (s != NULL) {
-    int c = s->cls;
-    if (size != SIZE_MAX) HK_CHECK(HARDEN, cxx_class_of(size, align) == c, wrong_size, p, c);
-    /* the new[] mark: blocks handed out at their start, headered classes */
-    if (align <= HK_ALIGN && hk_class[c].header && ((uintptr_t)p - s->user0) % s->stride == 0) {
-      uint8_t *h = (uint8_t *)p - 1;
-      uint8_t v = HK_TRACK_GET_U8(h);
-      HK_CHECK(HARDEN, !(v & HK_HDR_ARRAY) == !array,
-               array ? "delete[] of a block not from new[]" : "delete of a block from new[]", p, c);
-      if (array) HK_TRACK_SET_U8(h, (uint8_t)(v & ~HK_HDR_ARRAY));
-    }
-    return;
-  }
-  if (hk_chunk_of(p) == HK_CHUNK_SS || size == SIZE_MAX) return;
+  if (size == SIZE_MAX) return;
   hk_seg_t *seg = hk_seg_lookup(p);
   if (seg == NULL || seg->kind != HK_SEG_WHALE) return;
   hk_whale_t *w = (hk_whale_t *)seg;
   hk_whale_check(w, p, HK_OP_FREE); /* interior pointer, double free */
-  HK_CHECK(HARDEN, cxx_class_of(size, align) < 0 && size <= hk_whale_usable(w, p), wrong_size, p, -1);
+  HK_CHECK(HARDEN, cxx_class_of(size, align) < 0 && size <= hk_whale_usable(w, p), cxx_wrong_size,
+           p, -1);
+}
+
+void hk_cxx_delete(void *p, size_t size, size_t align, int array) {
+  /* the common case inline: a live block start (grid, header, state bit) */
+  if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
+    hk_slab_t *s = hk_slab_head(p);
+    if (HK_LIKELY(hk_live_block(s, p))) {
+      cxx_check_block(s, p, size, align, array, 1);
+      return;
+    }
+  }
+  cxx_delete_other(p, size, align, array);
 }
 
 #else  /* release: keep the symbols the inline helpers would reference */
