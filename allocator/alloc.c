@@ -31,7 +31,16 @@ static hk_heap_t *whale_heap(void) {
   return h;
 }
 
+/* Checked builds: malloc(0) is a unique pointer into no-access memory
+ * (zero.c), or a class block when none is left. */
+static HK_NOINLINE void *zero_malloc(void) {
+  void *p = hk_zero_alloc();
+  return p != NULL ? p : hk_class_malloc(0);
+}
+
+/* Above the class range; in checked builds also malloc(0) (hk_do_malloc). */
 HK_NOINLINE void *hk_malloc_whale(size_t n) {
+  if (HK_ON(HARDEN) && n == 0) return zero_malloc();
   return hk_whale_alloc(whale_heap(), n, HK_ALIGN);
 }
 
@@ -78,11 +87,13 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
     return NULL;
   }
   if (HK_ON(DEBUG)) hk_debug_op(HK_DOP_CALLOC, NULL, n);
-  if (n > HK_CLASS_MAX) return hk_whale_calloc(whale_heap(), n);
+  if (n - HK_ZERO_OUT > HK_CLASS_MAX - HK_ZERO_OUT)
+    return HK_ON(HARDEN) && n == 0 ? zero_malloc() : hk_whale_calloc(whale_heap(), n);
   void *p = hk_class_pop(n);
   if (p == NULL) return NULL;
   HK_TRACK_ALLOC(p, n, 1);
   if (HK_INJECT(CALLOC_DIRTY)) return p; /* INJECTED BUG: no zeroing */
+  if (HK_ON(WIPE) && hk_slab_head(p)->wipe) return p; /* handed out all zero */
   if (hk_opt.lazy_zero && n >= 65536) /* the released pages fault in afresh */
     hk_fresh_pages(hk_bucket_of_class(hk_slab_of(p)->cls), hk_os_zero_lazy(p, n));
   else memset(p, 0, n);

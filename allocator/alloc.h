@@ -35,6 +35,7 @@ HK_INLINE void *hk_class_pop(size_t n) {
     s->allocs++;
     HK_ASSERT(((uintptr_t)b & (HK_ALIGN - 1)) == 0 && hk_slab_used(s) <= s->carved);
     if (HK_ON(DEBUG)) hk_debug_alloc(b, n);
+    if (HK_ON(WIPE) && s->wipe) return hk_wipe_pop(s, b); /* a tail call */
     return b;
   }
   void *r = hk_alloc_slow(h, n <= HK_TINY_MAX ? hk_tiny_class_lut[q] : c);
@@ -49,9 +50,16 @@ HK_INLINE void *hk_class_malloc(size_t n) {
   return p;
 }
 
+/* Checked builds: n - 1 wraps for n == 0, so malloc(0) fails both size
+ * tests below and leaves for hk_malloc_whale, which hands out a pointer
+ * into no-access memory (zero.c); release compares n itself. */
+#define HK_ZERO_OUT (HK_ON(HARDEN) ? (size_t)1 : (size_t)0)
+
 HK_INLINE void *hk_do_malloc(size_t n) {
   /* the tiny test first: a tiny request meets one compare, not two */
-  if (HK_LIKELY(n <= HK_TINY_MAX) || HK_LIKELY(n <= HK_CLASS_MAX)) return hk_class_malloc(n);
+  if (HK_LIKELY(n - HK_ZERO_OUT <= HK_TINY_MAX - HK_ZERO_OUT) ||
+      HK_LIKELY(n - HK_ZERO_OUT <= HK_CLASS_MAX - HK_ZERO_OUT))
+    return hk_class_malloc(n);
   return hk_malloc_whale(n);
 }
 

@@ -108,6 +108,16 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
   if (used > s->carved) problem(w, "more blocks in use than carved", s, c);
   memset(w->seen, 0, (s->carved + 7) / 8);
   long nfree = walk_list(w, s, s->free, "free");
+  if (HK_ON(DELAY) && s->held != NULL && nfree >= 0) { /* held back: free, off the list */
+    uintptr_t off = (uintptr_t)s->held - s->user0;
+    uint32_t i = (uint32_t)(off / s->stride);
+    if (off % s->stride || i >= s->carved || (w->seen[i >> 3] & (1u << (i & 7))))
+      problem(w, "held block not a free block of its slab", s->held, c);
+    else {
+      w->seen[i >> 3] |= (uint8_t)(1u << (i & 7));
+      nfree++;
+    }
+  }
   uintptr_t rv = atomic_load_explicit(&s->remote, memory_order_acquire);
   long nremote = walk_list(w, s, HK_REMOTE_HEAD(rv), "remote");
   if (nremote >= 0 && (uint64_t)nremote != HK_REMOTE_COUNT(rv))
@@ -124,7 +134,7 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
     uint8_t want = (uint8_t)(HK_HDR_MAGIC | c);
     for (uint32_t i = 0; i < s->carved; i++) {
       const uint8_t *h = (const uint8_t *)(s->user0 + (uintptr_t)i * s->stride) - 1;
-      if (HK_TRACK_GET_U8(h) != want) problem(w, "block header overwritten", h + 1, c);
+      if ((HK_TRACK_GET_U8(h) & ~HK_HDR_ARRAY) != want) problem(w, "block header overwritten", h + 1, c);
     }
   }
 }

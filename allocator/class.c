@@ -47,6 +47,7 @@
 #include "harden.h"
 
 #include <errno.h>
+#include <string.h>
 
 pthread_mutex_t hk_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_slab_t *abandoned[HK_NCLASSES];
@@ -155,6 +156,8 @@ static hk_block_t *carve(hk_slab_t *s) {
   unsigned bucket = hk_bucket_of_class(s->cls);
   uint64_t f0 = hk_fault_begin();
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
+  /* wipe: what the pop checks starts zero (the span may have held blocks) */
+  if (HK_ON(WIPE) && s->wipe) memset((void *)u, 0, (size_t)batch * stride - header);
   /* headers and links are written into no-access memory (track.h) */
   for (uint32_t i = 0; i < batch; i++, u += stride) {
     if (header) HK_TRACK_SET_U8((uint8_t *)u - 1, hdr);
@@ -353,6 +356,7 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
    * path is not counted */
   if (!HK_INJECT(COUNTER_UNDERFLOW)) s->used++;
   s->allocs++;
+  if (HK_ON(WIPE) && s->wipe) return hk_wipe_pop(s, b);
   return b;
 }
 

@@ -10,6 +10,9 @@
  *                slab descriptor, double free through per-block state,
  *                encoded and sanitized free-list links, remote-queue node
  *                checks on drain, the carve bound, large-block guard pages,
+ *                malloc(0) into no-access memory (zero.c), the C++
+ *                delete checks (new[] mark, sized delete: new.cc, harden.c),
+ *                zero on free checked on reuse (WIPE), delayed reuse (DELAY),
  *                the heap walk on demand (docs/hardening.md);
  *   2  debug     everything in hardened plus assertions at every layer,
  *                fill patterns with byte-exact reports, HAKMEM_CHECK_EVERY
@@ -21,8 +24,14 @@
  *   LINKS   free-list and remote-queue links encoded and sanitized
  *   STATE   per-block state bits (double free, aligned pointers)
  *   PTR     pointer on the stride grid and header byte, on free
+ *   WIPE    hardened only: freed class blocks (up to HAKMEM_WIPE_MAX
+ *           usable bytes) zeroed, and checked to be still zero when handed
+ *           out again; debug fills and checks its patterns instead
+ *   DELAY   hardened only: a block freed locally is held back one free
+ *           (the slab's held slot), so the next malloc of its class does
+ *           not return it (HAKMEM_DELAY)
  *   DEBUG   the debug variant's checks (fills, ring, assertions)
- * LINKS, STATE and PTR can be switched off one by one (-DHK_ON_STATE=0 ...)
+ * LINKS, STATE, PTR, WIPE and DELAY can be switched off one by one (-DHK_ON_STATE=0 ...)
  * only to measure what each costs (docs/hardening.md); a build that does so
  * is not a variant.  A failed check reports through HK_CHECK or hk_fatal
  * (report.c): exactly one line "hakmem: <fault>: ptr=0x... class=<n>" on
@@ -56,6 +65,12 @@
 #endif
 #ifndef HK_ON_PTR
 #define HK_ON_PTR HK_ON_HARDEN
+#endif
+#ifndef HK_ON_WIPE
+#define HK_ON_WIPE (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)
+#endif
+#ifndef HK_ON_DELAY
+#define HK_ON_DELAY (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)
 #endif
 
 #define HK_LIKELY(x)   __builtin_expect(!!(x), 1)

@@ -47,6 +47,10 @@ HK_INLINE unsigned classify(const void *p, void **obj) {
  * the fast path reaches it with a jump. */
 static HK_NOIPA void free_bad(const void *p, int op, unsigned kind) {
   if (!HK_ON(HARDEN)) return;
+  if (hk_zero_owns(p)) { /* malloc(0)'s pointers (zero.c) */
+    hk_zero_free(p, op);
+    return;
+  }
   static const char *const fault[2][2] = {
       {"invalid free (not a hakmem pointer)", "invalid free (no slab here)"},
       {"invalid realloc (not a hakmem pointer)", "invalid realloc (no slab here)"}};
@@ -73,6 +77,7 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
     b = hk_block_start(s, p);
   }
   HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
+  if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, b); /* before another thread may pop it */
   if (!own) {
     hk_free_remote(s, b);
     return;
@@ -104,6 +109,19 @@ static HK_NOINLINE void free_other(void *p) {
   free_bad(p, HK_OP_FREE, kind);
 }
 
+/* Hardened: the last block of s freed locally: the held block goes onto
+ * the list and p is zeroed before the slab may go back to its superslab. */
+static HK_NOINLINE void free_last_hardened(hk_heap_t *h, hk_slab_t *s, void *p) {
+  hk_block_t *held = s->held;
+  if (HK_ON(DELAY) && held != NULL) {
+    s->held = NULL;
+    HK_TRACK_SET_NEXT(held, HK_LINK_ENC(&held->next, s->free));
+    s->free = held;
+  }
+  if (s->wipe) hk_wipe_free(s, p);
+  hk_free_local_slow(h, s);
+}
+
 /* Local free into s, a slab of this thread's heap with no flag but perhaps
  * HK_SLAB_MID (mid != 0).  A slab whose count reaches 0 is not the only
  * one of its class (that one is pinned: class.c) and goes to the slow path,
@@ -115,13 +133,35 @@ HK_INLINE void free_local(hk_heap_t *h, hk_slab_t *s, void *p, int mid) {
   if (HK_ON(HARDEN) && HK_UNLIKELY(!hk_free_check(s, p))) return; /* reported */
   if (HK_ON(DEBUG)) hk_debug_free(s, p);
   HK_TRACK_FREE(p, hk_class[s->cls].usable);
+#if HK_ON(DELAY)
+  if (s->delay) {
+    /* hardened: p is held back; the block held before goes onto the list,
+     * its link checked (written after its free: a write after free) */
+    hk_block_t *held = s->held;
+    s->held = b;
+    b->next = HK_HELD_LINK(b);
+    b = held;
+    if (b == NULL) goto pushed; /* the slab's first: nothing to push */
+    if (HK_UNLIKELY(b->next != HK_HELD_LINK(b))) {
+      hk_held_fault(s, b);
+      return;
+    }
+  }
+#endif
   HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));
   s->free = b;
+#if HK_ON(DELAY)
+pushed:
+#endif
   if (HK_UNLIKELY(--s->used == 0)) {
-    hk_free_local_slow(h, s);
+    if (HK_ON(WIPE) || HK_ON(DELAY)) free_last_hardened(h, s, p); /* a tail call either way */
+    else hk_free_local_slow(h, s);
     return;
   }
   if (mid) h->cur[s->cls] = s;
+  /* hardened: zeroed after the push (only this thread pops s), in a tail
+   * call, so the fast path keeps no stack frame */
+  if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, p);
 }
 
 /* Checked builds: an unaligned pointer or one above the 47-bit address
@@ -213,6 +253,13 @@ HK_PUBLIC void *hak_realloc(void *p, size_t n) {
   if (n == 0) {
     do_free(p);
     return NULL;
+  }
+  if (HK_ON(HARDEN) && HK_UNLIKELY(hk_zero_owns(p))) {
+    /* a malloc(0) pointer (zero.c): no bytes to copy */
+    hk_zero_check(p, HK_OP_REALLOC);
+    void *q = hk_do_malloc(n);
+    if (q != NULL) hk_zero_free(p, HK_OP_REALLOC);
+    return q;
   }
   void *blk = HK_ON(HARDEN) ? realloc_check(p) : NULL;
   (void)blk;

@@ -20,6 +20,7 @@
  */
 #include "harden.h"
 
+#include <string.h>
 #include <sys/random.h>
 #include <x86intrin.h>
 
@@ -71,7 +72,7 @@ hk_block_t *hk_harden_block(hk_slab_t *s, void *p, int op, int own) {
                   (HK_ON(STATE) && !hk_state_get(p))))
     bad_pointer(fault_interior, op, p, c);
   if (hk_class[c].header &&
-      HK_TRACK_GET_U8((uint8_t *)b - 1) != (uint8_t)(HK_HDR_MAGIC | c))
+      (HK_TRACK_GET_U8((uint8_t *)b - 1) & ~HK_HDR_ARRAY) != (uint8_t)(HK_HDR_MAGIC | c))
     hk_fatal("block header corrupt", b, c);
   if (HK_ON(STATE) && !hk_state_get(b)) hk_fatal(fault_freed[op], p, c);
   if (own && HK_ON(STATE)) {
@@ -93,7 +94,161 @@ void hk_harden_fault(hk_slab_t *s, const void *p) {
   hk_fatal("internal error (free check disagrees)", p, s->cls);
 }
 
+/* ---- wipe: zero on free, checked on reuse (harden.h) ----------------------- */
+#if HK_ON(WIPE)
+/* Both walk [8, usable) 32 then 16 then 8 bytes a step, and the word that
+ * ends at usable (usable >= 15: it may overlap the words before; the pop's
+ * may overlap the link word, which it zeroes first; the free's never
+ * touches [0, 8), which the fast path's push has written already). */
+typedef uint64_t __attribute__((may_alias, aligned(1))) wipe8_t;
+typedef uint64_t __attribute__((vector_size(16), may_alias, aligned(1))) wipe16_t;
+
+static size_t wipe_usable(const hk_slab_t *s) {
+  return (size_t)s->stride - 1 + s->hdr_at; /* stride - header */
+}
+
+static __attribute__((noreturn, cold, noinline)) void wipe_fault(const hk_slab_t *s,
+                                                                 const uint8_t *b, size_t u) {
+  static hk_line_t l;
+  size_t i = sizeof(hk_block_t);
+  while (i < u && b[i] == 0) i++;
+  l.len = 0;
+  hk_line_str(&l, "write after free at offset ");
+  hk_line_u64(&l, i, 0);
+  hk_fatal(l.buf, b, s->cls);
+}
+
+void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b) {
+  uint8_t *p = (uint8_t *)b;
+  size_t u = wipe_usable(s), i = sizeof(hk_block_t);
+  b->next = NULL; /* the link is read: the block is handed out all zero */
+  wipe16_t acc = {0, 0};
+  for (; i + 32 <= u; i += 32) acc |= *(wipe16_t *)(p + i) | *(wipe16_t *)(p + i + 16);
+  if (i + 16 <= u) {
+    acc |= *(wipe16_t *)(p + i);
+    i += 16;
+  }
+  uint64_t a = acc[0] | acc[1] | *(wipe8_t *)(p + u - 8);
+  if (i + 8 <= u) a |= *(wipe8_t *)(p + i);
+  if (HK_UNLIKELY(a != 0)) wipe_fault(s, p, u);
+  return b;
+}
+
+void hk_wipe_free(const hk_slab_t *s, void *b) {
+  uint8_t *p = b;
+  size_t u = wipe_usable(s), i = sizeof(hk_block_t);
+  if (u > 256) { /* memset's own loop wins above a few lines */
+    memset(p + i, 0, u - i);
+    return;
+  }
+  const wipe16_t z = {0, 0};
+  for (; i + 32 <= u; i += 32) {
+    *(wipe16_t *)(p + i) = z;
+    *(wipe16_t *)(p + i + 16) = z;
+    HK_OPAQUE(i); /* a loop of 16-byte stores, not rep stos */
+  }
+  if (i + 16 <= u) {
+    *(wipe16_t *)(p + i) = z;
+    i += 16;
+  }
+  if (i + 8 <= u) *(wipe8_t *)(p + i) = 0;
+  if (u >= 16) {
+    *(wipe8_t *)(p + u - 8) = 0;
+  } else { /* class 0, usable 15: the link word may already be written */
+    *(uint32_t *)(p + 8) = 0;
+    *(uint32_t __attribute__((may_alias, aligned(1))) *)(p + u - 4) = 0;
+  }
+}
+#else
+void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b) { (void)s; return b; }
+void hk_wipe_free(const hk_slab_t *s, void *b) { (void)s, (void)b; }
+#endif
+
+/* ---- delay: a held block's link was written (harden.h) --------------------- */
+void hk_held_fault(const hk_slab_t *s, const hk_block_t *b) {
+  hk_fatal("corrupt free-list link", b, s->cls);
+}
+
+/* ---- the C++ operators' checks (new.cc) ------------------------------------ */
+void hk_cxx_new(void *p, int array) {
+  if (p == NULL || hk_chunk_of(p) != HK_CHUNK_SS) return;
+  hk_slab_t *s = hk_slab_head(p); /* p was just handed out: a span's block */
+  if (s->hdr_mask == 0) return;   /* headerless class: no room for the mark */
+  uint8_t *h = (uint8_t *)p - 1;  /* the block's own header: no other writer */
+  uint8_t v = HK_TRACK_GET_U8(h);
+  HK_TRACK_SET_U8(h, (uint8_t)(array ? v | HK_HDR_ARRAY : v & ~HK_HDR_ARRAY));
+}
+
+/* The class a request of size bytes aligned to align is served from
+ * (alloc.c), or -1 for a large block. */
+static int cxx_class_of(size_t size, size_t align) {
+  if (align > HK_ALIGN) {
+    if (align > HK_UNIT_SIZE || size > HK_CLASS_MAX - (align - HK_ALIGN)) return -1;
+    size += align - HK_ALIGN;
+  }
+  return size <= HK_CLASS_MAX ? (int)hk_class_of_size(size) : -1;
+}
+
+static const char cxx_wrong_size[] = "sized delete of the wrong size";
+
+/* A live block of s: the size, then the new[] mark (blocks handed out at
+ * their start, headered classes). */
+static void cxx_check_block(hk_slab_t *s, void *p, size_t size, size_t align, int array,
+                            int at_start) {
+  int c = s->cls;
+  if (size != SIZE_MAX) HK_CHECK(HARDEN, cxx_class_of(size, align) == c, cxx_wrong_size, p, c);
+  if (align <= HK_ALIGN && at_start && s->hdr_mask != 0) {
+    uint8_t *h = (uint8_t *)p - 1;
+    uint8_t v = HK_TRACK_GET_U8(h);
+    HK_CHECK(HARDEN, !(v & HK_HDR_ARRAY) == !array,
+             array ? "delete[] of a block not from new[]" : "delete of a block from new[]", p, c);
+    if (array) HK_TRACK_SET_U8(h, (uint8_t)(v & ~HK_HDR_ARRAY));
+  }
+}
+
+/* Everything but a live block start: an aligned pointer of a slab block,
+ * the zero-size region, a large block; anything else is left to free. */
+static HK_NOINLINE void cxx_delete_other(void *p, size_t size, size_t align, int array) {
+  if (hk_chunk_of(p) == HK_CHUNK_SS) {
+    hk_slab_t *s = hk_slab_of(p);
+    /* an aligned pointer whose granule bit marks it (HK_SLAB_ALIGNED) */
+    if (s != NULL && !((uintptr_t)p & (HK_ALIGN - 1)) && (hk_slab_flags(s) & HK_SLAB_ALIGNED) &&
+        (uintptr_t)p >= s->user0 && (uintptr_t)p - s->user0 < (uintptr_t)s->carved * s->stride &&
+        hk_state_get(p))
+      cxx_check_block(s, p, size, align, array, 0);
+    return;
+  }
+  if (p == NULL) return;
+  if (hk_zero_owns(p)) { /* new(0): the zero-size region */
+    HK_CHECK(HARDEN, size == 0 || size == SIZE_MAX || align > HK_ALIGN, cxx_wrong_size, p, -1);
+    return;
+  }
+  if (size == SIZE_MAX) return;
+  hk_seg_t *seg = hk_seg_lookup(p);
+  if (seg == NULL || seg->kind != HK_SEG_WHALE) return;
+  hk_whale_t *w = (hk_whale_t *)seg;
+  hk_whale_check(w, p, HK_OP_FREE); /* interior pointer, double free */
+  HK_CHECK(HARDEN, cxx_class_of(size, align) < 0 && size <= hk_whale_usable(w, p), cxx_wrong_size,
+           p, -1);
+}
+
+void hk_cxx_delete(void *p, size_t size, size_t align, int array) {
+  /* the common case inline: a live block start (grid, header, state bit) */
+  if (HK_LIKELY(hk_chunk_of(p) == HK_CHUNK_SS)) {
+    hk_slab_t *s = hk_slab_head(p);
+    if (HK_LIKELY(hk_live_block(s, p))) {
+      cxx_check_block(s, p, size, align, array, 1);
+      return;
+    }
+  }
+  cxx_delete_other(p, size, align, array);
+}
+
 #else  /* release: keep the symbols the inline helpers would reference */
 void hk_harden_init(void) {}
+void hk_cxx_new(void *p, int array) { (void)p, (void)array; }
+void hk_cxx_delete(void *p, size_t size, size_t align, int array) {
+  (void)p, (void)size, (void)align, (void)array;
+}
 #endif
 

@@ -182,6 +182,30 @@ HK_NOIPA __attribute__((cold)) void hk_harden_fault(hk_slab_t *s, const void *p)
  * first) or b marked allocated (a double push).  Aborts. */
 __attribute__((noreturn, cold)) void hk_pop_fault(const hk_slab_t *s, const hk_block_t *b);
 
+/* ---- wipe (HK_ON(WIPE)): zero on free, checked on reuse -------------------
+ * In slabs with s->wipe set, a freed block's bytes [8, usable) are zeroed
+ * (the link lies in [0, 8)); carve zeroes what it carves; the pop checks
+ * that [8, usable) is still zero (a write after free aborts: "write after
+ * free at offset <i>", debug's report) and zeroes the link, so a block is
+ * handed out all zero (calloc skips its memset).  Out of line (harden.c),
+ * reached from the fast paths by a tail call after a test of s->wipe, so
+ * they keep no stack frame and pay two instructions when the flag is off. */
+/* b popped from s: checked, its link zeroed; returns b. */
+void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b);
+/* [8, usable) of b zeroed (the link word is the caller's to write). */
+void hk_wipe_free(const hk_slab_t *s, void *b);
+
+/* ---- delay (HK_ON(DELAY)): the slab's held block ----------------------------
+ * The block a local free holds back keeps the encoded NULL as its link; when
+ * the next free pushes it, a link that changed is a write after free:
+ * "corrupt free-list link" (hk_held_fault, harden.c). */
+#if HK_ON(LINKS)
+#define HK_HELD_LINK(b) ((hk_block_t *)HK_LINK_KEY(&(b)->next))
+#else
+#define HK_HELD_LINK(b) ((hk_block_t *)0)
+#endif
+HK_NOIPA __attribute__((cold)) void hk_held_fault(const hk_slab_t *s, const hk_block_t *b);
+
 /* Next node of free list s after b (decoded, and sanitized when checked);
  * marks b handed out.  The end of the list (NULL) fails the range test
  * and is told apart from a corrupt link only then. */

@@ -58,6 +58,8 @@ void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
   X(WHALE_CACHE_MB, whale_cache_mb, 64, 0, 1048576, "MiB of freed whale mappings kept for reuse") \
   X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
   X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE") \
+  X(WIPE_MAX, wipe_max, 4096, 0, 262144, "hardened builds: freed blocks of at most this many usable bytes are zeroed, and checked to be still zero when handed out again (write after free); 0 = off") \
+  X(DELAY, delay, 1, 0, 1, "hardened builds: a freed block is held back until the next free of its slab, so the next malloc of its class does not return it") \
   X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem; 0 = never")
 #define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;
 typedef struct hk_options { HK_OPTION_TABLE(HK_OPT_FIELD) } hk_options_t;
@@ -180,6 +182,15 @@ HK_INLINE void hk_set_cur(hk_heap_t *h, unsigned c, hk_slab_t *s) {
     for (unsigned q = hk_tiny_q_lo[c]; q <= hk_tiny_q_hi[c]; q++) h->direct[q] = s;
 }
 
+/* ---- zero.c: malloc(0) in checked builds -------------------------------- */
+/* A unique pointer into a PROT_NONE region, or NULL (none left: the caller
+ * hands out a class block).  Release: always NULL, and owns nothing. */
+void *hk_zero_alloc(void);
+int   hk_zero_owns(const void *p);            /* p lies in the region       */
+void  hk_zero_check(const void *p, int op);   /* aborts unless p is live    */
+void  hk_zero_free(const void *p, int op);    /* checks, then gives it back */
+void  hk_zero_counts(uint64_t *allocs, uint64_t *frees);
+
 /* ---- whale.c: mappings above the class range, and their checks ---------- */
 /* h: the calling thread's heap (or &hk_heap_empty): its one-entry cache
  * and its counters. */
@@ -201,6 +212,14 @@ int  hk_whale_recently_freed(const void *p);
 
 /* ---- harden.c: the link secret and the cold half of the checks ---------- */
 void hk_harden_init(void);
+/* The C++ operators (new.cc), checked builds only: hk_cxx_new marks what
+ * operator new (array 0) or new[] (array 1) handed out at p (the header
+ * byte's HK_HDR_ARRAY, headered classes); hk_cxx_delete checks a delete of
+ * p before it is freed: the size (SIZE_MAX: unsized) against the block,
+ * given the alignment (0: none), and the array form against the mark.
+ * Declared again in new.cc, which cannot include this header. */
+void hk_cxx_new(void *p, int array);
+void hk_cxx_delete(void *p, size_t size, size_t align, int array);
 /* (the rest is declared in harden.h, beside the inlines that call it) */
 
 /* ---- check.c: the heap walk ---------------------------------------------- */

@@ -45,6 +45,12 @@
 #define HK_ALIGN       16u
 #define HK_HDR_MAGIC   0xA0u                   /* header = magic | class    */
 #define HK_HDR_CLASS_MASK 0x1Fu
+/* Checked builds: a header byte with this bit (outside the magic and the
+ * class) belongs to a block handed out by operator new[] (new.cc, harden.c);
+ * the header checks ignore it.  Release never sets it. */
+#define HK_HDR_ARRAY   0x40u
+_Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
+               "the new[] bit is neither magic nor class");
 
 /* ---- the class table -----------------------------------------------------
  * X(index, stride, header, units)

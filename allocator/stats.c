@@ -101,6 +101,10 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   hk_fault_counts(out->faults);
   out->allocs += out->large_allocs;
   out->frees += out->large_frees;
+  uint64_t za, zf; /* malloc(0)'s blocks in checked builds (zero.c): 0 bytes each */
+  hk_zero_counts(&za, &zf);
+  out->allocs += za;
+  out->frees += zf;
   out->live_bytes += out->large_live_bytes;
   out->live_blocks = out->allocs - out->frees;
 

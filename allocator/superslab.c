@@ -185,8 +185,11 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->stride = ci->stride;
   s->stride_magic = hk_stride_magic(ci->stride);
   s->hdr = ci->header ? (uint8_t)(HK_HDR_MAGIC | cls) : 0;
-  s->hdr_mask = ci->header ? 0xFFu : 0;
+  s->hdr_mask = ci->header ? (uint8_t)~HK_HDR_ARRAY : 0; /* new[]'s bit aside */
   s->hdr_at = ci->header ? 0 : 1;
+  s->wipe = HK_ON(WIPE) && ci->usable <= (uint64_t)hk_opt.wipe_max;
+  s->delay = HK_ON(DELAY) && hk_opt.delay;
+  s->held = NULL;
   s->state_bias = hk_state_bias(ss);
   /* the span's per-block state starts clear (release never touches it) */
   if (HK_ON(STATE)) memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));

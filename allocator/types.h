@@ -58,9 +58,10 @@ struct hk_slab {
   uint32_t carved;          /* blocks carved so far (bump index)           */
   uint32_t capacity;        /* blocks the span holds (layout table)        */
   uint8_t  cls;             /* class index                                 */
-  uint8_t  pad0_[2];
+  uint8_t  wipe;            /* hardened: blocks zeroed on free (WIPE)      */
+  uint8_t  delay;           /* hardened: frees held back one (DELAY)       */
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
-  /* the class's header byte (HK_HDR_MAGIC | cls), 0xFF and 0, or 0, 0
+  /* the class's header byte (HK_HDR_MAGIC | cls), ~HK_HDR_ARRAY and 0, or 0, 0
    * and 1 for a headerless class: the hardened free compares
    * (byte at p - 1 + hdr_at ^ hdr) & hdr_mask with 0, no branch on
    * "headered" (set in every variant, so one layout; in what was padding) */
@@ -90,6 +91,10 @@ struct hk_slab {
   /* &superslab->state[0] - (superslab >> 10) * 8: the bitmap word of p is
    * word p >> 10 from here (hk_state_word_of; set in every variant) */
   uintptr_t state_bias;
+  /* hardened (DELAY): the block freed last, held back from `free` until
+   * the next local free of this slab pushes it (its link holds the
+   * encoded NULL meanwhile); counted free in `used` (in what was padding) */
+  hk_block_t *held;
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
 _Static_assert(offsetof(hk_slab_t, user0) == 40 && offsetof(hk_slab_t, owner) == 80,

@@ -91,6 +91,7 @@ static void test_usable_matches_class(void **state) {
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
       size_t n = probes[i];
       if (n < lo || n > hi) continue;
+      if (n == 0 && hak_check_level() >= 1) continue; /* no bytes: allocator/zero.c */
       void *p = hak_malloc(n);
       assert_non_null(p);
       size_t u = hak_malloc_usable_size(p);

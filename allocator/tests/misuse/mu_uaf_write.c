@@ -1,0 +1,33 @@
+/* mu_uaf_write.c - death test: one byte written into a freed block, in its
+ * middle, seen when the block is handed out again (its class's next
+ * malloc that reaches it).  MU_SIZES: 8 4096 262144
+ * Hardened: freed blocks of at most HAKMEM_WIPE_MAX usable bytes (4096 by
+ * default) are zeroed and checked at reuse; debug checks its free fill.
+ * Both report "write after free at offset <i>".  256 KiB blocks: debug
+ * only (above the hardened default). */
+#define DT_MIN_LEVEL (MU_SIZE <= 4096 ? 1 : 2)
+#define DT_BELOW DT_SURVIVE
+#include "death.h"
+
+static void dt_misuse(void) {
+  enum { N = 64 };
+  static char *q[N];
+  char *keep = hak_malloc(MU_SIZE);
+  char *p = hak_malloc(MU_SIZE);
+  char *r = hak_malloc(MU_SIZE);
+  size_t at = MU_SIZE / 2 < 8 ? 8 : MU_SIZE / 2; /* bytes 0..7 are the link */
+  hak_free(p);
+  p[at] = 'x';
+  char line[128];
+  snprintf(line, sizeof line, "write after free at offset %zu", at);
+  dt_expect(line, p, dt_class(MU_SIZE));
+  /* hardened holds p back until the next free of its slab (r's); then it
+   * comes back within a few mallocs */
+  hak_free(r);
+  int i;
+  for (i = 0; i < N; i++)
+    if ((q[i] = hak_malloc(MU_SIZE)) == p) break;
+  if (hak_check_level() >= DT_MIN_LEVEL) dt_setup_fail("freed block never handed out again");
+  for (int j = 0; j < N && j <= i; j++) hak_free(q[j]);
+  hak_free(keep);
+}
