@@ -58,7 +58,7 @@ void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
   X(WHALE_CACHE_MB, whale_cache_mb, 64, 0, 1048576, "MiB of freed whale mappings kept for reuse") \
   X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
   X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE") \
-  X(WIPE_MAX, wipe_max, 4096, 0, 262144, "hardened builds: freed blocks of at most this many usable bytes are zeroed, and checked to be still zero when handed out again (write after free); 0 = off") \
+  X(WIPE_MAX, wipe_max, 0, 0, 262144, "hardened builds: freed blocks of at most this many usable bytes are zeroed, and checked to be still zero when handed out again (write after free); 0 = off") \
   X(DELAY, delay, 1, 0, 1, "hardened builds: a freed block is held back until the next free of its slab, so the next malloc of its class does not return it") \
   X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem; 0 = never")
 #define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;

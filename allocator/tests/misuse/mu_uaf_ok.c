@@ -3,6 +3,7 @@
  * beyond, calloc of reused blocks zero, realloc in place and moving,
  * aligned blocks, frees from another thread; a clean heap walk.
  * MU_CASES: wipe nowipe
+ * MU_ENV_wipe: HAKMEM_WIPE_MAX=4096
  * MU_ENV_nowipe: HAKMEM_WIPE_MAX=0 */
 #define DT_MIN_LEVEL 3
 #define DT_BELOW DT_SURVIVE

@@ -1,10 +1,11 @@
 /* mu_uaf_write.c - death test: one byte written into a freed block, in its
  * middle, seen when the block is handed out again (its class's next
  * malloc that reaches it).  MU_SIZES: 8 4096 262144
- * Hardened: freed blocks of at most HAKMEM_WIPE_MAX usable bytes (4096 by
- * default) are zeroed and checked at reuse; debug checks its free fill.
- * Both report "write after free at offset <i>".  256 KiB blocks: debug
- * only (above the hardened default). */
+ * Hardened: freed blocks of at most HAKMEM_WIPE_MAX usable bytes (off by
+ * default, 4096 here) are zeroed and checked at reuse; debug checks its
+ * free fill.  Both report "write after free at offset <i>".  256 KiB
+ * blocks: debug only (above the 4096 set here).
+ * DT_ENV: HAKMEM_WIPE_MAX=4096 */
 #define DT_MIN_LEVEL (MU_SIZE <= 4096 ? 1 : 2)
 #define DT_BELOW DT_SURVIVE
 #include "death.h"

@@ -2,10 +2,12 @@
  * handed out again reads zero", checked by reading through the stale
  * pointer (harmless here: the block stays mapped) and the new one.
  * MU_SIZES: 8 4096 262144
- * Hardened (blocks up to HAKMEM_WIPE_MAX = 4096 by default): both hold,
+ * Hardened (blocks up to HAKMEM_WIPE_MAX, set to 4096 here; off by
+ * default): both hold,
  * bytes [8, usable) zero after free (0..7 hold the encoded link), the whole
  * block zero when handed out again.  Release: neither (the test only says
- * what it sees).  Debug fills patterns instead (0xDD freed). */
+ * what it sees).  Debug fills patterns instead (0xDD freed).
+ * DT_ENV: HAKMEM_WIPE_MAX=4096 */
 #define DT_MIN_LEVEL 3
 #define DT_BELOW DT_SURVIVE
 #include "death.h"
