@@ -2,8 +2,9 @@
  * for proving the oracle and the minimizer end to end through the dlopen
  * backend (hakmem's own HAKMEM_INJECT catalog does the same in-tree).
  *
- * It wraps glibc's __libc_* entry points and injects the bug named by
- * $VF_BUGGY (default: none):
+ * It wraps glibc's __libc_* entry points and injects the bugs named by
+ * $VF_BUGGY, a comma-separated list (default: none; one bug for the
+ * minimizer's tests, several at once for hakmem-replay --keep-going's):
  *   realloc_truncate  growing realloc of a block >= 256 bytes copies one
  *                     byte less than it must;
  *   calloc_dirty      calloc of 128..255 bytes skips zeroing;
@@ -13,7 +14,11 @@
  *                     thread cache would be) pushes the 7th block twice, so
  *                     two later mallocs hand out the same block: needs a
  *                     history of 7 frees of one class, which makes it a
- *                     real workout for the minimizer.
+ *                     real workout for the minimizer;
+ *   align_ignored     aligned requests of 4 KiB alignment or more get a
+ *                     plain malloc block (16-aligned, freed as usual);
+ *   errno_wrong       malloc of more than PTRDIFF_MAX bytes fails with
+ *                     EINVAL instead of ENOMEM.
  * Invariant: with no bug selected it behaves exactly like glibc.  With
  * double_push every path is made independent of the heap's state: blocks
  * of up to 256 bytes come from a private bump arena with their class in a
@@ -41,22 +46,27 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
 enum {
-  BUG_NONE, BUG_REALLOC_TRUNCATE, BUG_CALLOC_DIRTY, BUG_USABLE_OVERSTATE,
-  BUG_DOUBLE_PUSH
+  BUG_REALLOC_TRUNCATE, BUG_CALLOC_DIRTY, BUG_USABLE_OVERSTATE, BUG_DOUBLE_PUSH,
+  BUG_ALIGN_IGNORED, BUG_ERRNO_WRONG, BUG_COUNT_
 };
+static const char *const bug_names[BUG_COUNT_] = {
+    "realloc_truncate", "calloc_dirty", "usable_overstate", "double_push",
+    "align_ignored", "errno_wrong"};
 
-static int bug(void) {
-  static int b = -1;
-  if (b < 0) {
+/* 1 when bug b is in $VF_BUGGY's list. */
+static int has(int b) {
+  static int parsed;
+  static unsigned set;
+  if (!parsed) {
     const char *e = getenv("VF_BUGGY");
-    b = !e                                   ? BUG_NONE
-        : !strcmp(e, "realloc_truncate")     ? BUG_REALLOC_TRUNCATE
-        : !strcmp(e, "calloc_dirty")         ? BUG_CALLOC_DIRTY
-        : !strcmp(e, "usable_overstate")     ? BUG_USABLE_OVERSTATE
-        : !strcmp(e, "double_push")          ? BUG_DOUBLE_PUSH
-                                             : BUG_NONE;
+    for (int i = 0; e && i < BUG_COUNT_; i++) {
+      size_t n = strlen(bug_names[i]);
+      for (const char *q = e; (q = strstr(q, bug_names[i])) != NULL; q += n)
+        if ((q == e || q[-1] == ',') && (q[n] == 0 || q[n] == ',')) set |= 1u << i;
+    }
+    parsed = 1;
   }
-  return b;
+  return (set >> b) & 1;
 }
 
 /* glibc's own malloc_usable_size (ours shadows the name). */
@@ -88,7 +98,11 @@ static size_t arena_class(const void *p) {
  * malloc or free would bind to glibc's (the library is dlopen'ed local). */
 static size_t buggy_usable(void *p);
 static void *buggy_malloc(size_t n) {
-  if (bug() != BUG_DOUBLE_PUSH || n > 256) return __libc_malloc(n);
+  if (has(BUG_ERRNO_WRONG) && n > PTRDIFF_MAX) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (!has(BUG_DOUBLE_PUSH) || n > 256) return __libc_malloc(n);
   size_t c = n ? (n + 15) / 16 : 1;
   if (cached[c]) return cache[c][--cached[c]];
   if (!arena) {
@@ -106,7 +120,7 @@ static void *buggy_malloc(size_t n) {
 
 static void buggy_free(void *p) {
   if (!p) return;
-  if (bug() == BUG_DOUBLE_PUSH) {
+  if (has(BUG_DOUBLE_PUSH)) {
     size_t c = arena_class(p);
     if (c && cached[c] < CACHE_DEPTH) {
       cache[c][cached[c]++] = p;
@@ -120,19 +134,19 @@ static void buggy_free(void *p) {
 
 void *calloc(size_t k, size_t n) {
   size_t t;
-  if (bug() == BUG_DOUBLE_PUSH) {
+  if (has(BUG_DOUBLE_PUSH)) {
     if (__builtin_mul_overflow(k, n, &t)) return __libc_calloc(k, n); /* ENOMEM */
     void *p = buggy_malloc(t);
     return p ? memset(p, 0, t) : NULL;
   }
-  if (bug() == BUG_CALLOC_DIRTY && !__builtin_mul_overflow(k, n, &t) && t >= 128 &&
+  if (has(BUG_CALLOC_DIRTY) && !__builtin_mul_overflow(k, n, &t) && t >= 128 &&
       t < 256)
     return __libc_malloc(t);
   return __libc_calloc(k, n);
 }
 
 void *realloc(void *p, size_t n) {
-  if (bug() == BUG_DOUBLE_PUSH && p) {
+  if (has(BUG_DOUBLE_PUSH) && p) {
     if (!n) { /* glibc's realloc(p, 0) */
       buggy_free(p);
       return NULL;
@@ -148,7 +162,7 @@ void *realloc(void *p, size_t n) {
     buggy_free(p);
     return q;
   }
-  if (bug() != BUG_REALLOC_TRUNCATE || !p || !n) return __libc_realloc(p, n);
+  if (!has(BUG_REALLOC_TRUNCATE) || !p || !n) return __libc_realloc(p, n);
   size_t old = libc_usable(p);
   if (n <= old || old < 256) return __libc_realloc(p, n);
   void *q = __libc_malloc(n);
@@ -160,7 +174,8 @@ void *realloc(void *p, size_t n) {
 
 /* aligned blocks: padded past the cached range under double_push */
 static void *aligned(size_t al, size_t n) {
-  if (bug() == BUG_DOUBLE_PUSH && n < 512) n = 512;
+  if (has(BUG_DOUBLE_PUSH) && n < 512) n = 512;
+  if (has(BUG_ALIGN_IGNORED) && al >= 4096) return __libc_malloc(n);
   return __libc_memalign(al, n);
 }
 
@@ -180,7 +195,7 @@ static size_t buggy_usable(void *p) {
   size_t c = arena_class(p);
   if (c) return c * 16;
   size_t u = libc_usable(p);
-  return bug() == BUG_USABLE_OVERSTATE && u == 24 ? u + 8 : u;
+  return has(BUG_USABLE_OVERSTATE) && u == 24 ? u + 8 : u;
 }
 
 void *malloc(size_t n) { return buggy_malloc(n); }

@@ -3,6 +3,9 @@
  * shared object.  Exit 0 when every check passes, 1 on the first violation
  * (one "oracle: op N: <check>: ..." line on stderr), 2 on usage/input errors.
  * A crash or a hang inside the allocator is reported the same way.
+ * --keep-going goes on past the findings that leave the heap usable
+ * (vf_finding_fatal) and ends with one line per kind of finding, its count
+ * and first op (docs/oracle.md); exit 1 when there is any.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,8 @@ static void usage(void) {
         "  --pattern-cap N    pattern at most N bytes per block (default 64M)\n"
         "  --timeout S        report a hang after S seconds (default 0 = none)\n"
         "  --repeat N         replay N times, report the best ops/s (default 1)\n"
+        "  --keep-going       go on past findings that leave the heap usable; end\n"
+        "                     with one line per kind: count and first op\n"
         "  -q, --quiet        print only violations\n",
         stderr);
   exit(2);
@@ -36,7 +41,8 @@ int main(int argc, char **argv) {
   const char *alloc_name = vf_alloc_hakmem() ? "hakmem" : "system";
   vf_oracle_opts_t oo;
   vf_oracle_defaults(&oo);
-  int threads = 1, quiet = 0, strict = 0, no_aslr = 0, expect_death = 0;
+  int threads = 1, quiet = 0, strict = 0, no_aslr = 0, expect_death = 0, keep_going = 0;
+  static vf_findings_t findings;
   unsigned timeout = 0;
   uint64_t repeat = 1;
   for (int i = 1; i < argc; i++) {
@@ -51,6 +57,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--expect-death")) expect_death = oo.allow_misuse = 1;
     else if (!strcmp(a, "--misuse")) oo.allow_misuse = 1;
     else if (!strcmp(a, "--serial")) threads = 0;
+    else if (!strcmp(a, "--keep-going")) keep_going = 1;
     else if (!strcmp(a, "--strict-align")) strict = 1;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
     else if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage();
@@ -66,6 +73,11 @@ int main(int argc, char **argv) {
   vf_alloc_t *al = vf_cli_alloc(alloc_name, argv);
   if (strict) al->min_align = 16;
   vf_cli_crash_handlers(timeout, expect_death);
+  if (keep_going && expect_death) vf_cli_die("hakmem-replay: --keep-going and --expect-death exclude each other");
+  if (keep_going) {
+    oo.keep_going = &findings;
+    vf_cli_crash_findings(&findings);
+  }
   vf_replay_result_t res;
   double best = 0, best_cpu = 0;
   int rc = 0;
@@ -86,6 +98,7 @@ int main(int argc, char **argv) {
             (unsigned long long)mis, rc ? res.message : "clean");
     rc = VF_CHK_MISUSE_SURVIVED;
   }
+  if (keep_going && vf_findings_print(&findings, stderr)) rc = rc ? rc : 1;
   if (!quiet)
     printf("replay: %s: %zu ops (%llu executed, %llu skipped), %u thread(s), "
            "allocator %s: %.0f ops/s (%.0f per CPU second): %s\n",
