@@ -51,11 +51,11 @@ if(NOT n EQUAL 1)
 endif()
 
 # a bug that breaks the heap stops the replay; what came before is counted
-replay("double_push,errno_wrong" rc err)
+replay("double_push,align_ignored" rc err)
 message(STATUS "a fatal bug:\n${err}")
 if(NOT rc EQUAL 1)
   message(FATAL_ERROR "exit ${rc}, expected 1")
 endif()
-expect("${err}" "findings: errno: [0-9]+, first at op")
+expect("${err}" "findings: alignment: [0-9]+, first at op")
 expect("${err}" "findings: overlap: 1, first at op")
 expect("${err}" "the replay stopped at op [0-9]+ \\(overlap leaves the heap unusable\\)")
