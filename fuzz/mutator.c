@@ -288,6 +288,15 @@ static uint64_t below(rng_t *r, uint64_t n) { return n ? next(r) % n : 0; }
 
 static uint64_t pick_from(rng_t *r, const uint64_t *v, size_t n) { return v[below(r, n)]; }
 
+/* One value of an edge table: table(&v) fills v before it is read (as an
+ * argument of pick_from beside the call, v's read and the call are
+ * unsequenced, and clang reads v first). */
+static uint64_t pick_edge(rng_t *r, size_t (*table)(const uint64_t **)) {
+  const uint64_t *v;
+  size_t n = table(&v);
+  return pick_from(r, v, n);
+}
+
 /* Edges in [lo, hi): the sorted table's index range, found once. */
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -312,14 +321,13 @@ static uint64_t edge_in(rng_t *r, uint64_t lo, uint64_t hi) {
 /* fuzz_large's sizes: whale edges half the time, other whale sizes (any,
  * or a page multiple), and class blocks beside them. */
 static uint64_t gen_size_large(rng_t *r) {
-  const uint64_t *e;
   unsigned k = (unsigned)below(r, 100);
-  if (k < 50) return pick_from(r, e, hkf_whale_edges(&e));
+  if (k < 50) return pick_edge(r, hkf_whale_edges);
   if (k < 60) return ((uint64_t)256 << 10) + 1 + below(r, (uint64_t)16 << 20);
   if (k < 70) return (1 + below(r, 4096)) * 4096;
   if (k < 85) return edge_in(r, 0, ((uint64_t)256 << 10) + 2);
   if (k < 95) return below(r, 70000);
-  return pick_from(r, e, hkf_api_edges(&e));
+  return pick_edge(r, hkf_api_edges);
 }
 
 /* Request sizes: class edges most of the time, weighted like real programs
@@ -346,14 +354,13 @@ static uint64_t gen_align(rng_t *r, int profile) {
   const uint64_t *e;
   size_t n = hkf_align_edges(&e);
   if (profile == HKF_PROF_LARGE && below(r, 5) < 3)
-    return pick_from(r, e, hkf_whale_align_edges(&e));
+    return pick_edge(r, hkf_whale_align_edges);
   if (profile == HKF_PROF_EDGES || below(r, 8) == 0) return pick_from(r, e, n);
   return (uint64_t)16 << below(r, 9); /* 16 .. 4096 */
 }
 
 static uint64_t gen_count(rng_t *r, int profile) {
-  const uint64_t *e;
-  if (profile == HKF_PROF_EDGES && below(r, 3) == 0) return pick_from(r, e, hkf_api_edges(&e));
+  if (profile == HKF_PROF_EDGES && below(r, 3) == 0) return pick_edge(r, hkf_api_edges);
   return below(r, 4) ? 1 + below(r, 8) : below(r, 300);
 }
 
