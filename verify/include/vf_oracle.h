@@ -59,6 +59,7 @@ typedef enum vf_check {
   VF_CHK_CRASH,         /* the allocator crashed (replayer-level)       */
   VF_CHK_TIMEOUT,       /* the replay hung (replayer-level)             */
   VF_CHK_MISUSE_SURVIVED, /* --expect-death: a misuse op did not kill it */
+  VF_CHK_SPACE,         /* footprint above its bound (vf_space.h)        */
   VF_CHK_COUNT_
 } vf_check_t;
 

@@ -76,6 +76,7 @@ static const char *const check_names[VF_CHK_COUNT_] = {
     [VF_CHK_CRASH] = "crash",
     [VF_CHK_TIMEOUT] = "timeout",
     [VF_CHK_MISUSE_SURVIVED] = "misuse-survived",
+    [VF_CHK_SPACE] = "space",
 };
 
 const char *vf_check_name(int check) {

@@ -18,7 +18,16 @@
  *   align_ignored     aligned requests of 4 KiB alignment or more get a
  *                     plain malloc block (16-aligned, freed as usual);
  *   errno_wrong       malloc of more than PTRDIFF_MAX bytes fails with
- *                     EINVAL instead of ENOMEM.
+ *                     EINVAL instead of ENOMEM;
+ *   free_leaks        free of a block of 4 KiB or more forgets it: the
+ *                     program's view is right (live counts drop), but the
+ *                     memory is never given back nor reused (the space
+ *                     check's bug: hakmem-replay --space).
+ * With VF_BUGGY_STATS=1 it also answers hak_stats_get (hakmem.h), as a
+ * hakmem build loaded as a .so does: live blocks and bytes as the program
+ * sees them, and its footprint, mapped_bytes: 1 MiB plus the usable bytes
+ * of every block it took from glibc and did not give back.  Without it
+ * hak_stats_get fails, and the oracle checks no stats.
  * Invariant: with no bug selected it behaves exactly like glibc.  With
  * double_push every path is made independent of the heap's state: blocks
  * of up to 256 bytes come from a private bump arena with their class in a
@@ -39,6 +48,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hakmem.h"
+
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 extern void *__libc_calloc(size_t, size_t);
@@ -47,11 +58,11 @@ extern void *__libc_memalign(size_t, size_t);
 
 enum {
   BUG_REALLOC_TRUNCATE, BUG_CALLOC_DIRTY, BUG_USABLE_OVERSTATE, BUG_DOUBLE_PUSH,
-  BUG_ALIGN_IGNORED, BUG_ERRNO_WRONG, BUG_COUNT_
+  BUG_ALIGN_IGNORED, BUG_ERRNO_WRONG, BUG_FREE_LEAKS, BUG_COUNT_
 };
 static const char *const bug_names[BUG_COUNT_] = {
     "realloc_truncate", "calloc_dirty", "usable_overstate", "double_push",
-    "align_ignored", "errno_wrong"};
+    "align_ignored", "errno_wrong", "free_leaks"};
 
 /* 1 when bug b is in $VF_BUGGY's list. */
 static int has(int b) {
@@ -132,7 +143,7 @@ static void buggy_free(void *p) {
   __libc_free(p);
 }
 
-void *calloc(size_t k, size_t n) {
+static void *buggy_calloc(size_t k, size_t n) {
   size_t t;
   if (has(BUG_DOUBLE_PUSH)) {
     if (__builtin_mul_overflow(k, n, &t)) return __libc_calloc(k, n); /* ENOMEM */
@@ -145,7 +156,7 @@ void *calloc(size_t k, size_t n) {
   return __libc_calloc(k, n);
 }
 
-void *realloc(void *p, size_t n) {
+static void *buggy_realloc(void *p, size_t n) {
   if (has(BUG_DOUBLE_PUSH) && p) {
     if (!n) { /* glibc's realloc(p, 0) */
       buggy_free(p);
@@ -179,7 +190,7 @@ static void *aligned(size_t al, size_t n) {
   return __libc_memalign(al, n);
 }
 
-int posix_memalign(void **out, size_t al, size_t n) {
+static int buggy_posix_memalign(void **out, size_t al, size_t n) {
   if (!al || (al & (al - 1)) || al % sizeof(void *)) return 22; /* EINVAL */
   void *p = aligned(al, n);
   if (!p) return 12; /* ENOMEM */
@@ -187,8 +198,7 @@ int posix_memalign(void **out, size_t al, size_t n) {
   return 0;
 }
 
-void *aligned_alloc(size_t al, size_t n) { return aligned(al, n); }
-void *memalign(size_t al, size_t n) { return aligned(al, n); }
+
 
 static size_t buggy_usable(void *p) {
   if (!p) return 0;
@@ -198,6 +208,62 @@ static size_t buggy_usable(void *p) {
   return has(BUG_USABLE_OVERSTATE) && u == 24 ? u + 8 : u;
 }
 
-void *malloc(size_t n) { return buggy_malloc(n); }
-void free(void *p) { buggy_free(p); }
+/* ---- the counts behind hak_stats_get (VF_BUGGY_STATS=1) ---------------- */
+static uint64_t live_blocks, live_bytes, held_bytes;
+
+static void *counted(void *p) {
+  if (p) {
+    size_t u = buggy_usable(p);
+    live_blocks++;
+    live_bytes += u;
+    held_bytes += u;
+  }
+  return p;
+}
+
+/* p leaves the program; 1 when it is given back (else: leaked) */
+static int uncount(void *p) {
+  size_t u = buggy_usable(p);
+  int leak = has(BUG_FREE_LEAKS) && u >= 4096;
+  live_blocks--;
+  live_bytes -= u;
+  if (!leak) held_bytes -= u;
+  return !leak;
+}
+
+int hak_stats_get(hak_stats_t *out);
+int hak_stats_get(hak_stats_t *out) {
+  const char *e = getenv("VF_BUGGY_STATS");
+  if (!e || strcmp(e, "1") != 0) return -1;
+  memset(out, 0, sizeof *out);
+  out->live_blocks = live_blocks;
+  out->live_bytes = live_bytes;
+  out->mapped_bytes = ((uint64_t)1 << 20) + held_bytes;
+  return 0;
+}
+
+void *malloc(size_t n) { return counted(buggy_malloc(n)); }
+void free(void *p) {
+  if (p && uncount(p)) buggy_free(p);
+}
+void *calloc(size_t k, size_t n) { return counted(buggy_calloc(k, n)); }
+void *realloc(void *p, size_t n) {
+  if (!p) return counted(buggy_realloc(NULL, n));
+  size_t u = buggy_usable(p);
+  void *q = buggy_realloc(p, n);
+  if (!q && n) return NULL; /* failed: p stays as it was */
+  live_blocks--;
+  live_bytes -= u;
+  held_bytes -= u;
+  return counted(q);
+}
+int posix_memalign(void **out, size_t al, size_t n) {
+  int rc = buggy_posix_memalign(out, al, n);
+  if (!rc) counted(*out);
+  return rc;
+}
+void *aligned_alloc(size_t al, size_t n) { return counted(aligned(al, n)); }
+void *memalign(size_t al, size_t n) { return counted(aligned(al, n)); }
 size_t malloc_usable_size(void *p) { return buggy_usable(p); }
+int malloc_trim(size_t pad);
+int malloc_trim(size_t pad) { (void)pad; return 0; }
