@@ -54,7 +54,7 @@ typedef struct hkf_limits {
  *     MiB (8 superslabs), on fresh and cached mappings, next to class
  *     blocks: 256 ops at most, 16 MiB + 320 KiB in all (one whale aligned
  *     to 16 MiB; a cached 8 MiB whale and an 8 MiB-aligned one), about
- *     2,400 execs per CPU second (32 MiB + 64 KiB: about 1,550).
+ *     2,000-2,100 execs per CPU second (32 MiB + 64 KiB: about 1,550).
  * The other targets keep both ranges. */
 #define HKF_TRACE_MAX_REQUEST ((uint64_t)256 << 10)
 #define HKF_LIMITS_TRACE {2048, 256, 1, HKF_TRACE_MAX_REQUEST, HKF_TRACE_MAX_REQUEST}
