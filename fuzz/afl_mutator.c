@@ -37,10 +37,13 @@ void *afl_custom_init(void *afl, unsigned int seed) {
   if (!m) return NULL;
   const char *t = getenv("HKF_TARGET");
   const hkf_limits_t trace = HKF_LIMITS_TRACE, mt = HKF_LIMITS_MT, edges = HKF_LIMITS_EDGES,
-                     misuse = HKF_LIMITS_MISUSE;
+                     misuse = HKF_LIMITS_MISUSE, large = HKF_LIMITS_LARGE;
   m->l = trace;
   m->profile = HKF_PROF_TRACE;
-  if (t && strcmp(t, "fuzz_mt") == 0) {
+  if (t && strcmp(t, "fuzz_large") == 0) {
+    m->l = large;
+    m->profile = HKF_PROF_LARGE;
+  } else if (t && strcmp(t, "fuzz_mt") == 0) {
     m->l = mt;
     m->profile = HKF_PROF_MT;
   } else if (t && strcmp(t, "fuzz_api_edges") == 0) {

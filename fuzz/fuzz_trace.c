@@ -1,7 +1,9 @@
-/* fuzz_trace.c - single-thread traces through every hak_* entry point.
+/* fuzz_trace.c - single-thread traces of the class sizes (requests up to
+ * 256 KiB) through every hak_* entry point; fuzz_large takes the whales.
  *
  * Input: a hakmem trace (binary or text, docs/trace-format.md).  Normalized
- * to one thread, 256 slots, 2048 ops and 4 MiB + 64 KiB of possible requests, then
+ * to one thread, 256 slots, 2048 ops, requests of at most 256 KiB and 1 MiB
+ * of possible requests in all (hkf.h), then
  * replayed with the shadow-heap oracle on; the wrapper vtable (hkf_common.c)
  * spreads the ops over malloc/realloc(NULL)/reallocarray, valloc, pvalloc,
  * memalign, posix_memalign, aligned_alloc, calloc, usable_size and trim.

@@ -36,24 +36,36 @@ typedef struct hkf_limits {
   unsigned slots;     /* slot ids folded to slot % slots                   */
   unsigned threads;   /* thread ids folded to tid % threads (1: no switch) */
   uint64_t budget;    /* sum of possible request bytes an input may make  */
+  uint64_t max_request; /* largest request an op may make (0: no cap)      */
 } hkf_limits_t;
 
 /* Each target's limits, in one place (the targets and the AFL++ mutator
- * library both read them): {max_ops, slots, threads, budget}.
- * fuzz_trace's budget is 4 MiB + 64 KiB: room for one whale at the largest
- * size edge the mutator makes (4 MiB + 1), or a whale just past 2 MiB and
- * several class blocks, every size edge still reachable; at 16 MiB the
- * inputs averaged 6.6 MB of requests, whose page faults, calloc zeroing and
- * ASan shadow work kept the target at a fifth of its speed
- * (docs/fuzzing.md, "Speed"). */
-#define HKF_LIMITS_TRACE {2048, 256, 1, ((uint64_t)4 << 20) + ((uint64_t)64 << 10)}
-#define HKF_LIMITS_MT {1024, 256, 4, (uint64_t)16 << 20}
-#define HKF_LIMITS_EDGES {512, 32, 1, (uint64_t)16 << 20}
-#define HKF_LIMITS_MISUSE {256, 64, 1, (uint64_t)8 << 20}
+ * library both read them): {max_ops, slots, threads, budget, max_request}.
+ * An allocation whose request (size, size + alignment, count * size) is
+ * above max_request, or would push the input's total over the budget, is
+ * dropped by normalization; requests of HKF_HUGE bytes or more always run.
+ * The single-thread traces are split by size (issue 17):
+ *   - fuzz_trace: every request up to 256 KiB (the class range: tiny, mid,
+ *     L2.5), 256 KiB in all.  Whales cost page faults, calloc zeroing and
+ *     ASan shadow work per byte, and kept this target at about 5,500 execs
+ *     per CPU second; without them it runs at about 10,000 (1 MiB in all:
+ *     about 6,000; docs/fuzzing.md, "Speed");
+ *   - fuzz_large: the whale sizes (above 256 KiB) and alignments up to 16
+ *     MiB (8 superslabs), on fresh and cached mappings, next to class
+ *     blocks: 256 ops at most, 16 MiB + 320 KiB in all (one whale aligned
+ *     to 16 MiB; a cached 8 MiB whale and an 8 MiB-aligned one), about
+ *     2,000-2,100 execs per CPU second (32 MiB + 64 KiB: about 1,550).
+ * The other targets keep both ranges. */
+#define HKF_TRACE_MAX_REQUEST ((uint64_t)256 << 10)
+#define HKF_LIMITS_TRACE {2048, 256, 1, HKF_TRACE_MAX_REQUEST, HKF_TRACE_MAX_REQUEST}
+#define HKF_LIMITS_LARGE {256, 64, 1, ((uint64_t)16 << 20) + ((uint64_t)320 << 10), 0}
+#define HKF_LIMITS_MT {1024, 256, 4, (uint64_t)16 << 20, 0}
+#define HKF_LIMITS_EDGES {512, 32, 1, (uint64_t)16 << 20, 0}
+#define HKF_LIMITS_MISUSE {256, 64, 1, (uint64_t)8 << 20, 0}
 #define HKF_MISUSE_PREFIX 3
 
 /* Mutation profile: which values the custom mutator favours. */
-enum { HKF_PROF_TRACE = 0, HKF_PROF_MT = 1, HKF_PROF_EDGES = 2 };
+enum { HKF_PROF_TRACE = 0, HKF_PROF_MT = 1, HKF_PROF_EDGES = 2, HKF_PROF_LARGE = 3 };
 
 typedef struct hkf_target {
   const char *name;
@@ -95,6 +107,13 @@ size_t hkf_size_edges(const uint64_t **out);
 size_t hkf_api_edges(const uint64_t **out);
 /* Alignments 1..2^20 (powers, their +-1) and impossible ones. */
 size_t hkf_align_edges(const uint64_t **out);
+/* The whale edges (fuzz_large's sizes): the class limit (256 KiB) and every
+ * multiple of the 2 MiB superslab up to 16 MiB, each +-1, +-16 and +-one
+ * page. */
+size_t hkf_whale_edges(const uint64_t **out);
+/* fuzz_large's alignments: every power of two from 4 KiB to 16 MiB (up to
+ * 8 superslabs). */
+size_t hkf_whale_align_edges(const uint64_t **out);
 /* Add v-1, v, v+1 to the size edges (mutator.c). */
 void hkf_add_size_edge(uint64_t v);
 /* Register the class table of the linked allocator (hkf_common.c). */

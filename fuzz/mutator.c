@@ -26,6 +26,8 @@
 
 #include "hkf.h"
 
+#define HK_MIN(a, b) ((a) < (b) ? (a) : (b))
+
 /* ---- normalization ---------------------------------------------------------- */
 
 static uint64_t sat_add(uint64_t a, uint64_t b) {
@@ -72,7 +74,7 @@ size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l) {
     }
     uint64_t req = hkf_request_bytes(&op);
     if (req && req < HKF_HUGE) {
-      if (req > l->budget - used) {
+      if ((l->max_request && req > l->max_request) || req > l->budget - used) {
         dropped++;
         continue;
       }
@@ -154,6 +156,34 @@ size_t hkf_align_edges(const uint64_t **out) {
   return g_nalign;
 }
 
+#define HKF_SS ((uint64_t)2 << 20) /* the superslab size (docs/architecture.md) */
+static uint64_t g_whale_edges[128];
+static size_t g_nwhale;
+
+static void whale_edge(uint64_t v) {
+  static const int64_t d[] = {0, 1, -1, 16, -16, 4096, -4096};
+  for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+    if (g_nwhale < sizeof g_whale_edges / sizeof g_whale_edges[0])
+      g_whale_edges[g_nwhale++] = v + (uint64_t)d[i];
+}
+
+size_t hkf_whale_edges(const uint64_t **out) {
+  if (!g_nwhale) {
+    whale_edge((uint64_t)256 << 10); /* the last class / the first whale */
+    for (uint64_t k = 1; k <= 8; k++) whale_edge(k * HKF_SS);
+  }
+  *out = g_whale_edges;
+  return g_nwhale;
+}
+
+static uint64_t g_whale_aligns[13];
+
+size_t hkf_whale_align_edges(const uint64_t **out) {
+  for (unsigned k = 0; k < 13; k++) g_whale_aligns[k] = (uint64_t)4096 << k; /* .. 16 MiB */
+  *out = g_whale_aligns;
+  return 13;
+}
+
 /* ---- encoding -------------------------------------------------------------------- */
 
 /* hkf_encode, also telling how many ops fit (*kept). */
@@ -200,7 +230,7 @@ static struct {
 
 static int same_limits(const hkf_limits_t *a, const hkf_limits_t *b) {
   return a->max_ops == b->max_ops && a->slots == b->slots && a->threads == b->threads &&
-         a->budget == b->budget;
+         a->budget == b->budget && a->max_request == b->max_request;
 }
 
 static void last_keep(const uint8_t *bytes, size_t len, const vf_op_t *ops, size_t n,
@@ -258,6 +288,15 @@ static uint64_t below(rng_t *r, uint64_t n) { return n ? next(r) % n : 0; }
 
 static uint64_t pick_from(rng_t *r, const uint64_t *v, size_t n) { return v[below(r, n)]; }
 
+/* One value of an edge table: table(&v) fills v before it is read (as an
+ * argument of pick_from beside the call, v's read and the call are
+ * unsequenced, and clang reads v first). */
+static uint64_t pick_edge(rng_t *r, size_t (*table)(const uint64_t **)) {
+  const uint64_t *v;
+  size_t n = table(&v);
+  return pick_from(r, v, n);
+}
+
 /* Edges in [lo, hi): the sorted table's index range, found once. */
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -279,32 +318,49 @@ static uint64_t edge_in(rng_t *r, uint64_t lo, uint64_t hi) {
   return b > a ? e[a + below(r, b - a)] : lo;
 }
 
+/* fuzz_large's sizes: whale edges half the time, other whale sizes (any,
+ * or a page multiple), and class blocks beside them. */
+static uint64_t gen_size_large(rng_t *r) {
+  unsigned k = (unsigned)below(r, 100);
+  if (k < 50) return pick_edge(r, hkf_whale_edges);
+  if (k < 60) return ((uint64_t)256 << 10) + 1 + below(r, (uint64_t)16 << 20);
+  if (k < 70) return (1 + below(r, 4096)) * 4096;
+  if (k < 85) return edge_in(r, 0, ((uint64_t)256 << 10) + 2);
+  if (k < 95) return below(r, 70000);
+  return pick_edge(r, hkf_api_edges);
+}
+
 /* Request sizes: class edges most of the time, weighted like real programs
- * (tiny >> mid >> L2.5 >> whale), so most inputs stay fast. */
-static uint64_t gen_size(rng_t *r, int profile) {
+ * (tiny >> mid >> L2.5 >> whale), so most inputs stay fast.  A target with
+ * a request cap (fuzz_trace) draws no size above it: the whale share goes
+ * to the L2.5 edges below the cap. */
+static uint64_t gen_size(rng_t *r, int profile, const hkf_limits_t *l) {
   const uint64_t *e;
+  if (profile == HKF_PROF_LARGE) return gen_size_large(r);
   unsigned k = (unsigned)below(r, 100);
   size_t napi = hkf_api_edges(&e);
+  uint64_t cap = l->max_request ? l->max_request + 2 : (uint64_t)1 << 40;
   if (profile == HKF_PROF_EDGES && k < 45) return pick_from(r, e, napi);
   if (k < 55) return edge_in(r, 0, 1041);
   if (k < 70) return below(r, 1100);
   if (k < 82) return edge_in(r, 1041, 65538);
   if (k < 87) return below(r, 70000);
-  if (k < 93) return edge_in(r, 65538, ((uint64_t)2 << 20) - 1);
-  if (k < 96) return edge_in(r, ((uint64_t)2 << 20) - 1, (uint64_t)1 << 40);
+  if (k < 93 || l->max_request) return edge_in(r, 65538, HK_MIN(cap, ((uint64_t)2 << 20) - 1));
+  if (k < 96) return edge_in(r, ((uint64_t)2 << 20) - 1, cap);
   return pick_from(r, e, napi);
 }
 
 static uint64_t gen_align(rng_t *r, int profile) {
   const uint64_t *e;
   size_t n = hkf_align_edges(&e);
+  if (profile == HKF_PROF_LARGE && below(r, 5) < 3)
+    return pick_edge(r, hkf_whale_align_edges);
   if (profile == HKF_PROF_EDGES || below(r, 8) == 0) return pick_from(r, e, n);
   return (uint64_t)16 << below(r, 9); /* 16 .. 4096 */
 }
 
 static uint64_t gen_count(rng_t *r, int profile) {
-  const uint64_t *e;
-  if (profile == HKF_PROF_EDGES && below(r, 3) == 0) return pick_from(r, e, hkf_api_edges(&e));
+  if (profile == HKF_PROF_EDGES && below(r, 3) == 0) return pick_edge(r, hkf_api_edges);
   return below(r, 4) ? 1 + below(r, 8) : below(r, 300);
 }
 
@@ -317,22 +373,23 @@ static uint32_t gen_slot(rng_t *r, const vf_trace_t *t, const hkf_limits_t *l) {
   return (uint32_t)below(r, l->slots ? (l->slots < 64 ? l->slots : 64) : 1);
 }
 
-static void gen_args(rng_t *r, vf_op_t *op, int profile) {
+static void gen_args(rng_t *r, vf_op_t *op, int profile, const hkf_limits_t *l) {
   op->size = op->aux = 0;
   switch (op->code) {
   case VF_OP_MALLOC:
   case VF_OP_REALLOC:
-    op->size = gen_size(r, profile);
+    op->size = gen_size(r, profile, l);
     break;
   case VF_OP_CALLOC:
     op->aux = gen_count(r, profile);
-    op->size = below(r, 3) ? gen_size(r, profile) / (op->aux ? op->aux : 1) : gen_size(r, profile);
+    op->size = below(r, 3) ? gen_size(r, profile, l) / (op->aux ? op->aux : 1)
+                           : gen_size(r, profile, l);
     break;
   case VF_OP_POSIX_MEMALIGN:
   case VF_OP_ALIGNED_ALLOC:
   case VF_OP_MEMALIGN:
     op->aux = gen_align(r, profile);
-    op->size = gen_size(r, profile);
+    op->size = gen_size(r, profile, l);
     break;
   default:
     break;
@@ -361,7 +418,7 @@ static void gen_op(rng_t *r, vf_op_t *op, const vf_trace_t *t, const hkf_limits_
   }
   op->tid = (uint8_t)below(r, l->threads ? l->threads : 1);
   if (vf_op_has_slot(op->code)) op->slot = gen_slot(r, t, l);
-  gen_args(r, op, profile);
+  gen_args(r, op, profile, l);
 }
 
 /* ---- edits ---------------------------------------------------------------------------- */
@@ -380,7 +437,7 @@ static void delete_range(vf_trace_t *t, size_t at, size_t n) {
   t->n -= n;
 }
 
-static uint64_t resize(rng_t *r, uint64_t v, int profile) {
+static uint64_t resize(rng_t *r, uint64_t v, int profile, const hkf_limits_t *l) {
   switch (below(r, 6)) {
   case 0:
     return v + 1;
@@ -393,7 +450,7 @@ static uint64_t resize(rng_t *r, uint64_t v, int profile) {
   case 4:
     return v * 2;
   default:
-    return gen_size(r, profile);
+    return gen_size(r, profile, l);
   }
 }
 
@@ -432,8 +489,8 @@ static void mutate_once(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int prof
   }
   case 5: /* re-size */
   case 6:
-    if (vf_op_nargs(t->ops[i].code) >= 1) t->ops[i].size = resize(r, t->ops[i].size, profile);
-    else gen_args(r, &t->ops[i], profile);
+    if (vf_op_nargs(t->ops[i].code) >= 1) t->ops[i].size = resize(r, t->ops[i].size, profile, l);
+    else gen_args(r, &t->ops[i], profile, l);
     break;
   case 7: /* re-align or re-count */
     if (vf_op_nargs(t->ops[i].code) == 2)

@@ -7,8 +7,9 @@
  * output is a valid trace after its raw prefix, fits max_size, is already
  * normalized (normalizing again changes nothing: the target runs exactly
  * the ops written), decodes to the same ops through the mutator's kept
- * copy as through a parse, respects the op, slot, thread and budget limits,
- * and that the chain reaches every opcode.  Prints a short profile per target.
+ * copy as through a parse, respects the op, slot, thread, budget and
+ * request-size limits, and that the chain reaches every opcode (and, for
+ * fuzz_large, makes whale requests).  Prints a short profile per target.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static int same_decode(const prof_t *p, const uint8_t *buf, size_t len) {
 static int check_one(const prof_t *p, unsigned iters) {
   enum { MAX = 4096 };
   static uint8_t buf[MAX], other[MAX], out[MAX];
-  size_t len = 0, olen = 0, ops_total = 0, edge_sizes = 0, sizes = 0;
+  size_t len = 0, olen = 0, ops_total = 0, edge_sizes = 0, sizes = 0, whales = 0;
   unsigned seen[256] = {0};
   const uint64_t *edges;
   size_t nedges = hkf_size_edges(&edges);
@@ -88,6 +89,9 @@ static int check_one(const prof_t *p, unsigned iters) {
         return fail(p->name, it, "slot above the limit");
       uint64_t req = hkf_request_bytes(op);
       if (req && req < HKF_HUGE) used += req;
+      if (req && req < HKF_HUGE && p->l.max_request && req > p->l.max_request)
+        return fail(p->name, it, "request above max_request");
+      if (p->profile == HKF_PROF_LARGE && req > ((uint64_t)256 << 10) && req < HKF_HUGE) whales++;
       if (vf_op_nargs(op->code) >= 1) {
         sizes++;
         for (size_t e = 0; e < nedges; e++)
@@ -112,6 +116,10 @@ static int check_one(const prof_t *p, unsigned iters) {
       return 1;
     }
   }
+  if (p->profile == HKF_PROF_LARGE && whales < iters / 4) {
+    fprintf(stderr, "mutator_test: %s: %zu whale requests in %u mutations\n", p->name, whales, iters);
+    return 1;
+  }
   printf("%-16s %u mutations: %.1f ops per input, %.0f%% of sizes on class edges\n", p->name,
          iters, (double)ops_total / iters, sizes ? 100.0 * (double)edge_sizes / (double)sizes : 0);
   return 0;
@@ -121,6 +129,7 @@ int main(int argc, char **argv) {
   unsigned iters = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 20000;
   const prof_t profs[] = {
       {"fuzz_trace", HKF_LIMITS_TRACE, HKF_PROF_TRACE, 0},
+      {"fuzz_large", HKF_LIMITS_LARGE, HKF_PROF_LARGE, 0},
       {"fuzz_mt", HKF_LIMITS_MT, HKF_PROF_MT, 0},
       {"fuzz_api_edges", HKF_LIMITS_EDGES, HKF_PROF_EDGES, 0},
       {"fuzz_misuse", HKF_LIMITS_MISUSE, HKF_PROF_TRACE, HKF_MISUSE_PREFIX},

@@ -12,7 +12,7 @@
 # check) is what gets fuzzed, as in the fuzz and afl presets.
 src=${HAKMEM_SRC:-$SRC/hakmem}
 build=$WORK/hakmem-build
-targets="fuzz_trace fuzz_mt fuzz_api_edges fuzz_trace_parser fuzz_misuse"
+targets="fuzz_trace fuzz_large fuzz_mt fuzz_api_edges fuzz_trace_parser fuzz_misuse"
 
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)

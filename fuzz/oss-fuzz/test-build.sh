@@ -26,7 +26,7 @@ export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1"
   exit 1
 }
 fail=0
-for t in fuzz_trace fuzz_mt fuzz_api_edges fuzz_trace_parser fuzz_misuse; do
+for t in fuzz_trace fuzz_large fuzz_mt fuzz_api_edges fuzz_trace_parser fuzz_misuse; do
   for f in "$OUT/$t" "$OUT/${t}_seed_corpus.zip" "$OUT/$t.dict" "$OUT/$t.options"; do
     [[ -s $f ]] || { echo "test-build: missing $f"; fail=1; }
   done

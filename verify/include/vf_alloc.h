@@ -26,6 +26,8 @@ extern "C" {
 typedef struct vf_stats {
   uint64_t live_blocks; /* blocks allocated and not yet freed */
   uint64_t live_bytes;  /* usable bytes of those blocks        */
+  uint64_t mapped_bytes; /* memory the allocator holds from the OS (its
+                            footprint); 0 when it does not say */
 } vf_stats_t;
 
 typedef struct vf_alloc {
@@ -49,6 +51,8 @@ typedef struct vf_alloc {
    * (a request of n < 16 bytes needs only the largest power of two <= n,
    * as jemalloc's 8-byte class does) */
   size_t min_align;
+  /* optional: give cached memory back to the OS (malloc_trim(pad)) */
+  int (*trim)(size_t pad);
   /* optional: cleanup for dlopen handles etc. */
   void (*close)(struct vf_alloc *self);
   void *handle; /* backend private */

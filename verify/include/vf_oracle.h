@@ -11,7 +11,11 @@
  *
  * The first failure stops the oracle: it records the check and one report
  * line `oracle: op <index>: <check>: ptr=0x... size=... usable=... (detail)`
- * and every later call returns that same check.  The oracle is not
+ * and every later call returns that same check.  With opts.keep_going (a
+ * findings table, vf_findings_t) a finding that leaves the heap usable is
+ * counted there instead and the op goes on as if it had passed (see
+ * vf_finding_fatal for which do not); the first fatal one stops the oracle
+ * as above and is counted too.  The oracle is not
  * thread-safe; the multi-thread replayer runs one thread at a time.
  *
  * Misuse ops (double, interior and foreign frees, overflows past the usable
@@ -55,12 +59,38 @@ typedef enum vf_check {
   VF_CHK_CRASH,         /* the allocator crashed (replayer-level)       */
   VF_CHK_TIMEOUT,       /* the replay hung (replayer-level)             */
   VF_CHK_MISUSE_SURVIVED, /* --expect-death: a misuse op did not kill it */
+  VF_CHK_SPACE,         /* footprint above its bound (vf_space.h)        */
   VF_CHK_COUNT_
 } vf_check_t;
 
 const char *vf_check_name(int check);
 /* Inverse of vf_check_name; -1 when unknown. */
 int vf_check_from_name(const char *name);
+
+/* Findings of a keep-going replay: per check, how many and the first one. */
+typedef struct vf_finding {
+  uint64_t count;
+  uint64_t first;    /* op index of the first */
+  char msg[256];     /* its report line (cut) */
+} vf_finding_t;
+typedef struct vf_findings {
+  vf_finding_t kind[VF_CHK_COUNT_];
+  uint64_t total;
+  int fatal;         /* the check that stopped the replay, 0 when none */
+} vf_findings_t;
+
+/* 1 when a failed check leaves the heap unusable, so a keep-going replay
+ * must stop there: overlapping blocks, contents damaged while live, a heap
+ * walk complaint, crashes and hangs (and the oracle's own out-of-memory).
+ * Wrong NULLs and errnos, impossible requests that succeed (the block is
+ * freed again), alignment, usable-size, class-bound, calloc-zero, realloc
+ * and stats findings leave it usable: the block is adopted as returned. */
+int vf_finding_fatal(int check);
+/* Count one finding (vf_findings.c); 1 when it is the first of its kind. */
+int vf_findings_add(vf_findings_t *f, int check, uint64_t index, const char *msg);
+/* One line per kind found, "findings: <check>: <count>, first at op <i>:
+ * <first report line>", then a total line.  Returns the total. */
+uint64_t vf_findings_print(const vf_findings_t *f, FILE *out);
 
 typedef struct vf_oracle_opts {
   uint64_t check_every;   /* stats + heap walk every N ops (0 = only at end) */
@@ -70,6 +100,8 @@ typedef struct vf_oracle_opts {
   uint64_t soft_limit;    /* NULL+ENOMEM is tolerated for requests >= this   */
   int verify_all_at_end;  /* vf_oracle_finish frees all blocks, verifying     */
   int allow_misuse;       /* carry out misuse ops (default 0: skip them)    */
+  vf_findings_t *keep_going; /* non-NULL: count findings that leave the heap
+                             usable here and go on (NULL: stop at the first) */
   FILE *report;           /* where the failure line goes (NULL = none)       */
 } vf_oracle_opts_t;
 

@@ -78,15 +78,21 @@ typedef struct vf_gen_opts {
   uint64_t ops;       /* number of ops to emit (switches included)      */
   unsigned threads;   /* 1..VF_TRACE_MAX_THREADS                        */
   unsigned slots;     /* slot ids used: 0..slots-1                      */
-  unsigned profile;   /* VF_GEN_MIXED (all paths) or VF_GEN_SMALL       */
+  unsigned profile;   /* VF_GEN_MIXED (all paths), VF_GEN_SMALL, or
+                         VF_GEN_REUSE (grow, free all, grow other sizes) */
   int impossible;     /* include impossible sizes/alignments (default 1) */
   int free_at_end;    /* append frees for every live slot (default 1)   */
   unsigned misuse;    /* misuse ops per 100000 ops (default 0)          */
   unsigned exits;     /* thread exits per 100000 ops (default 0)        */
+  uint64_t phase_bytes; /* VF_GEN_REUSE: live bytes each phase grows to
+                           (default 8 MiB)                                */
 } vf_gen_opts_t;
-enum { VF_GEN_MIXED = 0, VF_GEN_SMALL = 1 };
+enum { VF_GEN_MIXED = 0, VF_GEN_SMALL = 1, VF_GEN_REUSE = 2 };
 void vf_gen_defaults(vf_gen_opts_t *o);
 int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out);
+/* The class and whale boundaries the mixed profile sweeps (+-16 each):
+ * every class's largest request, then 2, 4, 6 and 8 MiB; sorted. */
+size_t vf_gen_boundaries(const uint64_t **out);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,7 @@ static const vf_alloc_t sys_alloc = {
     .aligned_alloc = aligned_alloc,
     .memalign = memalign,
     .usable_size = SYS_USABLE,
+    .trim = malloc_trim,
     .min_align = 16,
 };
 
@@ -85,6 +86,7 @@ vf_alloc_t *vf_alloc_dlopen(const char *path, char *err, size_t errlen) {
       (void *(*)(size_t, size_t))own_sym(h, "aligned_alloc", fname);
   a->memalign = (void *(*)(size_t, size_t))own_sym(h, "memalign", fname);
   a->usable_size = (size_t(*)(void *))own_sym(h, "malloc_usable_size", fname);
+  a->trim = (int (*)(size_t))own_sym(h, "malloc_trim", fname);
   a->min_align = 0;
   if (!a->malloc || !a->free || !a->calloc || !a->realloc) {
     snprintf(err, errlen, "%s does not define malloc, free, calloc and realloc",

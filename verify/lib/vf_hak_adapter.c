@@ -1,6 +1,7 @@
 /* vf_hak_adapter.c - hakmem backend for the oracle and the stats adapter.
  *
- * The adapter maps hak_stats_t onto vf_stats_t (live_blocks, live_bytes) and
+ * The adapter maps hak_stats_t onto vf_stats_t (live_blocks, live_bytes,
+ * mapped_bytes) and
  * derives the usable-size class bound from the class table in hak_stats_t:
  * a default-aligned request of n bytes must not get more usable bytes than
  * the smallest class whose `size` is >= n.  Requests above every class and
@@ -30,6 +31,7 @@ static int adapter_stats(vf_stats_t *out) {
   if (!g_stats || g_stats(&s) != 0) return -1;
   out->live_blocks = s.live_blocks;
   out->live_bytes = s.live_bytes;
+  out->mapped_bytes = s.mapped_bytes;
   return 0;
 }
 
@@ -108,6 +110,7 @@ static vf_alloc_t hak_alloc = {
     .aligned_alloc = hak_aligned_alloc,
     .memalign = hak_memalign,
     .usable_size = hak_usable,
+    .trim = hak_malloc_trim,
     .min_align = 16,
 };
 

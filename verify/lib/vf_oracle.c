@@ -13,7 +13,8 @@
  *  - live / live_req equal the count and requested-byte sum of live blocks;
  *  - a block whose slot was overwritten stays live as an orphan (slot
  *    VF_NOSLOT) and is freed by vf_oracle_finish.
- * After the first failure the oracle is frozen and returns that check.
+ * After the first failure the oracle is frozen and returns that check
+ * (keep-going replays: after the first that leaves the heap unusable).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -75,6 +76,7 @@ static const char *const check_names[VF_CHK_COUNT_] = {
     [VF_CHK_CRASH] = "crash",
     [VF_CHK_TIMEOUT] = "timeout",
     [VF_CHK_MISUSE_SURVIVED] = "misuse-survived",
+    [VF_CHK_SPACE] = "space",
 };
 
 const char *vf_check_name(int check) {
@@ -174,11 +176,16 @@ uint64_t vf_oracle_live_req(const vf_oracle_t *o) { return o->live_req; }
 uint64_t vf_oracle_skipped(const vf_oracle_t *o) { return o->skipped; }
 uint64_t vf_oracle_misuses(const vf_oracle_t *o) { return o->misuses; }
 
-/* Record the first failure as one report line. */
+/* Record a failed check as one report line; it stops the oracle, except in
+ * a keep-going replay a finding that leaves the heap usable: counted, 0
+ * returned, the caller goes on.  VF_FATAL: the oracle's own out of memory. */
+#define VF_FATAL 0x100
 __attribute__((format(printf, 7, 8))) static int
 fail(vf_oracle_t *o, uint64_t idx, int chk, const void *p, uint64_t size,
      uint64_t usable, const char *fmt, ...) {
   char detail[320];
+  int fatal = (chk & VF_FATAL) || vf_finding_fatal(chk);
+  chk &= ~VF_FATAL;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
@@ -187,12 +194,15 @@ fail(vf_oracle_t *o, uint64_t idx, int chk, const void *p, uint64_t size,
            "oracle: op %" PRIu64 ": %s: ptr=0x%" PRIxPTR " size=%" PRIu64
            " usable=%" PRIu64 " (%s)",
            idx, vf_check_name(chk), (uintptr_t)p, size, usable, detail);
-  o->failed = chk;
-  o->fail_index = idx;
-  if (o->opt.report) {
+  int first = 1;
+  if (o->opt.keep_going) first = vf_findings_add(o->opt.keep_going, chk, idx, o->msg);
+  if (o->opt.report && first) {
     fprintf(o->opt.report, "%s\n", o->msg);
     fflush(o->opt.report);
   }
+  if (o->opt.keep_going && !fatal) return VF_OK;
+  o->failed = chk;
+  o->fail_index = idx;
   return chk;
 }
 
@@ -398,18 +408,23 @@ static size_t first_nonzero(const void *p, size_t n) {
 static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
                  const vf_expect_t *e, void *p, int zeroed,
                  const vf_bmeta_t *prev, const void *prev_ptr) {
-  if (e->must_fail)
-    return fail(o, idx, VF_CHK_MUST_FAIL, p, op->size, 0,
-                "%s succeeded for an impossible request (aux=%" PRIu64 ")",
-                vf_op_name(op->code), op->aux);
+  int r;
+  if (e->must_fail) {
+    r = fail(o, idx, VF_CHK_MUST_FAIL, p, op->size, 0,
+             "%s succeeded for an impossible request (aux=%" PRIu64 ")",
+             vf_op_name(op->code), op->aux);
+    if (!r) o->a->free(p); /* keep-going: not adopted, given back */
+    return r;
+  }
+  /* past here, in a keep-going replay, a finding leaves the block adopted */
+#define SOFT(call) do { if ((r = (call)) != VF_OK) return r; } while (0)
   size_t al = required_align(o, e);
   if ((uintptr_t)p & (al - 1))
-    return fail(o, idx, VF_CHK_ALIGN, p, e->req, 0,
-                "%s result not %zu-byte aligned", vf_op_name(op->code), al);
+    SOFT(fail(o, idx, VF_CHK_ALIGN, p, e->req, 0,
+              "%s result not %zu-byte aligned", vf_op_name(op->code), al));
   size_t u = o->a->usable_size ? o->a->usable_size(p) : e->req;
   if (u < e->req)
-    return fail(o, idx, VF_CHK_USABLE, p, e->req, u,
-                "usable size below the request");
+    SOFT(fail(o, idx, VF_CHK_USABLE, p, e->req, u, "usable size below the request"));
   if (o->a->usable_bound) {
     size_t bound = o->a->usable_bound(e->req, e->asked);
     /* realloc may keep a block in place, in its old (larger) class */
@@ -423,8 +438,8 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
       if (grow > bound) bound = grow;
     }
     if (bound && u > bound)
-      return fail(o, idx, VF_CHK_BOUND, p, e->req, u,
-                  "usable size above the class bound %zu", bound);
+      SOFT(fail(o, idx, VF_CHK_BOUND, p, e->req, u,
+                "usable size above the class bound %zu", bound));
   }
   uintptr_t lo = (uintptr_t)p;
   uintptr_t hi = lo + (u ? u : 1);
@@ -456,8 +471,8 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
       }
     }
     if (bad != SIZE_MAX)
-      return fail(o, idx, VF_CHK_CALLOC_ZERO, p, e->req, u, "byte +%zu is 0x%02x",
-                  bad, ((unsigned char *)p)[bad]);
+      SOFT(fail(o, idx, VF_CHK_CALLOC_ZERO, p, e->req, u, "byte +%zu is 0x%02x",
+                bad, ((unsigned char *)p)[bad]));
   }
   if (prev) {
     size_t n = prev->req < e->req ? prev->req : e->req;
@@ -477,14 +492,15 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
       }
     }
     if (bad != SIZE_MAX)
-      return fail(o, idx, VF_CHK_REALLOC, p, e->req, u,
-                  "prefix of %zu bytes not kept: byte +%zu is 0x%02x, expected "
-                  "0x%02x; old block from op %" PRIu64 " size %zu",
-                  n, bad, ((unsigned char *)p)[bad],
-                  vf_pattern_byte(prev->id, bad), prev->born, prev->req);
+      SOFT(fail(o, idx, VF_CHK_REALLOC, p, e->req, u,
+                "prefix of %zu bytes not kept: byte +%zu is 0x%02x, expected "
+                "0x%02x; old block from op %" PRIu64 " size %zu",
+                n, bad, ((unsigned char *)p)[bad],
+                vf_pattern_byte(prev->id, bad), prev->born, prev->req));
   }
+#undef SOFT
   if (!o->free_head && grow(o) != 0)
-    return fail(o, idx, VF_CHK_NULL, p, e->req, u, "oracle out of memory");
+    return fail(o, idx, VF_CHK_NULL | VF_FATAL, p, e->req, u, "oracle out of memory");
   uint32_t b = o->free_head;
   vf_bmeta_t *m = &o->meta[b];
   o->free_head = m->next;
@@ -497,7 +513,7 @@ static int adopt(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
   o->nodes[b].lo = lo;
   o->nodes[b].hi = hi;
   if (vf_tree_insert(&o->tree, b))
-    return fail(o, idx, VF_CHK_NULL, p, e->req, u, "oracle out of memory");
+    return fail(o, idx, VF_CHK_NULL | VF_FATAL, p, e->req, u, "oracle out of memory");
   uint32_t old = o->slots[op->slot];
   if (old) o->meta[old].slot = VF_NOSLOT; /* orphan: stays live */
   o->slots[op->slot] = b;
@@ -607,11 +623,11 @@ static int op_realloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     r = check_null(o, idx, op, &e, err);
     if (r) return r;
     size_t oldn = pat_len(o, prev.usable);
-    if (pat_check(o, old, oldn, oldn, prev.id) != SIZE_MAX)
-      return fail(o, idx, VF_CHK_REALLOC, old, prev.req, prev.usable,
-                  "failed realloc to %" PRIu64 " damaged the old block",
-                  op->size);
-    return VF_OK;
+    if (pat_check(o, old, oldn, oldn, prev.id) != SIZE_MAX &&
+        (r = fail(o, idx, VF_CHK_REALLOC, old, prev.req, prev.usable,
+                  "failed realloc to %" PRIu64 " damaged the old block", op->size)) == VF_OK)
+      pat_fill(o, old, oldn, prev.id); /* keep-going: the block as it should be */
+    return r;
   }
   drop_block(o, b);
   return adopt(o, idx, op, &e, p, 0, &prev, old);

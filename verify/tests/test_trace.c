@@ -15,6 +15,10 @@
 
 #include "vf_testutil.h"
 #include "vf_trace.h"
+#if __has_include("hakmem.h")
+#include "hakmem.h"
+#define VF_TEST_HAKMEM 1
+#endif
 
 static int ops_equal(const vf_trace_t *a, const vf_trace_t *b) {
   if (a->n != b->n) return 0;
@@ -244,6 +248,80 @@ static void test_generator_deterministic(void **state) {
   vf_trace_free(&a), vf_trace_free(&b), vf_trace_free(&c), vf_trace_free(&big);
 }
 
+/* The generator's boundary list is hakmem's layout as documented: every
+ * class's largest request (hak_stats_get), in order, then the whale
+ * boundaries above the last class. */
+static void test_generator_boundaries_match_layout(void **state) {
+  (void)state;
+  const uint64_t *b;
+  size_t n = vf_gen_boundaries(&b);
+  for (size_t i = 1; i < n; i++) assert_true(b[i - 1] < b[i]);
+  assert_int_equal(b[n - 1], (uint64_t)8 << 20);
+#ifdef VF_TEST_HAKMEM
+  hak_stats_t st;
+  assert_int_equal(hak_stats_get(&st), 0);
+  assert_int_equal(n, st.nclasses + 4);
+  for (uint32_t c = 0; c < st.nclasses; c++) assert_int_equal(b[c], st.cls[c].size);
+  assert_true(b[st.nclasses] > st.cls[st.nclasses - 1].size);
+#endif
+}
+
+/* The mixed profile requests every size from b - 16 to b + 16 around every
+ * boundary b, by malloc or realloc (scudo's boundary sweep). */
+static void test_generator_boundary_sweep(void **state) {
+  (void)state;
+  vf_gen_opts_t g;
+  vf_gen_defaults(&g);
+  g.ops = 1000000;
+  g.seed = 7;
+  vf_trace_t t;
+  assert_int_equal(vf_trace_gen(&g, &t), 0);
+  const uint64_t *b;
+  size_t n = vf_gen_boundaries(&b);
+  unsigned char *seen = calloc(n * 33, 1);
+  assert_non_null(seen);
+  for (size_t i = 0; i < t.n; i++) {
+    const vf_op_t *op = &t.ops[i];
+    if (op->code != VF_OP_MALLOC && op->code != VF_OP_REALLOC) continue;
+    for (size_t k = 0; k < n; k++)
+      if (op->size + 16 >= b[k] && op->size <= b[k] + 16) seen[k * 33 + (op->size + 16 - b[k])] = 1;
+  }
+  for (size_t k = 0; k < n * 33; k++)
+    if (!seen[k] && b[k / 33] + (k % 33) >= 16) /* sizes below 0 do not exist */ fail_msg("size %llu + %d never requested", (unsigned long long)b[k / 33], (int)(k % 33) - 16);
+  free(seen);
+  vf_trace_free(&t);
+}
+
+/* Alignments up to 8 MiB (4 superslabs of 2 MiB), each of 2, 4 and 8 MiB
+ * both on fresh memory and right after a larger whale was freed in the
+ * same slot (cached memory). */
+static void test_generator_large_alignments(void **state) {
+  (void)state;
+  vf_gen_opts_t g;
+  vf_gen_defaults(&g);
+  g.ops = 300000;
+  vf_trace_t t;
+  assert_int_equal(vf_trace_gen(&g, &t), 0);
+  unsigned fresh[24] = {0}, cached[24] = {0};
+  for (size_t i = 0; i < t.n; i++) {
+    const vf_op_t *op = &t.ops[i];
+    if (op->code != VF_OP_POSIX_MEMALIGN && op->code != VF_OP_ALIGNED_ALLOC &&
+        op->code != VF_OP_MEMALIGN)
+      continue;
+    if (op->aux < ((uint64_t)2 << 20) || op->aux > ((uint64_t)8 << 20)) continue;
+    unsigned k = (unsigned)__builtin_ctzll(op->aux);
+    int after_free = i >= 2 && t.ops[i - 1].code == VF_OP_FREE && t.ops[i - 1].slot == op->slot &&
+                     t.ops[i - 2].code == VF_OP_MALLOC && t.ops[i - 2].slot == op->slot &&
+                     t.ops[i - 2].size > op->aux;
+    (after_free ? cached : fresh)[k]++;
+  }
+  for (unsigned k = 21; k <= 23; k++) {
+    if (!fresh[k] || !cached[k])
+      fail_msg("alignment 2^%u: %u fresh, %u cached requests", k, fresh[k], cached[k]);
+  }
+  vf_trace_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -252,6 +330,9 @@ int main(void) {
       cmocka_unit_test(test_bad_text),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_generator_deterministic),
+      cmocka_unit_test(test_generator_boundaries_match_layout),
+      cmocka_unit_test(test_generator_boundary_sweep),
+      cmocka_unit_test(test_generator_large_alignments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,11 @@
  * shared object.  Exit 0 when every check passes, 1 on the first violation
  * (one "oracle: op N: <check>: ..." line on stderr), 2 on usage/input errors.
  * A crash or a hang inside the allocator is reported the same way.
+ * --space replays with the space check (vf_space.h): the footprint against
+ * the trace's peak live bytes, and back down after free-all and trim.
+ * --keep-going goes on past the findings that leave the heap usable
+ * (vf_finding_fatal) and ends with one line per kind of finding, its count
+ * and first op (docs/oracle.md); exit 1 when there is any.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +15,7 @@
 
 #include "vf_cli.h"
 #include "vf_replay.h"
+#include "vf_space.h"
 
 static void usage(void) {
   fputs("usage: hakmem-replay TRACE [options]\n"
@@ -26,6 +32,11 @@ static void usage(void) {
         "  --pattern-cap N    pattern at most N bytes per block (default 64M)\n"
         "  --timeout S        report a hang after S seconds (default 0 = none)\n"
         "  --repeat N         replay N times, report the best ops/s (default 1)\n"
+        "  --keep-going       go on past findings that leave the heap usable; end\n"
+        "                     with one line per kind: count and first op\n"
+        "  --space            the space check: footprint <= F x peak live + S, and\n"
+        "                     back within B of the start after free-all + trim\n"
+        "  --space-bound F,S,B  F factor, S and B in MiB (default 2,32,4)\n"
         "  -q, --quiet        print only violations\n",
         stderr);
   exit(2);
@@ -36,7 +47,11 @@ int main(int argc, char **argv) {
   const char *alloc_name = vf_alloc_hakmem() ? "hakmem" : "system";
   vf_oracle_opts_t oo;
   vf_oracle_defaults(&oo);
-  int threads = 1, quiet = 0, strict = 0, no_aslr = 0, expect_death = 0;
+  int threads = 1, quiet = 0, strict = 0, no_aslr = 0, expect_death = 0, keep_going = 0;
+  int space = 0;
+  vf_space_opts_t so;
+  vf_space_defaults(&so);
+  static vf_findings_t findings;
   unsigned timeout = 0;
   uint64_t repeat = 1;
   for (int i = 1; i < argc; i++) {
@@ -51,6 +66,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--expect-death")) expect_death = oo.allow_misuse = 1;
     else if (!strcmp(a, "--misuse")) oo.allow_misuse = 1;
     else if (!strcmp(a, "--serial")) threads = 0;
+    else if (!strcmp(a, "--keep-going")) keep_going = 1;
+    else if (!strcmp(a, "--space")) space = 1;
+    else if (!strcmp(a, "--space-bound") && v) {
+      double f;
+      unsigned long long sl, back;
+      if (sscanf(v, "%lf,%llu,%llu", &f, &sl, &back) != 3 || f <= 0)
+        vf_cli_die("hakmem-replay: --space-bound F,S,B (factor, MiB, MiB)");
+      so.factor = f, so.slack = (uint64_t)sl << 20, so.back_slack = (uint64_t)back << 20;
+      space = 1, i++;
+    }
     else if (!strcmp(a, "--strict-align")) strict = 1;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
     else if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage();
@@ -66,6 +91,29 @@ int main(int argc, char **argv) {
   vf_alloc_t *al = vf_cli_alloc(alloc_name, argv);
   if (strict) al->min_align = 16;
   vf_cli_crash_handlers(timeout, expect_death);
+  if (keep_going && expect_death) vf_cli_die("hakmem-replay: --keep-going and --expect-death exclude each other");
+  if (keep_going) {
+    oo.keep_going = &findings;
+    vf_cli_crash_findings(&findings);
+  }
+  if (space) {
+    if (keep_going || expect_death || repeat > 1)
+      vf_cli_die("hakmem-replay: --space runs alone (no --keep-going, --expect-death, --repeat)");
+    vf_space_result_t sr;
+    int rc = vf_space_replay(&t, al, &oo, &so, &sr);
+    if (rc < 0) vf_cli_die("hakmem-replay: --space: %s reports no footprint (mapped bytes)", al->name);
+    if (!quiet || rc)
+      printf("space: %s: %llu ops, allocator %s: footprint %.1f MiB at the start, peak %.1f MiB "
+             "(op %llu), %.1f MiB after free-all and trim; peak live %.1f MiB; bound %.2f x peak "
+             "live + %.0f MiB; process RSS %.1f / %.1f / %.1f MiB: %s\n",
+             path, (unsigned long long)sr.ops_done, al->name, sr.start_mapped / 1048576.0,
+             sr.peak_mapped / 1048576.0, (unsigned long long)sr.peak_op, sr.end_mapped / 1048576.0,
+             sr.peak_live / 1048576.0, so.factor, so.slack / 1048576.0, sr.start_rss / 1048576.0,
+             sr.peak_rss / 1048576.0, sr.end_rss / 1048576.0, rc ? "FAILED" : "ok");
+    vf_trace_free(&t);
+    vf_alloc_close(al);
+    return rc ? 1 : 0;
+  }
   vf_replay_result_t res;
   double best = 0, best_cpu = 0;
   int rc = 0;
@@ -86,6 +134,7 @@ int main(int argc, char **argv) {
             (unsigned long long)mis, rc ? res.message : "clean");
     rc = VF_CHK_MISUSE_SURVIVED;
   }
+  if (keep_going && vf_findings_print(&findings, stderr)) rc = rc ? rc : 1;
   if (!quiet)
     printf("replay: %s: %zu ops (%llu executed, %llu skipped), %u thread(s), "
            "allocator %s: %.0f ops/s (%.0f per CPU second): %s\n",

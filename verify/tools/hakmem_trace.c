@@ -1,7 +1,7 @@
 /* hakmem_trace.c - hakmem-trace: make, convert, summarize and record traces.
  *
  *   hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]
- *                    [--profile mixed|small] [--no-impossible] [--misuse N]
+ *                    [--profile mixed|small|reuse] [--phase-bytes N] [--no-impossible] [--misuse N]
  *                    [--exits N] [--text] -o FILE
  *   hakmem-trace convert IN -o OUT [--text|--binary] [--head N]
  *   hakmem-trace stats TRACE
@@ -27,7 +27,7 @@
 
 static void usage(void) {
   fputs("usage: hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]\n"
-        "                        [--profile mixed|small] [--no-impossible] [--misuse N]\n"
+        "                        [--profile mixed|small|reuse] [--phase-bytes N] [--no-impossible] [--misuse N]\n"
         "                        [--exits N] [--text] -o FILE  (N per 100000 ops)\n"
         "       hakmem-trace convert IN -o OUT [--text|--binary] [--head N]\n"
         "       hakmem-trace stats TRACE\n"
@@ -55,11 +55,13 @@ static int cmd_gen(int argc, char **argv) {
     else if (!strcmp(a, "--profile") && v) {
       if (!strcmp(v, "mixed")) g.profile = VF_GEN_MIXED;
       else if (!strcmp(v, "small")) g.profile = VF_GEN_SMALL;
-      else vf_cli_die("--profile: mixed or small");
+      else if (!strcmp(v, "reuse")) g.profile = VF_GEN_REUSE;
+      else vf_cli_die("--profile: mixed, small or reuse");
       i++;
     } else if (!strcmp(a, "--no-impossible")) g.impossible = 0;
     else if (!strcmp(a, "--misuse") && v) g.misuse = (unsigned)vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--exits") && v) g.exits = (unsigned)vf_cli_u64(a, v), i++;
+    else if (!strcmp(a, "--phase-bytes") && v) g.phase_bytes = vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--text")) fmt = VF_FMT_TEXT;
     else if (!strcmp(a, "-o") && v) out = v, i++;
     else usage();

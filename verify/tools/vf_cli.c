@@ -78,6 +78,31 @@ static size_t fmt_u64(char *b, unsigned long long v) {
 }
 
 static int g_expect_death;
+static const vf_findings_t *g_findings;
+
+void vf_cli_crash_findings(const vf_findings_t *f) { g_findings = f; }
+
+/* The findings so far, from the signal handler (write(2) only). */
+static void put_findings(const char *check, uint64_t op) {
+  char line[200];
+  for (int c = VF_OK + 1; g_findings && c < VF_CHK_COUNT_; c++) {
+    const vf_finding_t *k = &g_findings->kind[c];
+    int here = !strcmp(vf_check_name(c), check);
+    if (!k->count && !here) continue;
+    size_t n = 0;
+#define PUT(s) (memcpy(line + n, (s), strlen(s)), n += strlen(s))
+    PUT("findings: ");
+    PUT(vf_check_name(c));
+    PUT(": ");
+    n += fmt_u64(line + n, k->count + (uint64_t)here);
+    PUT(", first at op ");
+    n += fmt_u64(line + n, k->count ? k->first : op);
+    PUT(here ? " (stopped the replay)\n" : "\n");
+#undef PUT
+    ssize_t w = write(2, line, n);
+    (void)w;
+  }
+}
 
 static void on_signal(int sig) {
   char line[160];
@@ -107,6 +132,7 @@ static void on_signal(int sig) {
 #undef PUT
   ssize_t w = write(2, line, n);
   (void)w;
+  put_findings(check, op == UINT64_MAX ? 0 : op);
   signal(sig, SIG_DFL);
   raise(sig);
 }

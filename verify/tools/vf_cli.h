@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "vf_alloc.h"
+#include "vf_oracle.h"
 
 __attribute__((noreturn, format(printf, 1, 2))) void vf_cli_die(const char *fmt, ...);
 /* Parse a non-negative integer with optional K, M, G (binary) suffix. */
@@ -28,5 +29,9 @@ void vf_cli_no_aslr(char **argv);
  * expect_death, a fatal signal after a misuse op is the expected outcome:
  * the handler prints "replay: misuse at op M detected ..." and exits 0. */
 void vf_cli_crash_handlers(unsigned timeout_s, int expect_death);
+/* With a findings table (hakmem-replay --keep-going), the crash line is
+ * followed by one "findings: <check>: <count>, first at op <i>" line per
+ * kind counted so far, and the crash. */
+void vf_cli_crash_findings(const vf_findings_t *f);
 
 #endif
