@@ -109,12 +109,19 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
 
 /* ---- superslab.c: the registry, superslabs, spans ------------------------
  * The registry: one kind byte (HK_CHUNK_*) per 2 MiB chunk of the 47-bit
- * address space (64 MiB of zero-page BSS; only bytes of chunks we map are
- * ever touched).  HK_CHUNK_SS and HK_CHUNK_WHALE chunks have their segment
- * header at the chunk base; HK_CHUNK_TAIL chunks continue a whale mapping
- * whose header lies in an earlier chunk. */
+ * address space, in two levels: hk_reg_top holds one pointer per 128 GiB
+ * (8 KiB in all), each at the shared all-zero leaf (every chunk
+ * HK_CHUNK_NONE; never written) until a segment is registered in its
+ * range, when a 64 KiB leaf of its own is mapped (os.c; leaves are never
+ * unmapped).  So the registry costs 72 KiB of address space up front, not
+ * the 64 MiB of one flat byte array, and a lookup is two dependent loads
+ * with no NULL test.  HK_CHUNK_SS and HK_CHUNK_WHALE chunks have their
+ * segment header at the chunk base; HK_CHUNK_TAIL chunks continue a whale
+ * mapping whose header lies in an earlier chunk. */
 #define HK_REG_BITS (47 - HK_SS_SHIFT)
-extern uint8_t hk_chunk_kind[(size_t)1 << HK_REG_BITS];
+#define HK_REG_LEAF_BITS 16
+#define HK_REG_TOP_BITS (HK_REG_BITS - HK_REG_LEAF_BITS)
+extern uint8_t *hk_reg_top[(size_t)1 << HK_REG_TOP_BITS];
 HK_INLINE unsigned hk_chunk_of(const void *p) {
   uintptr_t chunk = (uintptr_t)p >> HK_SS_SHIFT;
   /* checked builds: a pointer above 2^47 is never ours; release folds it
@@ -124,13 +131,20 @@ HK_INLINE unsigned hk_chunk_of(const void *p) {
   } else {
     chunk &= ((uintptr_t)1 << HK_REG_BITS) - 1;
   }
-  return __atomic_load_n(&hk_chunk_kind[chunk], __ATOMIC_RELAXED);
+  const uint8_t *leaf = __atomic_load_n(&hk_reg_top[chunk >> HK_REG_LEAF_BITS], __ATOMIC_ACQUIRE);
+  return __atomic_load_n(&leaf[chunk & (((uintptr_t)1 << HK_REG_LEAF_BITS) - 1)],
+                         __ATOMIC_RELAXED);
 }
 /* Segment covering p (walking back over whale tail chunks), or NULL. */
 hk_seg_t *hk_seg_lookup(const void *p);
+/* Map the leaves [base, base+size) needs; 0, or -1 (ENOMEM) with nothing
+ * changed.  Once reserved, hk_registry_set on that range cannot fail. */
+int hk_registry_reserve(const void *base, size_t size);
 /* Mark the chunks of [base, base+size): the first with kind, the rest with
- * HK_CHUNK_TAIL (or all with HK_CHUNK_NONE).  base is 2 MiB-aligned. */
-void hk_registry_set(void *base, size_t size, unsigned kind);
+ * HK_CHUNK_TAIL (or all with HK_CHUNK_NONE, which never fails).  base is
+ * 2 MiB-aligned.  0, or -1 (ENOMEM: a leaf could not be mapped) with
+ * nothing marked. */
+int hk_registry_set(void *base, size_t size, unsigned kind);
 /* The head pointer of a unit that holds no span: NULL in release; in
  * checked builds a descriptor no thread owns (owner 0, every flag set),
  * so the free fast path needs no NULL test: such a unit's descriptor

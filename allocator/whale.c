@@ -46,7 +46,7 @@
 #include <sys/mman.h>
 
 /* The module's globals sit in .data, not .bss.  The linker puts .bss after
- * the 64 MiB chunk registry onto a page of its own, which a program whose
+ * the registry's zero leaf onto a page of its own, which a program whose
  * first allocation is a whale would touch here first: a read of
  * cached_count (the kernel maps the shared zero page), then a write (a
  * second fault, copy on write): two minor faults in its first malloc.  .data
@@ -239,6 +239,8 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   size_t old_size = w->map_size;
   if (new_size == old_size) return w;
   if (HK_TRACK_VALGRIND || w->huge) return NULL;
+  /* the registry leaves of an in-place growth, before anything changes */
+  if (hk_registry_reserve(w, new_size) != 0) return NULL;
   TRACK_UNDER_WHALE_LOCK(HK_TRACK_UNMAP(w, old_size));
   guard_set(w, 0); /* one mapping again; the guard moves to the new end */
   /* Unregister while the range is still ours: once mremap gives part of it
@@ -249,6 +251,10 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
     nw = w;
   } else if (new_size > old_size) {
     void *dst = hk_os_map(new_size, HK_SS_SIZE);
+    if (dst != NULL && hk_registry_reserve(dst, new_size) != 0) {
+      hk_os_unmap(dst, new_size);
+      dst = NULL;
+    }
     if (dst != NULL && hk_os_remap(w, old_size, new_size, dst) != NULL) nw = dst;
     else if (dst != NULL) hk_os_unmap(dst, new_size);
   }
@@ -420,7 +426,11 @@ static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
     errno = ENOMEM;
     return NULL;
   }
-  hk_registry_set(base, map_size, HK_CHUNK_WHALE);
+  if (hk_registry_set(base, map_size, HK_CHUNK_WHALE) != 0) {
+    hk_os_unmap(base, map_size);
+    errno = ENOMEM;
+    return NULL;
+  }
   hk_fault_end(HK_BUCKET_WHALE, f0);
   hk_fresh_pages(HK_BUCKET_WHALE, map_size / HK_PAGE);
   return w;
