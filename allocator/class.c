@@ -456,6 +456,38 @@ void hk_heap_abandon(hk_heap_t *h) {
   hk_heap_reset(h);
 }
 
+/* ---- decay ----------------------------------------------------------------
+ * The owner's pass (init.c runs it on a slow path about once per
+ * HAKMEM_DECAY_MS): a span found empty by two passes with no allocation
+ * from it in between (s->idle holds the first pass's mark) goes back to
+ * its superslab, the current one included (the next allocation refills);
+ * now == HK_DECAY_NOW (malloc_trim) gives every empty span back at once.
+ * Returns the bytes given back. */
+size_t hk_heap_decay(hk_heap_t *h, uint64_t now) {
+  if (atomic_load_explicit(&h->remote_hint, memory_order_relaxed)) collect_hinted(h);
+  size_t bytes = 0;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_slab_t *next;
+    for (hk_slab_t *s = h->avail[c]; s != NULL; s = next) {
+      next = s->next;
+      if (atomic_load_explicit(&s->remote, memory_order_relaxed)) drain(h, s);
+      if (hk_slab_used(s) != 0) {
+        s->idle = 0;
+        continue;
+      }
+      uint16_t mark = HK_SLAB_IDLE(s->allocs);
+      if (now != HK_DECAY_NOW && s->idle != mark) {
+        s->idle = mark;
+        continue;
+      }
+      avail_remove(h, s);
+      bytes += (size_t)s->nunits << HK_UNIT_SHIFT;
+      hk_span_release(s);
+    }
+  }
+  return bytes;
+}
+
 /* Release abandoned slabs whose blocks have all been freed. */
 size_t hk_abandoned_trim(void) {
   size_t released = 0;

@@ -17,12 +17,19 @@
  *   - free_mask/nfree/unit kinds change only under hk_ss_lock;
  *   - a superslab is on ss_partial iff nfree > 0 and it is not cached;
  *   - a superslab is unmapped or cached only when all 32 units are free;
- *   - at most hk_opt.ss_cache empty superslabs are kept mapped.
+ *   - at most hk_opt.ss_cache empty superslabs are kept mapped;
+ *   - decay: a free unit whose pages may be resident has its bit in
+ *     ss->dirty; hk_ss_decay gives such units of a superslab back once
+ *     its last span free is HK_DECAY_AGE epochs old, and unmaps cached
+ *     superslabs as old.
  */
 #include "harden.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+
+_Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "the superslab header fits HK_SS_META");
 
 /* ---- registry ----------------------------------------------------------- */
 #define REG_LEAF ((size_t)1 << HK_REG_LEAF_BITS)
@@ -126,6 +133,7 @@ static void ss_format(hk_ss_t *ss) {
   ss->free_mask = 0xFFFFFFFFu;
   ss->nfree = HK_UNITS;
   ss->cached = 0;
+  ss->dirty = 0;
   for (unsigned u = 0; u < HK_UNITS; u++) {
     ss->slab[u].unit = (uint8_t)u;
     ss->slab[u].unit_kind = HK_UNIT_FREE;
@@ -215,6 +223,7 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
   HK_ASSERT((ss->free_mask & bits) == bits);
   ss->free_mask &= ~bits;
+  ss->dirty &= ~bits;
   ss->nfree -= n;
   if (ss->nfree == 0) list_remove(&ss_partial, ss);
   hk_slab_t *s = &ss->slab[start];
@@ -229,6 +238,7 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->used = 0;
   s->pin = 0;
   s->allocs = 0;
+  s->idle = 0;
   s->carved = 0;
   s->cls = (uint8_t)cls;
   s->stride = ci->stride;
@@ -263,7 +273,10 @@ void hk_span_free(hk_slab_t *s) {
     ss->slab[start + k].unit_kind = HK_UNIT_FREE;
   }
   if (ss->nfree == 0) list_push(&ss_partial, ss);
-  ss->free_mask |= (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  ss->free_mask |= bits;
+  ss->dirty |= bits;
+  ss->idle_epoch = hk_epoch();
   ss->nfree += n;
   /* INJECTED BUG (SUPERSLAB_EARLY_RELEASE): off by one, released with one
    * span still live */
@@ -272,6 +285,7 @@ void hk_span_free(hk_slab_t *s) {
     ss_live--;
     if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {
       ss->cached = 1;
+      ss->dirty = 0; /* a cached superslab decays as a whole */
       list_push(&ss_cache, ss);
       ss_cached++;
     } else {
@@ -281,11 +295,41 @@ void hk_span_free(hk_slab_t *s) {
   pthread_mutex_unlock(&hk_ss_lock);
 }
 
-size_t hk_ss_trim(void) {
+/* Give the pages of the free units in `dirty` back (MADV_DONTNEED: they
+ * read zero and fault in afresh when a span is carved there again); unit 0
+ * keeps its header.  hk_ss_lock held (no span can be placed there
+ * meanwhile).  Returns the bytes given back. */
+static size_t release_units(hk_ss_t *ss, uint32_t dirty) {
+  size_t bytes = 0;
+  while (dirty) {
+    unsigned u = (unsigned)__builtin_ctz(dirty);
+    unsigned end = u;
+    while (end < HK_UNITS && (dirty >> end & 1u)) end++;
+    dirty &= end == HK_UNITS ? 0 : ~0u << end;
+    size_t lo = (size_t)u << HK_UNIT_SHIFT, hi = (size_t)end << HK_UNIT_SHIFT;
+    if (lo == 0) lo = HK_SS_META;
+    hk_os_advise((char *)ss + lo, hi - lo, MADV_DONTNEED);
+    bytes += hi - lo;
+    /* the fresh-page telemetry counts these pages again when carved */
+    for (unsigned v = u; v < end; v++)
+      atomic_fetch_and_explicit(&ss->handed[v / 4], ~((uint64_t)0xFFFF << (v % 4 * 16)),
+                                memory_order_relaxed);
+  }
+  return bytes;
+}
+
+size_t hk_ss_decay(uint64_t now) {
   size_t released = 0;
   pthread_mutex_lock(&hk_ss_lock);
-  while (ss_cache != NULL) {
-    hk_ss_t *ss = ss_cache;
+  for (hk_ss_t *ss = ss_partial; ss != NULL; ss = ss->next) {
+    if (ss->dirty && hk_decayed(ss->idle_epoch, now)) {
+      released += release_units(ss, ss->dirty & ss->free_mask);
+      ss->dirty = 0;
+    }
+  }
+  for (hk_ss_t *ss = ss_cache, *next; ss != NULL; ss = next) {
+    next = ss->next;
+    if (!hk_decayed(ss->idle_epoch, now)) continue;
     list_remove(&ss_cache, ss);
     ss_cached--;
     ss_unmap(ss);
@@ -294,6 +338,8 @@ size_t hk_ss_trim(void) {
   pthread_mutex_unlock(&hk_ss_lock);
   return released;
 }
+
+size_t hk_ss_trim(void) { return hk_ss_decay(HK_DECAY_NOW); }
 
 void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped,
                   uint64_t *unmapped) {
@@ -319,6 +365,7 @@ void hk_ss_prewarm(unsigned n) {
     hk_ss_t *ss = ss_map();
     if (ss == NULL) break;
     ss->cached = 1;
+    ss->idle_epoch = hk_epoch();
     list_push(&ss_cache, ss);
     ss_cached++;
   }

@@ -37,7 +37,10 @@
  *   - split and merge happen only to free mappings off every thread's
  *     slot: a split's pieces, or a cached list entry and the mapping being
  *     cached (found on the list, never by reading memory next to a block);
- *   - cached_bytes/cached_count describe exactly the list, under whale_lock.
+ *   - cached_bytes/cached_count describe exactly the list, under whale_lock;
+ *   - decay: a free mapping carries the epoch of its free (a merge keeps
+ *     the newer); hk_whale_decay unmaps cached ones HK_DECAY_AGE epochs
+ *     old, hk_whale_slot_decay moves an old slot entry to the cache.
  */
 #include "internal.h"
 
@@ -160,6 +163,7 @@ static hk_whale_t *split(hk_whale_t *w, size_t keep) {
   t->reused = w->reused;
   t->released = w->released;
   t->state = 0;
+  t->idle_epoch = w->idle_epoch;
   t->map_size = old - keep;
   t->user_off = t->usable = 0;
   t->next = t->prev = NULL;
@@ -188,6 +192,7 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
   a->map_size += b->map_size;
   a->reused |= b->reused;
   a->released &= b->released; /* released (zero) only if both were */
+  if (b->idle_epoch > a->idle_epoch) a->idle_epoch = b->idle_epoch; /* the newer */
   if (HK_TRACK_ASAN) HK_TRACK_SEGMENT(a, a->map_size);
 }
 
@@ -515,6 +520,7 @@ void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
   HK_TRACK_FREE(p, w->usable);
   w->reused = 1;
   w->released = 0;
+  w->idle_epoch = hk_epoch();
   if (h != &hk_heap_empty) {
     hk_whale_t *old = h->whale;
     h->whale = w;
@@ -566,14 +572,21 @@ void hk_whale_counts(hk_whale_counts_t *out) {
   pthread_mutex_unlock(&whale_lock);
 }
 
-/* Give every cached mapping back (malloc_trim); returns bytes released. */
-size_t hk_whale_trim(void) {
+/* Decay at epoch now: the cached mappings idle since an epoch
+ * HK_DECAY_AGE back are unmapped (HK_DECAY_NOW: all of them, malloc_trim);
+ * returns the bytes given back. */
+size_t hk_whale_decay(uint64_t now) {
+  hk_whale_t *list = NULL;
+  size_t bytes = 0;
   pthread_mutex_lock(&whale_lock);
-  hk_whale_t *list = cache;
-  cache = NULL;
-  size_t bytes = cached_bytes;
-  cached_bytes = 0;
-  __atomic_store_n(&cached_count, 0, __ATOMIC_RELAXED);
+  for (hk_whale_t *w = cache, *next; w != NULL; w = next) {
+    next = w->next;
+    if (!hk_decayed(w->idle_epoch, now)) continue;
+    bytes += w->map_size;
+    cache_unlink(w);
+    w->next = list;
+    list = w;
+  }
   pthread_mutex_unlock(&whale_lock);
   while (list != NULL) {
     hk_whale_t *next = list->next;
@@ -582,4 +595,16 @@ size_t hk_whale_trim(void) {
     list = next;
   }
   return bytes;
+}
+
+size_t hk_whale_trim(void) { return hk_whale_decay(HK_DECAY_NOW); }
+
+/* Decay of h's slot (its owner's thread only): a mapping idle there since
+ * an epoch HK_DECAY_AGE back goes to the shared cache, its stamp kept. */
+void hk_whale_slot_decay(hk_heap_t *h, uint64_t now) {
+  hk_whale_t *w = h->whale;
+  if (w != NULL && hk_decayed(w->idle_epoch, now)) {
+    h->whale = NULL;
+    cache_put(w);
+  }
 }

@@ -1,5 +1,6 @@
 /* test_memory.c - cmocka tests of how much memory hakmem holds and gives
- * back (issue 19): the address space it can hand out under a limit.
+ * back (issue 19): the address space it can hand out under a limit, the
+ * decay of idle memory, malloc_trim, and thread churn.
  *
  *   - vmlimit_*: under RLIMIT_AS (set in a forked child to its mapped size
  *     + 256 MiB), hak_malloc of one size until NULL gets at least 0.9x
@@ -7,9 +8,24 @@
  *     whose 80 KiB class costs 12.5%), and the NULL says ENOMEM.  Before
  *     the two-level registry (superslab.c) hakmem started 64 MiB down, and
  *     before aligned span placement a 16-unit span per superslab left the
- *     other half unusable: 0.30x glibc at 70 KiB.
+ *     other half unusable: 0.30x glibc at 70 KiB;
+ *   - decay_burst: 1 GiB of mixed sizes (16 B - 4 MiB, up to 128 MiB live)
+ *     allocated and freed, then light activity (a 1 MiB block malloc'd and
+ *     freed every 10 ms: a slow path, which is where decay is checked):
+ *     RSS returns within 10 MiB of the start without malloc_trim;
+ *   - trim_burst: with decay off, the same burst, then one malloc_trim
+ *     returns RSS within 10 MiB of the start at once;
+ *   - thread_churn: 100 rounds of 4 threads that allocate mixed sizes and
+ *     exit with a quarter of their blocks still live, freed afterwards by
+ *     the main thread (remote frees into the heaps of exited threads):
+ *     RSS after round 100 is within 8 MiB of RSS after round 10, both
+ *     taken after 500 ms of light activity (decay's delay).
+ *
+ * The program runs itself again with HAKMEM_DECAY_MS=100 (0 for
+ * trim_burst), so that the decay tests take a fraction of a second.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +35,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,6 +45,15 @@
 
 #define MIB ((size_t)1 << 20)
 
+static size_t rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, res = 0;
+  if (f == NULL) return 0;
+  if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
+  fclose(f);
+  return (size_t)res * ut_page_size();
+}
+
 static size_t vm_bytes(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   unsigned long size = 0;
@@ -35,6 +61,11 @@ static size_t vm_bytes(void) {
   if (fscanf(f, "%lu", &size) != 1) size = 0;
   fclose(f);
   return (size_t)size * ut_page_size();
+}
+
+static void sleep_ms(unsigned ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
 }
 
 /* ---- address space under a limit ------------------------------------------ */
@@ -98,12 +129,164 @@ static void test_vmlimit_4k(void **state) { (void)state; vm_compare(4096, 0.9); 
 static void test_vmlimit_70k(void **state) { (void)state; vm_compare(70 << 10, 0.8); }
 static void test_vmlimit_1m(void **state) { (void)state; vm_compare(1 << 20, 0.9); }
 
+/* ---- burst, decay and trim ---------------------------------------------- */
+/* Allocate and free 1 GiB in mixed sizes, at most 128 MiB live at once,
+ * every page of every block written. */
+static void burst(void) {
+  enum { SLOTS = 4096 };
+  static void *slot[SLOTS];
+  static size_t len[SLOTS];
+  ut_rng_t r;
+  ut_rng_seed(&r, 19);
+  size_t total = 0, live = 0;
+  while (total < 1024 * MIB) {
+    unsigned k = (unsigned)ut_rng_below(&r, SLOTS);
+    if (slot[k] != NULL) {
+      hak_free(slot[k]);
+      live -= len[k];
+      slot[k] = NULL;
+      continue;
+    }
+    size_t n;
+    switch (ut_rng_below(&r, 8)) {
+    case 0: case 1: case 2: n = 16 + ut_rng_below(&r, 1024); break;
+    case 3: case 4: n = 1024 + ut_rng_below(&r, 64 << 10); break;
+    case 5: case 6: n = (64 << 10) + ut_rng_below(&r, 192 << 10); break;
+    default: n = (256 << 10) + ut_rng_below(&r, 4 << 20); break;
+    }
+    if (live + n > 128 * MIB) continue;
+    char *p = hak_malloc(n);
+    assert_non_null(p);
+    for (size_t o = 0; o < n; o += 4096) p[o] = (char)o;
+    slot[k] = p;
+    len[k] = n;
+    live += n;
+    total += n;
+  }
+  for (unsigned k = 0; k < SLOTS; k++) {
+    hak_free(slot[k]);
+    slot[k] = NULL;
+  }
+}
+
+static void test_decay_burst(void **state) {
+  (void)state;
+  hak_free(hak_malloc(100)); /* the heap and its first superslab */
+  size_t start = rss_bytes();
+  burst();
+  size_t after = rss_bytes();
+  size_t now = after;
+  int ms = 0;
+  for (; ms < 5000 && now > start + 10 * MIB; ms += 10) {
+    sleep_ms(10);
+    hak_free(hak_malloc(1 << 20)); /* light activity through a slow path */
+    now = rss_bytes();
+  }
+  print_message("decay_burst: RSS %zu KiB at the start, %zu after the burst, %zu after %d ms\n",
+                start >> 10, after >> 10, now >> 10, ms);
+  if (now > start + 10 * MIB)
+    fail_msg("RSS %zu KiB 5 s after the burst, %zu KiB at the start (HAKMEM_DECAY_MS=%s)",
+             now >> 10, start >> 10, getenv("HAKMEM_DECAY_MS"));
+}
+
+static void test_trim_burst(void **state) {
+  (void)state;
+  hak_free(hak_malloc(100));
+  size_t start = rss_bytes();
+  burst();
+  size_t after = rss_bytes();
+  hak_malloc_trim(0);
+  size_t now = rss_bytes();
+  print_message("trim_burst: RSS %zu KiB at the start, %zu after the burst, %zu after malloc_trim\n",
+                start >> 10, after >> 10, now >> 10);
+  if (after < start + 32 * MIB) fail_msg("the burst left only %zu KiB: nothing to trim", after >> 10);
+  if (now > start + 10 * MIB)
+    fail_msg("RSS %zu KiB after malloc_trim, %zu KiB at the start", now >> 10, start >> 10);
+}
+
+/* ---- thread churn ---------------------------------------------------------- */
+enum { CHURN_THREADS = 4, CHURN_BLOCKS = 2000 };
+typedef struct {
+  unsigned seed;
+  void *kept[CHURN_BLOCKS / 4];
+} churn_arg_t;
+
+static void *churn_thread(void *v) {
+  churn_arg_t *a = v;
+  ut_rng_t r;
+  ut_rng_seed(&r, a->seed);
+  void *blk[CHURN_BLOCKS];
+  for (unsigned i = 0; i < CHURN_BLOCKS; i++) {
+    size_t n = ut_rng_below(&r, 4) == 0 ? 1024 + ut_rng_below(&r, 300 << 10) : 16 + ut_rng_below(&r, 1000);
+    char *p = hak_malloc(n);
+    if (p == NULL) return NULL;
+    p[0] = 1;
+    p[n - 1] = 2;
+    blk[i] = p;
+  }
+  /* three quarters freed here, one quarter outlives the thread */
+  for (unsigned i = 0; i < CHURN_BLOCKS; i++) {
+    if (i % 4 == 0) a->kept[i / 4] = blk[i];
+    else hak_free(blk[i]);
+  }
+  return a;
+}
+
+static void test_thread_churn(void **state) {
+  (void)state;
+  static churn_arg_t args[CHURN_THREADS];
+  size_t rss10 = 0, rss = 0;
+  for (unsigned round = 1; round <= 100; round++) {
+    pthread_t t[CHURN_THREADS];
+    for (unsigned i = 0; i < CHURN_THREADS; i++) {
+      args[i].seed = round * 131 + i;
+      assert_int_equal(pthread_create(&t[i], NULL, churn_thread, &args[i]), 0);
+    }
+    for (unsigned i = 0; i < CHURN_THREADS; i++) {
+      void *ret;
+      pthread_join(t[i], &ret);
+      assert_non_null(ret);
+    }
+    /* the blocks that outlived their threads: remote frees into their
+     * abandoned slabs */
+    for (unsigned i = 0; i < CHURN_THREADS; i++)
+      for (unsigned k = 0; k < CHURN_BLOCKS / 4; k++) hak_free(args[i].kept[k]);
+    if (round != 10 && round != 100) continue;
+    /* what the churn holds once the decay delay has passed: 500 ms of
+     * light activity through a slow path, as in decay_burst */
+    for (int ms = 0; ms < 500; ms += 10) {
+      sleep_ms(10);
+      hak_free(hak_malloc(1 << 20));
+    }
+    rss = rss_bytes();
+    if (round == 10) rss10 = rss;
+  }
+  print_message("thread_churn: RSS %zu KiB after round 10, %zu after round 100 (%s build)\n",
+                rss10 >> 10, rss >> 10, hak_variant());
+  if (rss > rss10 + 8 * MIB)
+    fail_msg("RSS grew from %zu KiB (round 10) to %zu KiB (round 100)", rss10 >> 10, rss >> 10);
+}
+
 int main(int argc, char **argv) {
+  /* Options are read at start-up: the program runs itself again with the
+   * decay delay its test wants (trim_burst: decay off; the others 100 ms). */
+  const char *want = argc > 1 && strcmp(argv[1], "test_trim_burst") == 0 ? "0" : "100";
+  const char *have = getenv("HAKMEM_DECAY_MS");
+  if (have == NULL || (argc > 1 && strcmp(have, want) != 0 && getenv("UT_MEMORY_EXEC") == NULL)) {
+    setenv("HAKMEM_DECAY_MS", want, 1);
+    setenv("UT_MEMORY_EXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+    perror("execv /proc/self/exe");
+    return 2;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vmlimit_64),
       cmocka_unit_test(test_vmlimit_4k),
       cmocka_unit_test(test_vmlimit_70k),
       cmocka_unit_test(test_vmlimit_1m),
+      cmocka_unit_test(test_decay_burst),
+      cmocka_unit_test(test_trim_burst),
+      cmocka_unit_test(test_thread_churn),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
   if (rc) return rc;
