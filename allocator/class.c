@@ -375,10 +375,39 @@ void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
   if (c >= HK_MID_FIRST) hk_set_cur(h, c, s);
 }
 
+/* The live count of an abandoned slab, read without its lock: a hint only
+ * (reclaim_abandoned decides under the lock).  Plain volatile read, as in
+ * hk_slab_live: an adopter may be writing it. */
+HK_NO_TSAN static uint32_t used_hint(const hk_slab_t *s) {
+  return *(const volatile uint32_t *)&s->used;
+}
+
+/* A remote free has left no live block in abandoned slab s (the heap of an
+ * exited thread): unless an adopter took it meanwhile, its span goes back
+ * now, not at the next trim.  s is looked for on the list before it is
+ * touched: once adopted it may be gone. */
+static void reclaim_abandoned(hk_slab_t *s, unsigned c) {
+  pthread_mutex_lock(&hk_abandoned_lock);
+  hk_slab_t *t = abandoned[c];
+  while (t != NULL && t != s) t = t->next;
+  if (t != NULL) {
+    drain(NULL, s);
+    if (s->used == 0) {
+      if (s->prev) s->prev->next = s->next;
+      else __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
+      if (s->next) s->next->prev = s->prev;
+      s->next = s->prev = NULL;
+      hk_span_release(s);
+    }
+  }
+  pthread_mutex_unlock(&hk_abandoned_lock);
+}
+
 void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   /* Read the slab before publishing the block (see the protocol above). */
   unsigned c = s->cls;
   hk_heap_t *owner = hk_slab_owner(s);
+  uint32_t abandoned_used = owner == NULL ? used_hint(s) : 0;
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   HK_TRACK_HANDOFF(&s->remote);
   uintptr_t nv;
@@ -396,6 +425,9 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
    * and s->used */
   else if (HK_INJECT(MULTI_DRAINER) && owner != NULL)
     drain(NULL, s);
+  /* the last live block of an exited thread's slab: the span goes back */
+  if (owner == NULL && abandoned_used != 0 && HK_REMOTE_COUNT(nv) == abandoned_used)
+    reclaim_abandoned(s, c);
   hk_heap_t *me = hk_tl_heap;
   if (me != &hk_heap_empty)
     HK_CNT_ADD(me->cnt[c].remote_frees, 1);

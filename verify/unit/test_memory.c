@@ -19,10 +19,13 @@
  *     exit with a quarter of their blocks still live, freed afterwards by
  *     the main thread (remote frees into the heaps of exited threads):
  *     RSS after round 100 is within 8 MiB of RSS after round 10, both
- *     taken after 500 ms of light activity (decay's delay).
+ *     taken after 500 ms of light activity (decay's delay);
+ *   - thread_churn_nodecay: the same with decay off (HAKMEM_DECAY_MS=0):
+ *     the spans of exited threads go back when their last block is freed.
  *
  * The program runs itself again with HAKMEM_DECAY_MS=100 (0 for
- * trim_burst), so that the decay tests take a fraction of a second.
+ * trim_burst and thread_churn_nodecay), so that the decay tests take a
+ * fraction of a second.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -232,8 +235,7 @@ static void *churn_thread(void *v) {
   return a;
 }
 
-static void test_thread_churn(void **state) {
-  (void)state;
+static void churn(void) {
   static churn_arg_t args[CHURN_THREADS];
   size_t rss10 = 0, rss = 0;
   for (unsigned round = 1; round <= 100; round++) {
@@ -267,10 +269,26 @@ static void test_thread_churn(void **state) {
     fail_msg("RSS grew from %zu KiB (round 10) to %zu KiB (round 100)", rss10 >> 10, rss >> 10);
 }
 
+static void test_thread_churn(void **state) {
+  (void)state;
+  churn();
+}
+
+/* The same with decay off: a remote free that leaves an exited thread's
+ * slab empty gives its span back at once (class.c reclaim_abandoned). */
+static void test_thread_churn_nodecay(void **state) {
+  (void)state;
+  const char *d = getenv("HAKMEM_DECAY_MS");
+  if (d == NULL || strcmp(d, "0") != 0) skip(); /* run alone, it gets 0 */
+  churn();
+}
+
 int main(int argc, char **argv) {
   /* Options are read at start-up: the program runs itself again with the
    * decay delay its test wants (trim_burst: decay off; the others 100 ms). */
-  const char *want = argc > 1 && strcmp(argv[1], "test_trim_burst") == 0 ? "0" : "100";
+  const char *want = argc > 1 && (strcmp(argv[1], "test_trim_burst") == 0 ||
+                                  strcmp(argv[1], "test_thread_churn_nodecay") == 0)
+                         ? "0" : "100";
   const char *have = getenv("HAKMEM_DECAY_MS");
   if (have == NULL || (argc > 1 && strcmp(have, want) != 0 && getenv("UT_MEMORY_EXEC") == NULL)) {
     setenv("HAKMEM_DECAY_MS", want, 1);
@@ -287,6 +305,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_decay_burst),
       cmocka_unit_test(test_trim_burst),
       cmocka_unit_test(test_thread_churn),
+      cmocka_unit_test(test_thread_churn_nodecay),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
   if (rc) return rc;
