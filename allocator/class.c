@@ -246,13 +246,16 @@ static int park(hk_heap_t *h, hk_slab_t *s) {
   return 1;
 }
 
-void hk_span_release(hk_slab_t *s) {
+/* idle: the span has sat empty through decay's delay (or malloc_trim
+ * asks): its pages go back to the OS now (hk_span_free) */
+static void span_retire(hk_slab_t *s, int idle) {
   HK_ASSERT(s->used == 0 && s->pin == 0);
   hk_slab_set_owner(s, NULL, memory_order_relaxed);
   atomic_fetch_sub_explicit(&hk_class_spans[s->cls], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&hk_retired_allocs[s->cls], s->allocs, memory_order_relaxed);
-  hk_span_free(s);
+  hk_span_free(s, idle);
 }
+void hk_span_release(hk_slab_t *s) { span_retire(s, 0); }
 
 /* Is there an empty slab other than s on the class list? */
 static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
@@ -489,12 +492,12 @@ void hk_heap_abandon(hk_heap_t *h) {
 }
 
 /* ---- decay ----------------------------------------------------------------
- * The owner's pass (init.c runs it on a slow path about once per
- * HAKMEM_DECAY_MS): a span found empty by two passes with no allocation
- * from it in between (s->idle holds the first pass's mark) goes back to
- * its superslab, the current one included (the next allocation refills);
- * now == HK_DECAY_NOW (malloc_trim) gives every empty span back at once.
- * Returns the bytes given back. */
+ * The owner's pass (init.c runs it on a slow path once per decay epoch):
+ * a span goes back, its pages to the OS, once it has been found empty in
+ * an epoch HK_DECAY_AGE back with no allocation from it since (s->idle
+ * holds that epoch and the allocation count); the current span too (the
+ * next allocation refills).  now == HK_DECAY_NOW (malloc_trim) gives
+ * every empty span back at once.  Returns the bytes given back. */
 size_t hk_heap_decay(hk_heap_t *h, uint64_t now) {
   if (atomic_load_explicit(&h->remote_hint, memory_order_relaxed)) collect_hinted(h);
   size_t bytes = 0;
@@ -507,14 +510,17 @@ size_t hk_heap_decay(hk_heap_t *h, uint64_t now) {
         s->idle = 0;
         continue;
       }
-      uint16_t mark = HK_SLAB_IDLE(s->allocs);
-      if (now != HK_DECAY_NOW && s->idle != mark) {
-        s->idle = mark;
-        continue;
+      uint16_t mark = s->idle;
+      if (now != HK_DECAY_NOW) {
+        if (mark == 0 || (mark & 0xFFu) != (s->allocs & 0xFFu)) {
+          s->idle = HK_SLAB_IDLE(s->allocs, now); /* empty from this epoch */
+          continue;
+        }
+        if (((now - HK_SLAB_IDLE_EPOCH(mark)) & 0x7Fu) < HK_DECAY_AGE) continue;
       }
       avail_remove(h, s);
       bytes += (size_t)s->nunits << HK_UNIT_SHIFT;
-      hk_span_release(s);
+      span_retire(s, 1);
     }
   }
   return bytes;
@@ -535,7 +541,7 @@ size_t hk_abandoned_trim(void) {
       if (s->next) s->next->prev = s->prev;
       s->next = s->prev = NULL;
       released += (size_t)s->nunits << HK_UNIT_SHIFT;
-      hk_span_release(s);
+      span_retire(s, 1); /* (decay or malloc_trim: its pages go back too) */
     }
   }
   pthread_mutex_unlock(&hk_abandoned_lock);

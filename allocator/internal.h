@@ -58,7 +58,7 @@ void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
   X(WHALE_CACHE_MB, whale_cache_mb, 64, 0, 1048576, "MiB of freed whale mappings kept for reuse") \
   X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
   X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE") \
-  X(DECAY_MS, decay_ms, 10000, 0, 86400000, "ms after which memory left idle (whale cache and slots, empty spans, free units of superslabs, empty superslabs, heaps of exited threads) goes back to the OS, within about 1.5x that; checked on slow paths, no background thread; 0 = never (malloc_trim only)") \
+  X(DECAY_MS, decay_ms, 10000, 0, 86400000, "ms after which memory left idle (whale cache and slots, empty spans, free units of superslabs, empty superslabs, heaps of exited threads) goes back to the OS (after 0.75-1.25x that); checked on slow paths, no background thread; 0 = never (malloc_trim only)") \
   X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem; 0 = never")
 #define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;
 typedef struct hk_options { HK_OPTION_TABLE(HK_OPT_FIELD) } hk_options_t;
@@ -95,14 +95,14 @@ uint64_t hk_fault_begin(void);
 void hk_fault_end(unsigned bucket, uint64_t begin);
 void hk_fault_counts(uint64_t faults[HK_BUCKETS]);
 /* Decay (init.c drives it): a coarse monotonic clock in ms, and the decay
- * epoch, advanced every HAKMEM_DECAY_MS / 2 by whichever thread's slow
- * path notices first.  Idle memory is stamped with the epoch it went idle
- * in and given back once HK_DECAY_AGE epochs have passed (so after 1 to
- * 1.5 times HAKMEM_DECAY_MS); HK_DECAY_NOW marks what malloc_trim gives
- * back at once. */
+ * epoch, advanced every HAKMEM_DECAY_MS / HK_DECAY_AGE by whichever
+ * thread's slow path notices first.  Idle memory is stamped with the epoch
+ * it went idle in and given back once HK_DECAY_AGE epochs have passed (so
+ * after 0.75 to 1.25 times HAKMEM_DECAY_MS, at a slow path); HK_DECAY_NOW
+ * marks what malloc_trim gives back at once. */
 uint64_t hk_now_ms(void);
 extern _Atomic uint64_t hk_decay_epoch;
-#define HK_DECAY_AGE 3
+#define HK_DECAY_AGE 4
 #define HK_DECAY_NOW UINT64_MAX
 HK_INLINE uint64_t hk_epoch(void) {
   return atomic_load_explicit(&hk_decay_epoch, memory_order_relaxed);
@@ -183,7 +183,10 @@ extern pthread_mutex_t hk_ss_lock;
 /* A span for class cls, its descriptor initialised (capacity, user0,
  * nothing carved); NULL on ENOMEM. */
 hk_slab_t *hk_span_alloc(unsigned cls);
-void hk_span_free(hk_slab_t *s);          /* all its blocks free; may unmap */
+/* All of s's blocks are free: its units go back to the superslab (which
+ * may be unmapped); idle: their pages go back to the OS at once, else
+ * they decay with the superslab's other free units. */
+void hk_span_free(hk_slab_t *s, int idle);
 /* Decay at epoch now (HK_DECAY_NOW: everything, as hk_ss_trim does): the
  * free units of live superslabs and the cached superslabs idle since an
  * epoch HK_DECAY_AGE back go to the OS; returns the bytes given back. */

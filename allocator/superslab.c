@@ -263,38 +263,6 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   return s;
 }
 
-void hk_span_free(hk_slab_t *s) {
-  hk_ss_t *ss = (hk_ss_t *)((uintptr_t)s & ~(HK_SS_SIZE - 1));
-  unsigned start = s->unit, n = s->nunits;
-  HK_ASSERT(ss->seg.magic == HK_SEG_MAGIC && s->unit_kind == HK_UNIT_HEAD && start + n <= HK_UNITS);
-  pthread_mutex_lock(&hk_ss_lock);
-  for (unsigned k = 0; k < n; k++) {
-    ss->slab[start + k].head = HK_SLAB_NOSPAN;
-    ss->slab[start + k].unit_kind = HK_UNIT_FREE;
-  }
-  if (ss->nfree == 0) list_push(&ss_partial, ss);
-  uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
-  ss->free_mask |= bits;
-  ss->dirty |= bits;
-  ss->idle_epoch = hk_epoch();
-  ss->nfree += n;
-  /* INJECTED BUG (SUPERSLAB_EARLY_RELEASE): off by one, released with one
-   * span still live */
-  if (HK_INJECT(SUPERSLAB_EARLY_RELEASE) ? ss->nfree >= HK_UNITS - 1 : ss->nfree == HK_UNITS) {
-    list_remove(&ss_partial, ss);
-    ss_live--;
-    if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {
-      ss->cached = 1;
-      ss->dirty = 0; /* a cached superslab decays as a whole */
-      list_push(&ss_cache, ss);
-      ss_cached++;
-    } else {
-      ss_unmap(ss);
-    }
-  }
-  pthread_mutex_unlock(&hk_ss_lock);
-}
-
 /* Give the pages of the free units in `dirty` back (MADV_DONTNEED: they
  * read zero and fault in afresh when a span is carved there again); unit 0
  * keeps its header.  hk_ss_lock held (no span can be placed there
@@ -316,6 +284,42 @@ static size_t release_units(hk_ss_t *ss, uint32_t dirty) {
                                 memory_order_relaxed);
   }
   return bytes;
+}
+
+void hk_span_free(hk_slab_t *s, int idle) {
+  hk_ss_t *ss = (hk_ss_t *)((uintptr_t)s & ~(HK_SS_SIZE - 1));
+  unsigned start = s->unit, n = s->nunits;
+  HK_ASSERT(ss->seg.magic == HK_SEG_MAGIC && s->unit_kind == HK_UNIT_HEAD && start + n <= HK_UNITS);
+  pthread_mutex_lock(&hk_ss_lock);
+  for (unsigned k = 0; k < n; k++) {
+    ss->slab[start + k].head = HK_SLAB_NOSPAN;
+    ss->slab[start + k].unit_kind = HK_UNIT_FREE;
+  }
+  if (ss->nfree == 0) list_push(&ss_partial, ss);
+  uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  ss->free_mask |= bits;
+  ss->nfree += n;
+  if (idle && ss->nfree < HK_UNITS) {
+    release_units(ss, bits); /* its pages have been idle: to the OS now */
+  } else {
+    ss->dirty |= bits;
+    ss->idle_epoch = hk_epoch();
+  }
+  /* INJECTED BUG (SUPERSLAB_EARLY_RELEASE): off by one, released with one
+   * span still live */
+  if (HK_INJECT(SUPERSLAB_EARLY_RELEASE) ? ss->nfree >= HK_UNITS - 1 : ss->nfree == HK_UNITS) {
+    list_remove(&ss_partial, ss);
+    ss_live--;
+    if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {
+      ss->cached = 1;
+      ss->dirty = 0; /* a cached superslab decays as a whole */
+      list_push(&ss_cache, ss);
+      ss_cached++;
+    } else {
+      ss_unmap(ss);
+    }
+  }
+  pthread_mutex_unlock(&hk_ss_lock);
 }
 
 size_t hk_ss_decay(uint64_t now) {

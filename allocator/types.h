@@ -70,8 +70,9 @@ struct hk_slab {
   uint32_t stride;          /* copy of the table's stride for this span    */
   uint8_t  nunits;          /* 64 KiB units in the span                    */
   uint8_t  unit;            /* index of this unit in its superslab         */
-  /* decay (class.c hk_heap_decay): 0, or HK_SLAB_IDLE(allocs) when the
-   * owner's last decay pass found the span empty (owner only) */
+  /* decay (class.c hk_heap_decay): 0, or HK_SLAB_IDLE(allocs, epoch):
+   * the decay epoch in which the owner's pass first found the span empty,
+   * and its allocation count then (low bits; owner only) */
   uint16_t idle;
   hk_slab_t *next, *prev;   /* heap class list, full list or abandoned list */
   hk_slab_t *head;          /* span head descriptor (itself for the head)  */
@@ -96,7 +97,9 @@ struct hk_slab {
 _Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
 _Static_assert(offsetof(hk_slab_t, user0) == 40 && offsetof(hk_slab_t, owner) == 80,
                "the fields the release fast paths use keep their offsets");
-#define HK_SLAB_IDLE(allocs) ((uint16_t)(0x8000u | ((allocs) & 0x7FFFu)))
+#define HK_SLAB_IDLE(allocs, epoch) \
+  ((uint16_t)(0x8000u | ((uint32_t)(epoch) & 0x7Fu) << 8 | ((uint32_t)(allocs) & 0xFFu)))
+#define HK_SLAB_IDLE_EPOCH(mark) (((uint32_t)(mark) >> 8) & 0x7Fu)
 #define HK_REMOTE_PARKED ((uintptr_t)1)
 #define HK_REMOTE_CSHIFT 47
 #define HK_REMOTE_ONE    ((uintptr_t)1 << HK_REMOTE_CSHIFT)
