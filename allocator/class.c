@@ -251,14 +251,16 @@ static int park(hk_heap_t *h, hk_slab_t *s) {
 
 /* An empty, unpinned span leaves its heap: unowned, its class's span
  * count down, its allocation count kept for the stats, and its units back
- * to the superslab (hk_span_free). */
-static void span_release(hk_slab_t *s) {
+ * to the superslab (hk_span_free).  idle: the span has sat empty through
+ * decay's delay (or malloc_trim asks): its pages go back to the OS now. */
+static void span_retire(hk_slab_t *s, int idle) {
   HK_ASSERT(s->used == 0 && s->pin == 0);
   hk_slab_set_owner(s, NULL, memory_order_relaxed);
   atomic_fetch_sub_explicit(&hk_class_spans[s->cls], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&hk_retired_allocs[s->cls], s->allocs, memory_order_relaxed);
-  hk_span_free(s);
+  hk_span_free(s, idle);
 }
+static void span_release(hk_slab_t *s) { span_retire(s, 0); }
 
 /* Is there an empty slab other than s on the class list? */
 static int other_empty(const hk_heap_t *h, const hk_slab_t *s) {
@@ -382,10 +384,39 @@ void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
   if (c >= HK_MID_FIRST) hk_set_cur(h, c, s);
 }
 
+/* The live count of an abandoned slab, read without its lock: a hint only
+ * (reclaim_abandoned decides under the lock).  Plain volatile read, as in
+ * hk_slab_live: an adopter may be writing it. */
+HK_NO_TSAN static uint32_t used_hint(const hk_slab_t *s) {
+  return *(const volatile uint32_t *)&s->used;
+}
+
+/* A remote free has left no live block in abandoned slab s (the heap of an
+ * exited thread): unless an adopter took it meanwhile, its span goes back
+ * now, not at the next trim.  s is looked for on the list before it is
+ * touched: once adopted it may be gone. */
+static void reclaim_abandoned(hk_slab_t *s, unsigned c) {
+  pthread_mutex_lock(&hk_abandoned_lock);
+  hk_slab_t *t = abandoned[c];
+  while (t != NULL && t != s) t = t->next;
+  if (t != NULL) {
+    drain(NULL, s);
+    if (s->used == 0) {
+      if (s->prev) s->prev->next = s->next;
+      else __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
+      if (s->next) s->next->prev = s->prev;
+      s->next = s->prev = NULL;
+      span_release(s);
+    }
+  }
+  pthread_mutex_unlock(&hk_abandoned_lock);
+}
+
 void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   /* Read the slab before publishing the block (see the protocol above). */
   unsigned c = s->cls;
   hk_heap_t *owner = hk_slab_owner(s);
+  uint32_t abandoned_used = owner == NULL ? used_hint(s) : 0;
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   HK_TRACK_HANDOFF(&s->remote);
   uintptr_t nv;
@@ -403,6 +434,9 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
    * and s->used */
   else if (HK_INJECT(MULTI_DRAINER) && owner != NULL)
     drain(NULL, s);
+  /* the last live block of an exited thread's slab: the span goes back */
+  if (owner == NULL && abandoned_used != 0 && HK_REMOTE_COUNT(nv) == abandoned_used)
+    reclaim_abandoned(s, c);
   hk_heap_t *me = hk_tl_heap;
   if (me != &hk_heap_empty)
     HK_CNT_ADD(me->cnt[c].remote_frees, 1);
@@ -464,6 +498,41 @@ void hk_heap_abandon(hk_heap_t *h) {
   hk_heap_reset(h);
 }
 
+/* ---- decay ----------------------------------------------------------------
+ * The owner's pass (init.c runs it on a slow path once per decay epoch):
+ * a span goes back, its pages to the OS, once it has been found empty in
+ * an epoch HK_DECAY_AGE back with no allocation from it since (s->idle
+ * holds that epoch and the allocation count); the current span too (the
+ * next allocation refills).  now == HK_DECAY_NOW (malloc_trim) gives
+ * every empty span back at once.  Returns the bytes given back. */
+size_t hk_heap_decay(hk_heap_t *h, uint64_t now) {
+  if (atomic_load_explicit(&h->remote_hint, memory_order_relaxed)) collect_hinted(h);
+  size_t bytes = 0;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_slab_t *next;
+    for (hk_slab_t *s = h->avail[c]; s != NULL; s = next) {
+      next = s->next;
+      if (atomic_load_explicit(&s->remote, memory_order_relaxed)) drain(h, s);
+      if (hk_slab_used(s) != 0) {
+        s->idle = 0;
+        continue;
+      }
+      uint16_t mark = s->idle;
+      if (now != HK_DECAY_NOW) {
+        if (mark == 0 || (mark & 0xFFu) != (s->allocs & 0xFFu)) {
+          s->idle = HK_SLAB_IDLE(s->allocs, now); /* empty from this epoch */
+          continue;
+        }
+        if (((now - HK_SLAB_IDLE_EPOCH(mark)) & 0x7Fu) < HK_DECAY_AGE) continue;
+      }
+      avail_remove(h, s);
+      bytes += (size_t)s->nunits << HK_UNIT_SHIFT;
+      span_retire(s, 1);
+    }
+  }
+  return bytes;
+}
+
 /* Release abandoned slabs whose blocks have all been freed. */
 size_t hk_abandoned_trim(void) {
   size_t released = 0;
@@ -479,7 +548,7 @@ size_t hk_abandoned_trim(void) {
       if (s->next) s->next->prev = s->prev;
       s->next = s->prev = NULL;
       released += (size_t)s->nunits << HK_UNIT_SHIFT;
-      span_release(s);
+      span_retire(s, 1); /* (decay or malloc_trim: its pages go back too) */
     }
   }
   pthread_mutex_unlock(&hk_abandoned_lock);

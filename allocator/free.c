@@ -103,7 +103,10 @@ static HK_NOINLINE void free_other(void *p) {
   void *obj;
   unsigned kind = classify(p, &obj);
   if (kind == PTR_WHALE) {
-    hk_whale_free(hk_tl_heap, obj, p);
+    hk_heap_t *h = hk_tl_heap;
+    hk_decay_tick(h); /* a slow path: decay is checked here (first, so the
+                         free stays a tail call) */
+    hk_whale_free(h, obj, p);
     return;
   }
   free_bad(p, HK_OP_FREE, kind);
@@ -305,7 +308,10 @@ HK_PUBLIC int hak_malloc_trim(size_t pad) {
   (void)pad;
   size_t released = hk_abandoned_trim();
   hk_heap_t *h = hk_tl_heap;
-  if (h != &hk_heap_empty) hk_whale_flush(h);
+  if (h != &hk_heap_empty) {
+    released += hk_heap_decay(h, HK_DECAY_NOW); /* this thread's empty spans */
+    hk_whale_flush(h);
+  }
   released += hk_whale_trim();
   released += hk_ss_trim();
   return released != 0;

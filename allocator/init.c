@@ -11,6 +11,8 @@
  * Thread exit: a pthread key destructor sends the heap's whale slot to the
  * shared cache, abandons its slabs (class.c) and recycles the heap (heap.c).
  *
+ * Decay: hk_decay_tick (below) gives idle memory back on slow paths.
+ *
  * Fork: the prepare handler takes every allocator lock in a fixed order;
  * parent and child release them.  In the child the heaps of the threads
  * that did not survive the fork are left alone (never adopted, never
@@ -37,6 +39,50 @@ static void thread_exit(void *value) {
   hk_whale_flush(h);
   hk_heap_abandon(h);
   hk_heap_recycle(h);
+  hk_decay_tick(&hk_heap_empty);
+}
+
+/* ---- decay ------------------------------------------------------------------
+ * No background thread: the slow paths (class refills, whale frees, thread
+ * exit) call hk_decay_tick (internal.h), which reads a coarse clock in one
+ * call of 16 of a thread (hk_decay_check).  Every HAKMEM_DECAY_MS /
+ * HK_DECAY_AGE the first thread to notice advances the decay epoch and runs
+ * the global pass: abandoned slabs (heaps of exited threads) that remote
+ * frees have emptied go back, and cached whale mappings, free units of
+ * superslabs and cached superslabs idle for HK_DECAY_AGE epochs go to the
+ * OS.  A thread's own heap (its empty spans, its whale slot) is passed over
+ * by the thread itself once per epoch, before the global pass. */
+static _Atomic uint64_t decay_next_ms;
+
+void hk_decay_check(hk_heap_t *h) {
+  if (hk_opt.decay_ms == 0) {
+    if (h != &hk_heap_empty) h->decay_skip = UINT32_MAX; /* off: rarely here */
+    return;
+  }
+  if (h != &hk_heap_empty) h->decay_skip = 15;
+  uint64_t now = hk_now_ms();
+  uint64_t next = atomic_load_explicit(&decay_next_ms, memory_order_relaxed);
+  int global = 0;
+  if (HK_UNLIKELY(now >= next)) {
+    uint64_t period = hk_opt.decay_ms / HK_DECAY_AGE ? (uint64_t)hk_opt.decay_ms / HK_DECAY_AGE : 1;
+    if (atomic_compare_exchange_strong(&decay_next_ms, &next, now + period)) {
+      atomic_fetch_add(&hk_decay_epoch, 1);
+      global = 1;
+    }
+  }
+  uint64_t e = hk_epoch();
+  /* this thread's heap first: what its pass moves to the shared caches
+   * keeps its stamp, and the global pass below may give it back at once */
+  if (h != &hk_heap_empty && e != h->decay_epoch) {
+    h->decay_epoch = e;
+    hk_heap_decay(h, e);
+    hk_whale_slot_decay(h, e);
+  }
+  if (global) {
+    hk_abandoned_trim();
+    hk_whale_decay(e);
+    hk_ss_decay(e);
+  }
 }
 
 /* ---- fork ---------------------------------------------------------------- */
@@ -123,6 +169,7 @@ void *hk_alloc_slow(hk_heap_t *h, unsigned cls) {
       return NULL;
     }
   }
+  hk_decay_tick(h);
   return hk_class_alloc_slow(h, cls);
 }
 

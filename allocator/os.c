@@ -22,6 +22,9 @@
  * Lazy zeroing (hk_os_zero_lazy) gives whole pages back with MADV_DONTNEED,
  * so the kernel supplies zero pages on the next touch.
  *
+ * Decay clock: hk_now_ms (CLOCK_MONOTONIC_COARSE, read through the vDSO)
+ * and the decay epoch (internal.h) that the layers stamp idle memory with.
+ *
  * Fault telemetry: with HAKMEM_STATS=1 the layers wrap their first touches
  * of fresh memory in hk_fault_begin/hk_fault_end, which read the thread's
  * minor-fault count (getrusage RUSAGE_THREAD) and charge the difference to
@@ -39,6 +42,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <x86intrin.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -267,6 +271,14 @@ void hk_fault_counts(uint64_t faults[HK_BUCKETS]) {
   for (unsigned b = 0; b < HK_BUCKETS; b++) {
     faults[b] = atomic_load(&os_stat.faults[b]);
   }
+}
+
+/* ---- decay clock ------------------------------------------------------------ */
+_Atomic uint64_t hk_decay_epoch = 1;
+uint64_t hk_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* vDSO: no system call */
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Guard pages (checked builds): make [p, p+size) inaccessible (rw == 0) or

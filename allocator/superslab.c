@@ -8,31 +8,74 @@
  * address maps in O(1) to its slab: registry -> superslab -> unit -> head.
  *
  * The registry keeps one kind byte per 2 MiB chunk of the 47-bit address
- * space, so "is this ours, and what is it" is one load; every segment
- * (superslab or whale mapping) starts at a chunk boundary with its header.
+ * space, in 64 KiB leaves mapped on first use under a top table of 1024
+ * pointers, so "is this ours, and what is it" is two dependent loads;
+ * every segment (superslab or whale mapping) starts at a chunk boundary
+ * with its header.
  *
  * Invariants:
  *   - free_mask/nfree/unit kinds change only under hk_ss_lock;
  *   - a superslab is on ss_partial iff nfree > 0 and it is not cached;
  *   - a superslab is unmapped or cached only when all 32 units are free;
- *   - at most hk_opt.ss_cache empty superslabs are kept mapped.
+ *   - at most hk_opt.ss_cache empty superslabs are kept mapped;
+ *   - decay: a free unit whose pages may be resident has its bit in
+ *     ss->dirty; hk_ss_decay gives such units of a superslab back once
+ *     its last span free is HK_DECAY_AGE epochs old, and unmaps cached
+ *     superslabs as old.
  */
 #include "harden.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+
+_Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "the superslab header fits HK_SS_META");
 
 /* ---- registry ----------------------------------------------------------- */
-uint8_t hk_chunk_kind[(size_t)1 << HK_REG_BITS];
+#define REG_LEAF ((size_t)1 << HK_REG_LEAF_BITS)
+#define REG_MASK (REG_LEAF - 1)
+/* The leaf every top entry starts at: all HK_CHUNK_NONE, never written. */
+static uint8_t reg_zero[REG_LEAF];
+uint8_t *hk_reg_top[(size_t)1 << HK_REG_TOP_BITS] = {
+    [0 ... ((size_t)1 << HK_REG_TOP_BITS) - 1] = reg_zero};
 
-void hk_registry_set(void *base, size_t size, unsigned kind) {
+static uint8_t *reg_leaf(uintptr_t chunk) {
+  return __atomic_load_n(&hk_reg_top[chunk >> HK_REG_LEAF_BITS], __ATOMIC_ACQUIRE);
+}
+
+int hk_registry_reserve(const void *base, size_t size) {
+  uintptr_t first = (uintptr_t)base >> HK_SS_SHIFT;
+  uintptr_t last = ((uintptr_t)base + size - 1) >> HK_SS_SHIFT;
+  if (last >> HK_REG_BITS) {
+    errno = ENOMEM;
+    return -1;
+  }
+  for (uintptr_t t = first >> HK_REG_LEAF_BITS; t <= last >> HK_REG_LEAF_BITS; t++) {
+    uint8_t *leaf = __atomic_load_n(&hk_reg_top[t], __ATOMIC_ACQUIRE);
+    if (leaf != reg_zero) continue;
+    /* a new leaf, zero (every chunk HK_CHUNK_NONE); the loser of a race
+     * gives its own back */
+    uint8_t *fresh = hk_os_map(REG_LEAF, HK_PAGE);
+    if (fresh == NULL) return -1; /* leaves made so far stay: harmless */
+    if (!__atomic_compare_exchange_n(&hk_reg_top[t], &leaf, fresh, 0, __ATOMIC_RELEASE,
+                                     __ATOMIC_ACQUIRE))
+      hk_os_unmap(fresh, REG_LEAF);
+  }
+  return 0;
+}
+
+int hk_registry_set(void *base, size_t size, unsigned kind) {
   uintptr_t first = (uintptr_t)base >> HK_SS_SHIFT;
   uintptr_t last = ((uintptr_t)base + size - 1) >> HK_SS_SHIFT;
   HK_ASSERT(((uintptr_t)base & (HK_SS_SIZE - 1)) == 0 && !(last >> HK_REG_BITS));
+  if (kind != HK_CHUNK_NONE && hk_registry_reserve(base, size) != 0) return -1;
   for (uintptr_t c = first; c <= last; c++) {
+    uint8_t *leaf = reg_leaf(c);
+    if (leaf == reg_zero) continue; /* (kind NONE) nothing was ever set here */
     unsigned k = kind == HK_CHUNK_NONE || c == first ? kind : HK_CHUNK_TAIL;
-    __atomic_store_n(&hk_chunk_kind[c], (uint8_t)k, __ATOMIC_RELEASE);
+    __atomic_store_n(&leaf[c & REG_MASK], (uint8_t)k, __ATOMIC_RELEASE);
   }
+  return 0;
 }
 
 hk_seg_t *hk_seg_lookup(const void *p) {
@@ -41,7 +84,7 @@ hk_seg_t *hk_seg_lookup(const void *p) {
   uintptr_t chunk = (uintptr_t)p >> HK_SS_SHIFT;
   while (k == HK_CHUNK_TAIL && chunk > 0) {
     chunk--;
-    k = __atomic_load_n(&hk_chunk_kind[chunk], __ATOMIC_RELAXED);
+    k = __atomic_load_n(&reg_leaf(chunk)[chunk & REG_MASK], __ATOMIC_RELAXED);
   }
   if (k != HK_CHUNK_SS && k != HK_CHUNK_WHALE) return NULL;
   return (hk_seg_t *)(chunk << HK_SS_SHIFT);
@@ -90,6 +133,7 @@ static void ss_format(hk_ss_t *ss) {
   ss->free_mask = 0xFFFFFFFFu;
   ss->nfree = HK_UNITS;
   ss->cached = 0;
+  ss->dirty = 0;
   for (unsigned u = 0; u < HK_UNITS; u++) {
     ss->slab[u].unit = (uint8_t)u;
     ss->slab[u].unit_kind = HK_UNIT_FREE;
@@ -102,9 +146,13 @@ static hk_ss_t *ss_map(void) {
   int huge;
   hk_ss_t *ss = hk_os_map_data(HK_SS_SIZE, HK_SS_SIZE, &huge);
   if (ss == NULL) return NULL;
+  if (hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS) != 0) {
+    hk_os_unmap(ss, HK_SS_SIZE);
+    errno = ENOMEM;
+    return NULL;
+  }
   /* debug: request end per granule (debug.c); lazily touched */
   if (HK_ON(DEBUG)) ss->dbg_req = hk_os_map(HK_SS_SIZE / 16 * sizeof(uint32_t), HK_PAGE);
-  hk_registry_set(ss, HK_SS_SIZE, HK_CHUNK_SS);
   /* Every block byte is no-access until handed out (track.h). */
   HK_TRACK_NOACCESS((char *)ss + HK_SS_META, HK_SS_SIZE - HK_SS_META);
   HK_TRACK_SEGMENT(ss, HK_SS_SIZE);
@@ -135,10 +183,21 @@ static hk_ss_t *ss_new(void) {
   return ss;
 }
 
-/* First run of n free units in mask, or -1. */
+/* Where a span of n units (a power of two) goes in a superslab whose free
+ * units are mask, or -1: at a multiple of n when it can, so that spans of
+ * one size tile the superslab (a 16-unit span at unit 1 left 15 units no
+ * 16-unit span could use: half of each superslab of 70 KiB blocks, which
+ * under `ulimit -v` halved what a program got; bench/vmlimit), and off
+ * unit 0 when it can, since unit 0 holds the header and fewer blocks.
+ * Any run of n free units is the last resort. */
 static int find_run(uint32_t mask, unsigned n) {
   uint32_t run = mask;
   for (unsigned k = 1; k < n; k++) run &= mask >> k;
+  uint32_t at_multiple = 0;
+  for (unsigned u = 0; u < HK_UNITS; u += n) at_multiple |= 1u << u;
+  uint32_t aligned = run & at_multiple;
+  if (aligned & ~1u) return __builtin_ctz(aligned & ~1u);
+  if (aligned) return 0;
   return run ? __builtin_ctz(run) : -1;
 }
 
@@ -158,14 +217,13 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
       errno = ENOMEM;
       return NULL;
     }
-    /* Prefer unit 1 onwards: unit 0 holds the header and fewer blocks. */
-    start = find_run(ss->free_mask & ~1u, n);
-    if (start < 0) start = find_run(ss->free_mask, n); /* a whole-superslab span */
+    start = find_run(ss->free_mask, n);
   }
   HK_ASSERT(start >= 0 && (unsigned)start + n <= HK_UNITS);
   uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
   HK_ASSERT((ss->free_mask & bits) == bits);
   ss->free_mask &= ~bits;
+  ss->dirty &= ~bits;
   ss->nfree -= n;
   if (ss->nfree == 0) list_remove(&ss_partial, ss);
   hk_slab_t *s = &ss->slab[start];
@@ -180,6 +238,7 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->used = 0;
   s->pin = 0;
   s->allocs = 0;
+  s->idle = 0;
   s->carved = 0;
   s->cls = (uint8_t)cls;
   s->stride = ci->stride;
@@ -207,7 +266,30 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   return s;
 }
 
-void hk_span_free(hk_slab_t *s) {
+/* Give the pages of the free units in `dirty` back (MADV_DONTNEED: they
+ * read zero and fault in afresh when a span is carved there again); unit 0
+ * keeps its header.  hk_ss_lock held (no span can be placed there
+ * meanwhile).  Returns the bytes given back. */
+static size_t release_units(hk_ss_t *ss, uint32_t dirty) {
+  size_t bytes = 0;
+  while (dirty) {
+    unsigned u = (unsigned)__builtin_ctz(dirty);
+    unsigned end = u;
+    while (end < HK_UNITS && (dirty >> end & 1u)) end++;
+    dirty &= end == HK_UNITS ? 0 : ~0u << end;
+    size_t lo = (size_t)u << HK_UNIT_SHIFT, hi = (size_t)end << HK_UNIT_SHIFT;
+    if (lo == 0) lo = HK_SS_META;
+    hk_os_advise((char *)ss + lo, hi - lo, MADV_DONTNEED);
+    bytes += hi - lo;
+    /* the fresh-page telemetry counts these pages again when carved */
+    for (unsigned v = u; v < end; v++)
+      atomic_fetch_and_explicit(&ss->handed[v / 4], ~((uint64_t)0xFFFF << (v % 4 * 16)),
+                                memory_order_relaxed);
+  }
+  return bytes;
+}
+
+void hk_span_free(hk_slab_t *s, int idle) {
   hk_ss_t *ss = (hk_ss_t *)((uintptr_t)s & ~(HK_SS_SIZE - 1));
   unsigned start = s->unit, n = s->nunits;
   HK_ASSERT(ss->seg.magic == HK_SEG_MAGIC && s->unit_kind == HK_UNIT_HEAD && start + n <= HK_UNITS);
@@ -217,8 +299,15 @@ void hk_span_free(hk_slab_t *s) {
     ss->slab[start + k].unit_kind = HK_UNIT_FREE;
   }
   if (ss->nfree == 0) list_push(&ss_partial, ss);
-  ss->free_mask |= (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  ss->free_mask |= bits;
   ss->nfree += n;
+  if (idle && ss->nfree < HK_UNITS) {
+    release_units(ss, bits); /* its pages have been idle: to the OS now */
+  } else {
+    ss->dirty |= bits;
+    ss->idle_epoch = hk_epoch();
+  }
   /* INJECTED BUG (SUPERSLAB_EARLY_RELEASE): off by one, released with one
    * span still live */
   if (HK_INJECT(SUPERSLAB_EARLY_RELEASE) ? ss->nfree >= HK_UNITS - 1 : ss->nfree == HK_UNITS) {
@@ -226,6 +315,7 @@ void hk_span_free(hk_slab_t *s) {
     ss_live--;
     if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {
       ss->cached = 1;
+      ss->dirty = 0; /* a cached superslab decays as a whole */
       list_push(&ss_cache, ss);
       ss_cached++;
     } else {
@@ -235,11 +325,18 @@ void hk_span_free(hk_slab_t *s) {
   pthread_mutex_unlock(&hk_ss_lock);
 }
 
-size_t hk_ss_trim(void) {
+size_t hk_ss_decay(uint64_t now) {
   size_t released = 0;
   pthread_mutex_lock(&hk_ss_lock);
-  while (ss_cache != NULL) {
-    hk_ss_t *ss = ss_cache;
+  for (hk_ss_t *ss = ss_partial; ss != NULL; ss = ss->next) {
+    if (ss->dirty && hk_decayed(ss->idle_epoch, now)) {
+      released += release_units(ss, ss->dirty & ss->free_mask);
+      ss->dirty = 0;
+    }
+  }
+  for (hk_ss_t *ss = ss_cache, *next; ss != NULL; ss = next) {
+    next = ss->next;
+    if (!hk_decayed(ss->idle_epoch, now)) continue;
     list_remove(&ss_cache, ss);
     ss_cached--;
     ss_unmap(ss);
@@ -248,6 +345,8 @@ size_t hk_ss_trim(void) {
   pthread_mutex_unlock(&hk_ss_lock);
   return released;
 }
+
+size_t hk_ss_trim(void) { return hk_ss_decay(HK_DECAY_NOW); }
 
 void hk_ss_counts(uint64_t *live, uint64_t *cached, uint64_t *mapped,
                   uint64_t *unmapped) {
@@ -273,6 +372,7 @@ void hk_ss_prewarm(unsigned n) {
     hk_ss_t *ss = ss_map();
     if (ss == NULL) break;
     ss->cached = 1;
+    ss->idle_epoch = hk_epoch();
     list_push(&ss_cache, ss);
     ss_cached++;
   }

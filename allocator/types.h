@@ -71,7 +71,10 @@ struct hk_slab {
   uint32_t stride;          /* copy of the table's stride for this span    */
   uint8_t  nunits;          /* 64 KiB units in the span                    */
   uint8_t  unit;            /* index of this unit in its superslab         */
-  uint8_t  pad_[2];
+  /* decay (class.c hk_heap_decay): 0, or HK_SLAB_IDLE(allocs, epoch):
+   * the decay epoch in which the owner's pass first found the span empty,
+   * and its allocation count then (low bits; owner only) */
+  uint16_t idle;
   hk_slab_t *next, *prev;   /* heap class list, full list or abandoned list */
   hk_slab_t *head;          /* span head descriptor (itself for the head)  */
   /* shared fields */
@@ -99,6 +102,9 @@ struct hk_slab {
 _Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
 _Static_assert(offsetof(hk_slab_t, user0) == 40 && offsetof(hk_slab_t, owner) == 80,
                "the fields the release fast paths use keep their offsets");
+#define HK_SLAB_IDLE(allocs, epoch) \
+  ((uint16_t)(0x8000u | ((uint32_t)(epoch) & 0x7Fu) << 8 | ((uint32_t)(allocs) & 0xFFu)))
+#define HK_SLAB_IDLE_EPOCH(mark) (((uint32_t)(mark) >> 8) & 0x7Fu)
 #define HK_REMOTE_PARKED ((uintptr_t)1)
 #define HK_REMOTE_CSHIFT 47
 #define HK_REMOTE_ONE    ((uintptr_t)1 << HK_REMOTE_CSHIFT)
@@ -117,6 +123,12 @@ struct hk_ss {
   hk_ss_t *next, *prev;     /* partial or cache list                       */
   hk_ss_t *all_next, *all_prev; /* every mapped superslab                  */
   uint32_t *dbg_req;        /* debug builds: request end per granule       */
+  /* decay (under hk_ss_lock): bit u: unit u is free and its pages may be
+   * resident (a span was freed there since they were last given back);
+   * idle_epoch: the decay epoch of the last such free, or of the
+   * superslab's entry into the cache */
+  uint32_t dirty;
+  uint64_t idle_epoch;
   /* bit p: page p of the superslab has been handed out (carved) since the
    * superslab was mapped, so it is resident: telemetry of fresh pages
    * (carve, class.c); set with atomic OR, units of several owners share a
@@ -168,6 +180,8 @@ struct hk_heap {
   struct hk_whale *whale;           /* one freed whale mapping, for reuse  */
   hk_whale_cnt_t wcnt;
   uint64_t fresh[HK_BUCKETS];       /* pages first handed out (stats)      */
+  uint64_t decay_epoch;             /* decay epoch of the last decay pass  */
+  uint32_t decay_skip;              /* slow paths left before a clock read */
 };
 
 typedef struct hk_whale hk_whale_t;
@@ -181,6 +195,7 @@ struct hk_whale {
   size_t user_off;          /* user pointer = base + user_off             */
   size_t usable;            /* bytes from the user pointer to the end     */
   hk_whale_t *next, *prev;  /* the cache list                             */
+  uint64_t idle_epoch;      /* decay epoch of the free that cached it      */
 };
 typedef struct hk_whale_counts {
   hk_whale_cnt_t orphan;    /* counts of threads without a heap */

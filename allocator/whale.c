@@ -37,7 +37,10 @@
  *   - split and merge happen only to free mappings off every thread's
  *     slot: a split's pieces, or a cached list entry and the mapping being
  *     cached (found on the list, never by reading memory next to a block);
- *   - cached_bytes/cached_count describe exactly the list, under whale_lock.
+ *   - cached_bytes/cached_count describe exactly the list, under whale_lock;
+ *   - decay: a free mapping carries the epoch of its free (a merge keeps
+ *     the newer); hk_whale_decay unmaps cached ones HK_DECAY_AGE epochs
+ *     old, hk_whale_slot_decay moves an old slot entry to the cache.
  */
 #include "internal.h"
 
@@ -46,7 +49,7 @@
 #include <sys/mman.h>
 
 /* The module's globals sit in .data, not .bss.  The linker puts .bss after
- * the 64 MiB chunk registry onto a page of its own, which a program whose
+ * the registry's zero leaf onto a page of its own, which a program whose
  * first allocation is a whale would touch here first: a read of
  * cached_count (the kernel maps the shared zero page), then a write (a
  * second fault, copy on write): two minor faults in its first malloc.  .data
@@ -160,6 +163,7 @@ static hk_whale_t *split(hk_whale_t *w, size_t keep) {
   t->reused = w->reused;
   t->released = w->released;
   t->state = 0;
+  t->idle_epoch = w->idle_epoch;
   t->map_size = old - keep;
   t->user_off = t->usable = 0;
   t->next = t->prev = NULL;
@@ -188,6 +192,7 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
   a->map_size += b->map_size;
   a->reused |= b->reused;
   a->released &= b->released; /* released (zero) only if both were */
+  if (b->idle_epoch > a->idle_epoch) a->idle_epoch = b->idle_epoch; /* the newer */
   if (HK_TRACK_ASAN) HK_TRACK_SEGMENT(a, a->map_size);
 }
 
@@ -239,6 +244,8 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   size_t old_size = w->map_size;
   if (new_size == old_size) return w;
   if (HK_TRACK_VALGRIND || w->huge) return NULL;
+  /* the registry leaves of an in-place growth, before anything changes */
+  if (hk_registry_reserve(w, new_size) != 0) return NULL;
   TRACK_UNDER_WHALE_LOCK(HK_TRACK_UNMAP(w, old_size));
   guard_set(w, 0); /* one mapping again; the guard moves to the new end */
   /* Unregister while the range is still ours: once mremap gives part of it
@@ -249,6 +256,10 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
     nw = w;
   } else if (new_size > old_size) {
     void *dst = hk_os_map(new_size, HK_SS_SIZE);
+    if (dst != NULL && hk_registry_reserve(dst, new_size) != 0) {
+      hk_os_unmap(dst, new_size);
+      dst = NULL;
+    }
     if (dst != NULL && hk_os_remap(w, old_size, new_size, dst) != NULL) nw = dst;
     else if (dst != NULL) hk_os_unmap(dst, new_size);
   }
@@ -420,7 +431,11 @@ static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
     errno = ENOMEM;
     return NULL;
   }
-  hk_registry_set(base, map_size, HK_CHUNK_WHALE);
+  if (hk_registry_set(base, map_size, HK_CHUNK_WHALE) != 0) {
+    hk_os_unmap(base, map_size);
+    errno = ENOMEM;
+    return NULL;
+  }
   hk_fault_end(HK_BUCKET_WHALE, f0);
   hk_fresh_pages(HK_BUCKET_WHALE, map_size / HK_PAGE);
   return w;
@@ -505,6 +520,7 @@ void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
   HK_TRACK_FREE(p, w->usable);
   w->reused = 1;
   w->released = 0;
+  w->idle_epoch = hk_epoch();
   if (h != &hk_heap_empty) {
     hk_whale_t *old = h->whale;
     h->whale = w;
@@ -556,14 +572,21 @@ void hk_whale_counts(hk_whale_counts_t *out) {
   pthread_mutex_unlock(&whale_lock);
 }
 
-/* Give every cached mapping back (malloc_trim); returns bytes released. */
-size_t hk_whale_trim(void) {
+/* Decay at epoch now: the cached mappings idle since an epoch
+ * HK_DECAY_AGE back are unmapped (HK_DECAY_NOW: all of them, malloc_trim);
+ * returns the bytes given back. */
+size_t hk_whale_decay(uint64_t now) {
+  hk_whale_t *list = NULL;
+  size_t bytes = 0;
   pthread_mutex_lock(&whale_lock);
-  hk_whale_t *list = cache;
-  cache = NULL;
-  size_t bytes = cached_bytes;
-  cached_bytes = 0;
-  __atomic_store_n(&cached_count, 0, __ATOMIC_RELAXED);
+  for (hk_whale_t *w = cache, *next; w != NULL; w = next) {
+    next = w->next;
+    if (!hk_decayed(w->idle_epoch, now)) continue;
+    bytes += w->map_size;
+    cache_unlink(w);
+    w->next = list;
+    list = w;
+  }
   pthread_mutex_unlock(&whale_lock);
   while (list != NULL) {
     hk_whale_t *next = list->next;
@@ -572,4 +595,16 @@ size_t hk_whale_trim(void) {
     list = next;
   }
   return bytes;
+}
+
+size_t hk_whale_trim(void) { return hk_whale_decay(HK_DECAY_NOW); }
+
+/* Decay of h's slot (its owner's thread only): a mapping idle there since
+ * an epoch HK_DECAY_AGE back goes to the shared cache, its stamp kept. */
+void hk_whale_slot_decay(hk_heap_t *h, uint64_t now) {
+  hk_whale_t *w = h->whale;
+  if (w != NULL && hk_decayed(w->idle_epoch, now)) {
+    h->whale = NULL;
+    cache_put(w);
+  }
 }

@@ -33,7 +33,7 @@ HAKMEM = {  # label -> (build preset, variant the library must report)
 }
 WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
              "mid_large_mt", "rss_tiny", "whale", "realloc_grow",
-             "json", "mir", "vm", "frag",
+             "json", "mir", "vm", "frag", "vmlimit", "large_blocks", "burst",
              "prodcons", "churn", "false_sharing", "lifetimes"]
 # --smoke: every program (larson in both modes) briefly, to check it runs and
 # prints a well-formed line.
