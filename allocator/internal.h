@@ -48,7 +48,7 @@ void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
   X(VERBOSE,  verbose,  0, 0, 2,    "print the effective options at start-up (2: also at exit)") \
   X(STATS,    stats,    0, 0, 1,    "print the statistics dump at exit")   \
   X(TIMING,   timing,   0, 0, 1,    "time mmap/munmap/madvise calls with rdtsc") \
-  X(SS_CACHE, ss_cache, 0, 0, 1024, "empty superslabs kept mapped for reuse (0: unmapped at once; no measured gain, see bench/RESULTS.md)") \
+  X(SS_CACHE, ss_cache, 8, 0, 1024, "empty superslabs kept mapped for reuse, given back by decay (HAKMEM_DECAY_MS) and malloc_trim; 0: unmapped at once") \
   X(CARVE,    carve,    4, 1, 4096, "KiB carved from a slab per refill (at least one block)") \
   X(PREFAULT, prefault, 0, 0, 3,    "prefault new superslabs and whale mappings: 0 off, 1 MAP_POPULATE, 2 MADV_POPULATE_WRITE (touch where unsupported), 3 touch every page") \
   X(PREWARM,  prewarm,  1, 0, 64,   "superslabs mapped at start-up and parked in the cache (the cache grows to hold them)") \
