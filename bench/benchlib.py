@@ -21,11 +21,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RELEASE_SO = os.path.join(REPO, "build", "release", "lib", "libhakmem.so")
 LIBDIR = "/lib/x86_64-linux-gnu"
+# LLVM's scudo (hardened allocator), from libclang-rt-14-dev (ci/setup).
+SCUDO_GLOB = "/usr/lib/llvm-*/lib/clang/*/lib/linux/" \
+    "libclang_rt.scudo_standalone-x86_64.so"
+SCUDO = (sorted(glob.glob(SCUDO_GLOB)) or [SCUDO_GLOB])[-1]
 PEERS = {
     "jemalloc": LIBDIR + "/libjemalloc.so.2",
     "mimalloc": LIBDIR + "/libmimalloc.so.2",
     "tcmalloc": LIBDIR + "/libtcmalloc_minimal.so.4",
+    "scudo": SCUDO,
 }
+# Peers the programs name by their library's file name (common.c knows
+# jemalloc, mimalloc and tcmalloc by name): --expect is their path.
+BY_PATH = {"scudo"}
 HAKMEM = {  # label -> (build preset, variant the library must report)
     "hakmem": ("release", None),
     "hakmem-hardened": ("hardened", "hardened"),
@@ -62,6 +70,12 @@ DEFAULT_WORKLOADS = ["random_mixed", "tiny_hot", "tiny_hot_held", "larson",
                      "false_sharing", "false_sharing:--mode=passive",
                      "larson:--sized=1", "lifetimes"]
 DEFAULT_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+# Named sets for -a (mixable with single names): 'hardened' is the
+# hardening issue's comparison, release against hardened against scudo.
+ALLOCATOR_SETS = {
+    "hardened": ["hakmem", "hakmem-hardened", "scudo"],
+    "peers": ["glibc", "jemalloc", "mimalloc", "tcmalloc", "scudo"],
+}
 FIELDS = ["bench", "allocator", "variant", "path", "ops", "secs",
           "ops_per_sec", "ns_per_op", "minflt", "rss_delta_kb",
           "peak_rss_kb"]
@@ -94,7 +108,8 @@ def parse_alloc(spec, opts):
     elif spec == "glibc":
         alloc = Alloc("glibc", None, "glibc")
     elif spec in PEERS:
-        alloc = Alloc(spec, PEERS[spec], spec)
+        alloc = Alloc(spec, PEERS[spec],
+                      PEERS[spec] if spec in BY_PATH else spec)
     elif spec in HAKMEM:
         preset, variant = HAKMEM[spec]
         given = {"hakmem": opts.hakmem,
@@ -282,9 +297,12 @@ def pct(frac):
 def add_common_args(ap):
     """The options every bench tool that runs programs takes."""
     ap.add_argument("-a", "--allocators", default=None,
-                    help="comma-separated allocators (default: %s, plus "
-                    "hakmem when build/release/lib/libhakmem.so exists)"
-                    % ",".join(DEFAULT_ALLOCATORS))
+                    help="comma-separated allocators or sets (%s; "
+                    "default: %s, plus hakmem when "
+                    "build/release/lib/libhakmem.so exists)"
+                    % ("; ".join("%s = %s" % (k, ",".join(v)) for k, v in
+                                 ALLOCATOR_SETS.items()),
+                       ",".join(DEFAULT_ALLOCATORS)))
     ap.add_argument("--reps", type=int, default=5,
                     help="runs per workload and allocator (default 5)")
     ap.add_argument("--csv", help="write every raw line to this CSV")
@@ -306,6 +324,7 @@ def allocators(opts):
     specs = opts.allocators.split(",") if opts.allocators else (
         DEFAULT_ALLOCATORS + (["hakmem"] if os.path.isfile(
             opts.hakmem or RELEASE_SO) else []))
+    specs = [m for s in specs for m in ALLOCATOR_SETS.get(s.strip(), [s])]
     allocs = [parse_alloc(s.strip(), opts) for s in specs if s.strip()]
     if len({a.label for a in allocs}) != len(allocs):
         raise Fail("allocator labels must be distinct")
@@ -391,6 +410,14 @@ TARGET_SETS["issue20"] = (
     ["%s:hakmem:ns<=1.0*fastest" % w for w in _ISSUE20]
     + ["%s:hakmem-hardened:ns<=1.5*hakmem" % w for w in _ISSUE20]
     + ["%s:hakmem-hardened:peak_rss<=1.3*hakmem" % w for w in _ISSUE20])
+# --targets issue18: the hardening issue's cost bound on every workload of
+# the default set: hardened within 1.5x release and faster than scudo in
+# time, within 1.3x release in peak RSS (run with -a hardened).
+TARGET_SETS["issue18"] = (
+    ["%s:hakmem-hardened:ns<=1.5*hakmem" % w for w in DEFAULT_WORKLOADS]
+    + ["%s:hakmem-hardened:ns<=1.0*scudo" % w for w in DEFAULT_WORKLOADS]
+    + ["%s:hakmem-hardened:peak_rss<=1.3*hakmem" % w
+       for w in DEFAULT_WORKLOADS])
 TARGET_KEYS = {"ns": None, "peak_rss": "peak_rss_kb",
                "rss_delta": "rss_delta_kb", "minflt": "minflt",
                "ir": "ir_per_op"}
