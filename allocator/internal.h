@@ -3,8 +3,9 @@
  * file calls only files listed above it (docs/architecture.md; ci/layers
  * checks it at link level).  Nothing outside allocator/ includes it.
  *
- * Structs are in types.h, the hot checks in harden.h, the allocation fast
- * path in alloc.h.
+ * Structs are in types.h, the options table in options.h, the registry
+ * and slab lookups in lookup.h, the hot checks in harden.h, the allocation
+ * fast path in alloc.h.
  *
  * Invariants kept across layers:
  *   - every pointer handed out lies in a registered segment (superslab or
@@ -24,6 +25,8 @@
 #include "layout.h"
 #include "types.h"
 #include "track.h"
+#include "options.h"
+#include "lookup.h"
 
 /* ---- report.c: report lines (hk_fatal in config.h), the debug ring ------ */
 /* A line under construction: appends are cut, never overflow; the text
@@ -41,33 +44,7 @@ void hk_line_end(hk_line_t *l, int fd);   /* append '\n', write, empty it */
 enum { HK_DOP_MALLOC, HK_DOP_FREE, HK_DOP_CALLOC, HK_DOP_REALLOC, HK_DOP_ALIGNED };
 void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
 
-/* ---- options.c: the HAKMEM_* table, and the build identity --------------
- * X(NAME, field, default, min, max, help) -- one table drives env parsing
- * (HAKMEM_<NAME>), the verbose printout and docs/options.md. */
-#define HK_OPTION_TABLE(X)                                                      \
-  X(VERBOSE,  verbose,  0, 0, 2,    "print the effective options at start-up (2: also at exit)") \
-  X(STATS,    stats,    0, 0, 1,    "print the statistics dump at exit")   \
-  X(TIMING,   timing,   0, 0, 1,    "time mmap/munmap/madvise calls with rdtsc") \
-  X(SS_CACHE, ss_cache, 8, 0, 1024, "empty superslabs kept mapped for reuse, given back by decay (HAKMEM_DECAY_MS) and malloc_trim; 0: unmapped at once") \
-  X(CARVE,    carve,    4, 1, 4096, "KiB carved from a slab per refill (at least one block)") \
-  X(PREFAULT, prefault, 0, 0, 3,    "prefault new superslabs and whale mappings: 0 off, 1 MAP_POPULATE, 2 MADV_POPULATE_WRITE (touch where unsupported), 3 touch every page") \
-  X(PREWARM,  prewarm,  1, 0, 64,   "superslabs mapped at start-up and parked in the cache (the cache grows to hold them)") \
-  X(THP,      thp,      0, 0, 2,    "transparent huge pages for superslabs and whales: 0 system default, 1 madvise(MADV_HUGEPAGE), 2 madvise(MADV_NOHUGEPAGE)") \
-  X(HUGETLB,  hugetlb,  0, 0, 1,    "back superslabs and whales with reserved 2 MiB pages (MAP_HUGETLB); without reserved pages: one log line, normal pages") \
-  X(LAZY_ZERO, lazy_zero, 0, 0, 1,  "calloc of a reused block of 64 KiB or more zeroes its whole pages by MADV_DONTNEED instead of memset") \
-  X(WHALE_CACHE_MB, whale_cache_mb, 64, 0, 1048576, "MiB of freed whale mappings kept for reuse") \
-  X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
-  X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE") \
-  X(WIPE_MAX, wipe_max, 0, 0, 262144, "hardened builds: freed blocks of at most this many usable bytes are zeroed, and checked to be still zero when handed out again (write after free); 0 = off") \
-  X(DELAY, delay, 1, 0, 1, "hardened builds: a freed block is held back until the next free of its slab, so the next malloc of its class does not return it") \
-  X(DECAY_MS, decay_ms, 10000, 0, 86400000, "ms after which memory left idle (whale cache and slots, empty spans, free units of superslabs, empty superslabs, heaps of exited threads) goes back to the OS (after 0.75-1.25x that); checked on slow paths, no background thread; 0 = never (malloc_trim only)") \
-  X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem; 0 = never")
-#define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;
-typedef struct hk_options { HK_OPTION_TABLE(HK_OPT_FIELD) } hk_options_t;
-#undef HK_OPT_FIELD
-extern hk_options_t hk_opt;
-void hk_options_init(void);
-void hk_options_print(int fd);
+/* ---- options.c: the HAKMEM_* table (options.h), and the build identity - */
 
 /* ---- os.c: the only file that calls mmap/munmap/mremap/madvise/mprotect -- */
 /* Map size bytes (a multiple of HK_PAGE) aligned to align (a power of two
@@ -127,33 +104,7 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
 }
 
 /* ---- superslab.c: the registry, superslabs, spans ------------------------
- * The registry: one kind byte (HK_CHUNK_*) per 2 MiB chunk of the 47-bit
- * address space, in two levels: hk_reg_top holds one pointer per 128 GiB
- * (8 KiB in all), each at the shared all-zero leaf (every chunk
- * HK_CHUNK_NONE; never written) until a segment is registered in its
- * range, when a 64 KiB leaf of its own is mapped (os.c; leaves are never
- * unmapped).  So the registry costs 72 KiB of address space up front, not
- * the 64 MiB of one flat byte array, and a lookup is two dependent loads
- * with no NULL test.  HK_CHUNK_SS and HK_CHUNK_WHALE chunks have their
- * segment header at the chunk base; HK_CHUNK_TAIL chunks continue a whale
- * mapping whose header lies in an earlier chunk. */
-#define HK_REG_BITS (47 - HK_SS_SHIFT)
-#define HK_REG_LEAF_BITS 16
-#define HK_REG_TOP_BITS (HK_REG_BITS - HK_REG_LEAF_BITS)
-extern uint8_t *hk_reg_top[(size_t)1 << HK_REG_TOP_BITS];
-HK_INLINE unsigned hk_chunk_of(const void *p) {
-  uintptr_t chunk = (uintptr_t)p >> HK_SS_SHIFT;
-  /* checked builds: a pointer above 2^47 is never ours; release folds it
-   * onto a lower chunk, which misjudges only pointers invalid to free */
-  if (HK_ON(HARDEN)) {
-    if (HK_UNLIKELY(chunk >> HK_REG_BITS)) return HK_CHUNK_NONE;
-  } else {
-    chunk &= ((uintptr_t)1 << HK_REG_BITS) - 1;
-  }
-  const uint8_t *leaf = __atomic_load_n(&hk_reg_top[chunk >> HK_REG_LEAF_BITS], __ATOMIC_ACQUIRE);
-  return __atomic_load_n(&leaf[chunk & (((uintptr_t)1 << HK_REG_LEAF_BITS) - 1)],
-                         __ATOMIC_RELAXED);
-}
+ * (the registry and its inline lookups: lookup.h) */
 /* Segment covering p (walking back over whale tail chunks), or NULL. */
 hk_seg_t *hk_seg_lookup(const void *p);
 /* Map the leaves [base, base+size) needs; 0, or -1 (ENOMEM) with nothing
@@ -164,22 +115,6 @@ int hk_registry_reserve(const void *base, size_t size);
  * 2 MiB-aligned.  0, or -1 (ENOMEM: a leaf could not be mapped) with
  * nothing marked. */
 int hk_registry_set(void *base, size_t size, unsigned kind);
-/* The head pointer of a unit that holds no span: NULL in release; in
- * checked builds a descriptor no thread owns (owner 0, every flag set),
- * so the free fast path needs no NULL test: such a unit's descriptor
- * fails the owner test and the slow free reports the pointer. */
-extern hk_slab_t hk_slab_nospan __attribute__((visibility("hidden")));
-#define HK_SLAB_NOSPAN (HK_ON(HARDEN) ? &hk_slab_nospan : (hk_slab_t *)0)
-/* The head field of p's unit: its span's head descriptor, or HK_SLAB_NOSPAN. */
-HK_INLINE hk_slab_t *hk_slab_head(const void *p) {
-  hk_ss_t *ss = hk_chunk_base(p);
-  return ss->slab[((uintptr_t)p >> HK_UNIT_SHIFT) & (HK_UNITS - 1)].head;
-}
-/* Slab of p, for p in an HK_CHUNK_SS chunk; NULL when its unit holds no span. */
-HK_INLINE hk_slab_t *hk_slab_of(const void *p) {
-  hk_slab_t *s = hk_slab_head(p);
-  return HK_ON(HARDEN) && s == HK_SLAB_NOSPAN ? NULL : s;
-}
 extern pthread_mutex_t hk_ss_lock;
 /* A span for class cls, its descriptor initialised (capacity, user0,
  * nothing carved); NULL on ENOMEM. */

@@ -1,7 +1,7 @@
 /* options.c - the HAKMEM_* runtime options, read once at start-up, and the
  * build's identity (variant, check level, injected bug).
  *
- * One table (HK_OPTION_TABLE in internal.h) drives the environment parsing,
+ * One table (HK_OPTION_TABLE in options.h) drives the environment parsing,
  * the HAKMEM_VERBOSE printout (hk_options_print) and docs/options.md
  * (hak_options_markdown).
  *
