@@ -612,7 +612,9 @@ size_t hk_whale_trim(void) { return hk_whale_decay(HK_DECAY_NOW); }
 void hk_whale_slot_decay(hk_heap_t *h, uint64_t now) {
   hk_whale_t *w = h->whale;
   if (w != NULL && hk_decayed(w->idle_epoch, now)) {
-    h->whale = NULL;
+    /* INJECTED BUG (SLOT_DECAY_STALE): the slot is not emptied when its
+     * mapping moves to the cache: both hand it out */
+    if (!HK_INJECT(SLOT_DECAY_STALE)) h->whale = NULL;
     cache_put(w);
   }
 }
