@@ -378,7 +378,9 @@ void hk_free_local_slow(hk_heap_t *h, hk_slab_t *s) {
   }
   if (hk_slab_used(s) == 0 && other_empty(h, s)) {
     avail_remove(h, s);
-    span_release(s);
+    /* INJECTED BUG (SPAN_ORPHAN): the emptied span leaves its heap's list
+     * but never goes back to its superslab */
+    if (!HK_INJECT(SPAN_ORPHAN)) span_release(s);
     return;
   }
   if (c >= HK_MID_FIRST) hk_set_cur(h, c, s);

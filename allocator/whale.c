@@ -455,7 +455,10 @@ HK_INLINE void *hand_out_hit(hk_heap_t *h, hk_whale_t *w, size_t user_off, size_
 /* Everything but the thread's slot: the shared cache, then a new mapping. */
 static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
                                     size_t user_off, size_t need) {
-  if (align <= HK_SS_SIZE && __atomic_load_n(&cached_count, __ATOMIC_RELAXED) != 0) {
+  /* INJECTED BUG (WHALE_CACHE_ALIGN): need counts user_off, so any cached
+   * mapping that fits is taken for enough, whatever the alignment */
+  if ((align <= HK_SS_SIZE || HK_INJECT(WHALE_CACHE_ALIGN)) &&
+      __atomic_load_n(&cached_count, __ATOMIC_RELAXED) != 0) {
     pthread_mutex_lock(&whale_lock);
     hk_whale_t *w = cache_take(need);
     pthread_mutex_unlock(&whale_lock);
@@ -497,7 +500,10 @@ void *hk_whale_calloc(hk_heap_t *h, size_t size) {
   /* fresh, or released with MADV_DONTNEED from the first page after the
    * header page on (the user pointer never lies in the header page unless
    * user_off < HK_PAGE, whose bytes are then zeroed by hand) */
-  int zero = !w->reused || (w->released && hk_opt.whale_release == 1);
+  /* INJECTED BUG (WHALE_RELEASE_DIRTY): MADV_FREE taken to zero the pages
+   * as MADV_DONTNEED does (they read zero only once the kernel reclaims) */
+  int zero = !w->reused || (w->released && (hk_opt.whale_release == 1 ||
+                                            HK_INJECT(WHALE_RELEASE_DIRTY)));
   if (zero && w->reused && w->user_off < HK_PAGE)
     memset(p, 0, HK_PAGE - w->user_off < size ? HK_PAGE - w->user_off : size);
   if (!zero) {
@@ -524,7 +530,9 @@ void hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p) {
   if (h != &hk_heap_empty) {
     hk_whale_t *old = h->whale;
     h->whale = w;
-    if (old == NULL) return;
+    /* INJECTED BUG (WHALE_SLOT_LEAK): the slot taken for the only place a
+     * freed whale goes; the one it held is overwritten, on no list */
+    if (old == NULL || HK_INJECT(WHALE_SLOT_LEAK)) return;
     w = old; /* keep the newest in the slot, the older one goes on */
   }
   cache_put(w);
@@ -604,7 +612,9 @@ size_t hk_whale_trim(void) { return hk_whale_decay(HK_DECAY_NOW); }
 void hk_whale_slot_decay(hk_heap_t *h, uint64_t now) {
   hk_whale_t *w = h->whale;
   if (w != NULL && hk_decayed(w->idle_epoch, now)) {
-    h->whale = NULL;
+    /* INJECTED BUG (SLOT_DECAY_STALE): the slot is not emptied when its
+     * mapping moves to the cache: both hand it out */
+    if (!HK_INJECT(SLOT_DECAY_STALE)) h->whale = NULL;
     cache_put(w);
   }
 }
