@@ -25,8 +25,9 @@
  *   STATE   per-block state bits (double free, aligned pointers)
  *   PTR     pointer on the stride grid and header byte, on free
  *   WIPE    hardened only: freed class blocks (up to HAKMEM_WIPE_MAX
- *           usable bytes) zeroed, and checked to be still zero when handed
- *           out again; debug fills and checks its patterns instead
+ *           usable bytes; 0, the default, is off) zeroed, and checked to
+ *           be still zero when handed out again; debug fills and checks
+ *           its patterns instead
  *   DELAY   hardened only: a block freed locally is held back one free
  *           (the slab's held slot), so the next malloc of its class does
  *           not return it (HAKMEM_DELAY)
