@@ -291,14 +291,20 @@ static void collect_hinted(hk_heap_t *h) {
 }
 
 /* ---- adoption ------------------------------------------------------------ */
+/* Take s off abandoned list c; hk_abandoned_lock held. */
+static void abandoned_unlink(hk_slab_t *s, unsigned c) {
+  if (s->prev) s->prev->next = s->next;
+  else __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+
 static hk_slab_t *adopt(hk_heap_t *h, unsigned c) {
   if (__atomic_load_n(&abandoned[c], __ATOMIC_RELAXED) == NULL) return NULL;
   pthread_mutex_lock(&hk_abandoned_lock);
   hk_slab_t *s = abandoned[c];
   if (s != NULL) {
-    __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
-    if (s->next) s->next->prev = NULL;
-    s->next = s->prev = NULL;
+    abandoned_unlink(s, c); /* the head: no prev */
     hk_slabs_adopted++;
   }
   pthread_mutex_unlock(&hk_abandoned_lock);
@@ -404,10 +410,7 @@ static void reclaim_abandoned(hk_slab_t *s, unsigned c) {
   if (t != NULL) {
     drain(NULL, s);
     if (s->used == 0) {
-      if (s->prev) s->prev->next = s->next;
-      else __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
-      if (s->next) s->next->prev = s->prev;
-      s->next = s->prev = NULL;
+      abandoned_unlink(s, c);
       span_release(s);
     }
   }
@@ -545,10 +548,7 @@ size_t hk_abandoned_trim(void) {
       next = s->next;
       drain(NULL, s);
       if (s->used != 0) continue;
-      if (s->prev) s->prev->next = s->next;
-      else __atomic_store_n(&abandoned[c], s->next, __ATOMIC_RELAXED);
-      if (s->next) s->next->prev = s->prev;
-      s->next = s->prev = NULL;
+      abandoned_unlink(s, c);
       released += (size_t)s->nunits << HK_UNIT_SHIFT;
       span_retire(s, 1); /* (decay or malloc_trim: its pages go back too) */
     }
