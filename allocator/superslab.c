@@ -183,6 +183,11 @@ static hk_ss_t *ss_new(void) {
   return ss;
 }
 
+/* The free_mask bits of the n units from start. */
+static uint32_t unit_bits(unsigned start, unsigned n) {
+  return (n == HK_UNITS ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+}
+
 /* Where a span of n units (a power of two) goes in a superslab whose free
  * units are mask, or -1: at a multiple of n when it can, so that spans of
  * one size tile the superslab (a 16-unit span at unit 1 left 15 units no
@@ -220,7 +225,7 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
     start = find_run(ss->free_mask, n);
   }
   HK_ASSERT(start >= 0 && (unsigned)start + n <= HK_UNITS);
-  uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  uint32_t bits = unit_bits(start, n);
   HK_ASSERT((ss->free_mask & bits) == bits);
   ss->free_mask &= ~bits;
   ss->dirty &= ~bits;
@@ -299,7 +304,7 @@ void hk_span_free(hk_slab_t *s, int idle) {
     ss->slab[start + k].unit_kind = HK_UNIT_FREE;
   }
   if (ss->nfree == 0) list_push(&ss_partial, ss);
-  uint32_t bits = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1u)) << start;
+  uint32_t bits = unit_bits(start, n);
   ss->free_mask |= bits;
   ss->nfree += n;
   if (idle && ss->nfree < HK_UNITS) {
