@@ -54,10 +54,11 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
     errno = ENOMEM;
     return NULL;
   }
-  if (align <= HK_UNIT_SIZE && n <= HK_CLASS_MAX - (align - HK_ALIGN)) {
+  size_t m = hk_aligned_request(n, align);
+  if (m != 0) {
     /* Pad a class block: the aligned pointer lies within align - 16 bytes
      * of the block start, so the block's usable bytes cover n from there. */
-    char *p = hk_class_pop(n + align - HK_ALIGN);
+    char *p = hk_class_pop(m);
     if (p == NULL) return NULL;
     char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
     if (q != p) {

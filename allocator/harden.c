@@ -182,10 +182,7 @@ void hk_cxx_new(void *p, int array) {
 /* The class a request of size bytes aligned to align is served from
  * (alloc.c), or -1 for a large block. */
 static int cxx_class_of(size_t size, size_t align) {
-  if (align > HK_ALIGN) {
-    if (align > HK_UNIT_SIZE || size > HK_CLASS_MAX - (align - HK_ALIGN)) return -1;
-    size += align - HK_ALIGN;
-  }
+  if (align > HK_ALIGN && (size = hk_aligned_request(size, align)) == 0) return -1;
   return size <= HK_CLASS_MAX ? (int)hk_class_of_size(size) : -1;
 }
 

@@ -102,6 +102,13 @@ HK_INLINE unsigned hk_class_of_size(size_t n) {
   unsigned b = 63u - (unsigned)__builtin_clzl(n1);          /* b >= 10 */
   return HK_MID_FIRST + (b - 10u) * 4u + (unsigned)((n1 >> (b - 2u)) & 3u);
 }
+/* The class request of n bytes aligned to align (a power of two above
+ * HK_ALIGN): n padded by align - HK_ALIGN, so that an aligned pointer lies
+ * in the block; 0 when a whale serves it (align above a unit, or the
+ * padded size above the classes). */
+HK_INLINE size_t hk_aligned_request(size_t n, size_t align) {
+  return align <= HK_UNIT_SIZE && n <= HK_CLASS_MAX - (align - HK_ALIGN) ? n + align - HK_ALIGN : 0;
+}
 
 /* ---- superslab.c: the registry, superslabs, spans ------------------------
  * (the registry and its inline lookups: lookup.h) */
