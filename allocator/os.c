@@ -30,6 +30,14 @@
  * minor-fault count (getrusage RUSAGE_THREAD) and charge the difference to
  * a bucket.  (Fresh pages handed out are counted per heap: heap.c.)
  *
+ * Fault layer (checked builds; hak_os_fault in hakmem.h, docs/oracle.md
+ * "OS faults"): a plan makes chosen mmap/mremap calls fail with ENOMEM
+ * (the Nth .. Mth from the plan on, or at a rate drawn from a seed and the
+ * call's number) and chooses what MADV_FREE'd pages read afterwards (zero,
+ * as after the kernel reclaimed them, done by MADV_DONTNEED; their old
+ * contents, the madvise left out; page by page either).  Release builds
+ * compile none of it (HK_ON(HARDEN) is 0): their code is the same.
+ *
  * Invariants: hk_os_map* never returns memory it has not counted in
  * mapped_bytes; failures return NULL with errno = ENOMEM and leave nothing
  * mapped; errno is preserved across successful calls.  Nothing here
@@ -81,8 +89,11 @@ static inline void os_count(int which, uint64_t t0) {
  * succeed: such requests fail here without a system call. */
 #define HK_OS_MAP_MAX ((size_t)1 << 47)
 
+static int fault_map(void);
+
 static void *os_mmap(size_t size, int extra_flags) {
   if (size > HK_OS_MAP_MAX) return NULL;
+  if (HK_ON(HARDEN) && fault_map()) return NULL;
   uint64_t t0 = os_clock();
   /* MAP_NORESERVE only for normal pages: a hugetlb mapping must reserve its
    * pages at mmap time, so that "none reserved" fails here (and we fall
@@ -137,7 +148,10 @@ void *hk_os_map(size_t size, size_t align) {
   return map_aligned(size, align, 0);
 }
 
+static int fault_reclaim(void *p, size_t size, int advice);
+
 int hk_os_advise(void *p, size_t size, int advice) {
+  if (HK_ON(HARDEN) && advice == MADV_FREE && fault_reclaim(p, size, advice)) return 0;
   uint64_t t0 = os_clock();
   int saved = errno;
   int rc = madvise(p, size, advice);
@@ -198,6 +212,7 @@ void *hk_os_map_data(size_t size, size_t align, int *huge) {
 }
 
 void *hk_os_remap(void *p, size_t old_size, size_t new_size, void *fixed) {
+  if (HK_ON(HARDEN) && fault_map()) return NULL;
   uint64_t t0 = os_clock();
   int saved = errno;
   void *r = fixed == NULL ? mremap(p, old_size, new_size, 0)
@@ -290,4 +305,133 @@ int hk_os_protect(void *p, size_t size, int rw) {
   int rc = mprotect(p, size, rw ? PROT_READ | PROT_WRITE : PROT_NONE);
   errno = saved;
   return rc;
+}
+
+/* ---- the OS fault layer (checked builds) -----------------------------------
+ * One plan for the process, set through hak_os_fault.  `on` is read first
+ * (relaxed: a plan is set while no other thread allocates, as the tests and
+ * the replayer do), so an unplanned call costs one load.  Calls are
+ * numbered from 1 when a map plan is set; a rate plan fails call n when
+ * mix(seed, n) mod 65536 is below the rate, so one seed gives one sequence
+ * of failures, and a replay of the same operations the same failures.
+ * Reclaim: MADV_FREE pages are zeroed (MADV_DONTNEED: what the kernel's
+ * reclaim leaves) or kept (the madvise is left out: the kernel had no need
+ * of them) at the madvise, the earliest moment the kernel may reclaim
+ * them; MIXED draws each page from the seed and a running page count. */
+static struct {
+  _Atomic int on;                      /* a map plan or a reclaim mode is set */
+  _Atomic uint64_t calls;              /* mmap/mremap calls since the map plan */
+  _Atomic uint64_t first, last;        /* fail calls first..last (0: none)     */
+  _Atomic uint64_t rate, seed;         /* fail at rate / 65536, from seed      */
+  _Atomic int reclaim;                 /* HAK_RECLAIM_*                        */
+  _Atomic uint64_t reclaim_seed, pages_seen;
+  _Atomic uint64_t failed, zeroed, dirty;
+} fault;
+
+static uint64_t fault_mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+/* 1 when this mmap/mremap call is to fail (errno is then ENOMEM). */
+static int fault_map(void) {
+  if (!atomic_load_explicit(&fault.on, memory_order_relaxed)) return 0;
+  uint64_t n = atomic_fetch_add_explicit(&fault.calls, 1, memory_order_relaxed) + 1;
+  uint64_t first = atomic_load_explicit(&fault.first, memory_order_relaxed);
+  uint64_t rate = atomic_load_explicit(&fault.rate, memory_order_relaxed);
+  int fail = first != 0 && n >= first && n <= atomic_load_explicit(&fault.last, memory_order_relaxed);
+  if (!fail && rate != 0)
+    fail = (fault_mix(atomic_load_explicit(&fault.seed, memory_order_relaxed) ^ fault_mix(n)) &
+            0xFFFF) < rate;
+  if (!fail) return 0;
+  atomic_fetch_add_explicit(&fault.failed, 1, memory_order_relaxed);
+  errno = ENOMEM;
+  return 1;
+}
+
+/* MADV_FREE of [p, p+size) under a reclaim mode: 1 when done here. */
+static int fault_reclaim(void *p, size_t size, int advice) {
+  (void)advice;
+  if (!atomic_load_explicit(&fault.on, memory_order_relaxed)) return 0;
+  int mode = atomic_load_explicit(&fault.reclaim, memory_order_relaxed);
+  if (mode == HAK_RECLAIM_KERNEL) return 0;
+  size_t pages = size / HK_PAGE;
+  if (mode == HAK_RECLAIM_ZERO || mode == HAK_RECLAIM_DIRTY) {
+    if (mode == HAK_RECLAIM_ZERO) hk_os_advise(p, size, MADV_DONTNEED);
+    atomic_fetch_add_explicit(mode == HAK_RECLAIM_ZERO ? &fault.zeroed : &fault.dirty, pages,
+                              memory_order_relaxed);
+    return 1;
+  }
+  /* MIXED: runs of pages with the same draw, one madvise per zeroed run */
+  uint64_t seed = atomic_load_explicit(&fault.reclaim_seed, memory_order_relaxed);
+  uint64_t k0 = atomic_fetch_add_explicit(&fault.pages_seen, pages, memory_order_relaxed);
+  size_t i = 0;
+  while (i < pages) {
+    int zero = (int)(fault_mix(seed ^ fault_mix(k0 + i)) & 1);
+    size_t j = i + 1;
+    while (j < pages && (int)(fault_mix(seed ^ fault_mix(k0 + j)) & 1) == zero) j++;
+    if (zero) hk_os_advise((char *)p + i * HK_PAGE, (j - i) * HK_PAGE, MADV_DONTNEED);
+    atomic_fetch_add_explicit(zero ? &fault.zeroed : &fault.dirty, j - i, memory_order_relaxed);
+    i = j;
+  }
+  return 1;
+}
+
+static void fault_set_on(void) {
+  int on = atomic_load(&fault.first) != 0 || atomic_load(&fault.rate) != 0 ||
+           atomic_load(&fault.reclaim) != HAK_RECLAIM_KERNEL;
+  atomic_store(&fault.on, on);
+}
+
+HK_PUBLIC int hak_os_fault(int kind, uint64_t a, uint64_t b) {
+  if (!HK_ON(HARDEN)) {
+    errno = ENOSYS;
+    return -1;
+  }
+  switch (kind) {
+  case HAK_FAULT_OFF:
+    atomic_store(&fault.first, 0);
+    atomic_store(&fault.rate, 0);
+    atomic_store(&fault.reclaim, HAK_RECLAIM_KERNEL);
+    break;
+  case HAK_FAULT_MAP:
+  case HAK_FAULT_MAP_RATE:
+    atomic_store(&fault.on, 0);
+    atomic_store(&fault.calls, 0);
+    atomic_store(&fault.first, kind == HAK_FAULT_MAP && b != 0 ? (a ? a : 1) : 0);
+    atomic_store(&fault.last, kind == HAK_FAULT_MAP && b != 0 ? (a ? a : 1) + b - 1 : 0);
+    if (kind == HAK_FAULT_MAP && b != 0 && a + b - 1 < a) atomic_store(&fault.last, UINT64_MAX);
+    atomic_store(&fault.rate, kind == HAK_FAULT_MAP_RATE ? (a > 65536 ? 65536 : a) : 0);
+    atomic_store(&fault.seed, b);
+    break;
+  case HAK_FAULT_RECLAIM:
+    if (a > HAK_RECLAIM_MIXED) {
+      errno = EINVAL;
+      return -1;
+    }
+    atomic_store(&fault.reclaim, (int)a);
+    atomic_store(&fault.reclaim_seed, b);
+    atomic_store(&fault.pages_seen, 0);
+    break;
+  default:
+    errno = EINVAL;
+    return -1;
+  }
+  fault_set_on();
+  return 0;
+}
+
+HK_PUBLIC int hak_os_fault_stats(hak_os_fault_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  if (!HK_ON(HARDEN)) {
+    errno = ENOSYS;
+    return -1;
+  }
+  out->map_calls = atomic_load(&fault.calls);
+  out->map_failed = atomic_load(&fault.failed);
+  out->pages_zeroed = atomic_load(&fault.zeroed);
+  out->pages_dirty = atomic_load(&fault.dirty);
+  return 0;
 }

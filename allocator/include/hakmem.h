@@ -56,6 +56,40 @@ void hak_options_markdown(int fd);
  * no heap walk (release). */
 int hak_check_heap(void);
 
+/* The OS fault layer (checked builds: hardened, debug and the fuzz builds;
+ * docs/oracle.md, "OS faults").  Deterministic faults under the OS layer,
+ * so that tests run the allocator's out-of-memory paths and see what the
+ * kernel may do with the pages it is given back:
+ *   HAK_FAULT_MAP, a = n, b = k      the mmap and mremap calls numbered
+ *       n .. n+k-1 from now (n = 1: the next one) fail with ENOMEM, as the
+ *       kernel's do when memory or address space runs out (k = 0: none);
+ *   HAK_FAULT_MAP_RATE, a = r, b = seed   from now each mmap and mremap
+ *       call fails with probability r / 65536, drawn from the seed and the
+ *       call's number (r = 0: none);
+ *   HAK_FAULT_RECLAIM, a = mode, b = seed   pages given back with MADV_FREE
+ *       read zero from then on (HAK_RECLAIM_ZERO: the kernel reclaimed
+ *       them), keep their contents (HAK_RECLAIM_DIRTY: it did not), or
+ *       either, page by page, drawn from the seed (HAK_RECLAIM_MIXED);
+ *       HAK_RECLAIM_KERNEL: as the kernel does.  MADV_DONTNEED pages read
+ *       zero in every mode, as anonymous private pages do;
+ *   HAK_FAULT_OFF                    every plan ends.
+ * A MAP or MAP_RATE plan replaces the map plan before it and numbers the
+ * calls from 1 again; the reclaim mode is set on its own.  Returns 0, or -1
+ * with errno ENOSYS (release builds: no fault layer) or EINVAL (unknown
+ * kind or mode). */
+enum { HAK_FAULT_OFF = 0, HAK_FAULT_MAP = 1, HAK_FAULT_MAP_RATE = 2, HAK_FAULT_RECLAIM = 3 };
+enum { HAK_RECLAIM_KERNEL = 0, HAK_RECLAIM_ZERO = 1, HAK_RECLAIM_DIRTY = 2,
+       HAK_RECLAIM_MIXED = 3 };
+int hak_os_fault(int kind, uint64_t a, uint64_t b);
+typedef struct hak_os_fault_stats {
+  uint64_t map_calls;     /* mmap and mremap calls since the map plan was set */
+  uint64_t map_failed;    /* calls failed by the layer, in all               */
+  uint64_t pages_zeroed;  /* MADV_FREE pages made to read zero, in all        */
+  uint64_t pages_dirty;   /* MADV_FREE pages left with their contents, in all */
+} hak_os_fault_stats_t;
+/* 0, or -1 with errno ENOSYS in release builds (*out zeroed). */
+int hak_os_fault_stats(hak_os_fault_stats_t *out);
+
 #define HAK_STATS_MAX_CLASSES 64
 
 typedef struct hak_class_stats {

@@ -53,6 +53,11 @@ typedef struct vf_alloc {
   size_t min_align;
   /* optional: give cached memory back to the OS (malloc_trim(pad)) */
   int (*trim)(size_t pad);
+  /* optional: the OS fault layer (hakmem's checked builds: hak_os_fault,
+   * kind and numbers as there; vf_fault.h), 0 on success; and the count of
+   * mmap/mremap calls it has failed so far */
+  int (*os_fault)(int kind, uint64_t a, uint64_t b);
+  uint64_t (*os_failed)(void);
   /* optional: cleanup for dlopen handles etc. */
   void (*close)(struct vf_alloc *self);
   void *handle; /* backend private */

@@ -84,6 +84,7 @@ typedef struct vf_gen_opts {
   int free_at_end;    /* append frees for every live slot (default 1)   */
   unsigned misuse;    /* misuse ops per 100000 ops (default 0)          */
   unsigned exits;     /* thread exits per 100000 ops (default 0)        */
+  unsigned faults;    /* OS fault ops per 100000 ops (default 0)        */
   uint64_t phase_bytes; /* VF_GEN_REUSE: live bytes each phase grows to
                            (default 8 MiB)                                */
 } vf_gen_opts_t;

@@ -42,10 +42,21 @@ typedef enum vf_opcode {
   VF_OP_MISUSE_MAX_ = 13,   /* last misuse op                         */
   VF_OP_THREAD_EXIT = 14,   /* thread `tid` exits (a later op for `tid`
                                runs on a new thread)                  */
-  VF_OP_LAST_ = 14          /* last opcode of all                     */
+  /* the OS fault layer (no slot; aux, size = its two numbers): the
+   * allocator's hook, when it has one (hakmem's checked builds), else a
+   * no-op; docs/trace-format.md */
+  VF_OP_FAULT = 15,         /* mmap/mremap calls aux..aux+size-1 from
+                               now fail (ENOMEM); size 0: none        */
+  VF_OP_FAULT_RATE = 16,    /* each later call fails at aux/65536,
+                               drawn from seed `size`                 */
+  VF_OP_RECLAIM = 17,       /* MADV_FREE pages read: aux 0 as the
+                               kernel does, 1 zero, 2 their contents,
+                               3 either per page from seed `size`     */
+  VF_OP_LAST_ = 17          /* last opcode of all                     */
 } vf_opcode_t;
 
 #define VF_OP_IS_MISUSE(c) ((c) >= VF_OP_DOUBLE_FREE && (c) <= VF_OP_OVERFLOW)
+#define VF_OP_IS_FAULT(c) ((c) >= VF_OP_FAULT && (c) <= VF_OP_RECLAIM)
 
 typedef struct vf_op {
   uint8_t code;  /* vf_opcode_t */
@@ -56,11 +67,13 @@ typedef struct vf_op {
   uint64_t aux;  /* calloc: nmemb; memalign family: alignment; else 0 */
 } vf_op_t;
 
-/* 1 when the op names a slot (all but switch and thread exit). */
+/* 1 when the op names a slot (all but switch, thread exit and the fault
+ * ops). */
 static inline int vf_op_has_slot(unsigned code) {
-  return code != VF_OP_SWITCH && code != VF_OP_THREAD_EXIT;
+  return code != VF_OP_SWITCH && code != VF_OP_THREAD_EXIT && !VF_OP_IS_FAULT(code);
 }
-/* Numbers an op carries after its slot: 0, 1 (size) or 2 (aux, size). */
+/* Numbers an op carries after its slot (or its tid, for ops without one):
+ * 0, 1 (size) or 2 (aux, size). */
 int vf_op_nargs(unsigned code);
 
 #define VF_TRACE_MAGIC "HKTR"

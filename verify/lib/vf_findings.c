@@ -1,7 +1,7 @@
 /* vf_findings.c - the findings table of a keep-going replay (hakmem-replay
  * --keep-going, vf_oracle_opts_t.keep_going): which oracle checks leave the
  * heap usable, so that the replay can go past them, and one count, first op
- * and first report line per check.
+ * and first report line per check; the checks' names.
  *
  * Invariants: total is the sum of the kinds' counts; a kind's first/msg are
  * those of its first finding and never change after it; fatal is set once,
@@ -12,6 +12,38 @@
 #include <string.h>
 
 #include "vf_oracle.h"
+
+static const char *const check_names[VF_CHK_COUNT_] = {
+    [VF_OK] = "ok",
+    [VF_CHK_NULL] = "null",
+    [VF_CHK_ERRNO] = "errno",
+    [VF_CHK_MUST_FAIL] = "must-fail",
+    [VF_CHK_ALIGN] = "alignment",
+    [VF_CHK_USABLE] = "usable-size",
+    [VF_CHK_BOUND] = "class-bound",
+    [VF_CHK_USABLE_STABLE] = "usable-stable",
+    [VF_CHK_OVERLAP] = "overlap",
+    [VF_CHK_CONTENTS] = "contents",
+    [VF_CHK_CALLOC_ZERO] = "calloc-zero",
+    [VF_CHK_REALLOC] = "realloc",
+    [VF_CHK_STATS] = "stats",
+    [VF_CHK_HEAP] = "heap-walk",
+    [VF_CHK_CRASH] = "crash",
+    [VF_CHK_TIMEOUT] = "timeout",
+    [VF_CHK_MISUSE_SURVIVED] = "misuse-survived",
+    [VF_CHK_SPACE] = "space",
+};
+
+const char *vf_check_name(int check) {
+  if (check < 0 || check >= VF_CHK_COUNT_) return "unknown";
+  return check_names[check];
+}
+
+int vf_check_from_name(const char *name) {
+  for (int i = 0; i < VF_CHK_COUNT_; i++)
+    if (strcmp(check_names[i], name) == 0) return i;
+  return -1;
+}
 
 int vf_finding_fatal(int check) {
   switch (check) {

@@ -234,6 +234,18 @@ static void emit_alloc(rng_t *r, const vf_gen_opts_t *o, vf_op_t *op) {
   }
 }
 
+/* One OS fault op (o->faults): half of them fail one to three of the
+ * next four mmap/mremap calls, one in five sets a failure rate up to 1 in
+ * 8 (or ends it), the rest choose what MADV_FREE'd pages read. */
+static void gen_fault(rng_t *r, vf_op_t *op) {
+  uint64_t x = below(r, 10);
+  op->code = x < 5 ? VF_OP_FAULT : x < 7 ? VF_OP_FAULT_RATE : VF_OP_RECLAIM;
+  op->aux = op->code == VF_OP_FAULT ? 1 + below(r, 4)
+            : op->code == VF_OP_FAULT_RATE ? (below(r, 2) ? below(r, 8193) : 0)
+                                           : below(r, 4);
+  op->size = op->code == VF_OP_FAULT ? 1 + below(r, 3) : below(r, 1u << 30);
+}
+
 int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out) {
   rng_t r = {o->seed * 0x9E3779B97F4A7C15ull + 0x1234567u};
   unsigned nt = o->threads ? o->threads : 1;
@@ -266,6 +278,11 @@ int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out) {
       continue;
     }
     op.tid = (uint8_t)tid;
+    if (o->faults && below(&r, 100000) < o->faults) {
+      gen_fault(&r, &op);
+      if (vf_trace_push(out, &op)) goto oom;
+      continue;
+    }
     op.slot = (uint32_t)below(&r, slots);
     if (o->misuse && below(&r, 100000) < o->misuse) {
       static const uint8_t kinds[] = {VF_OP_DOUBLE_FREE, VF_OP_INTERIOR_FREE,

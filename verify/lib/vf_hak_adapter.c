@@ -6,6 +6,8 @@
  * a default-aligned request of n bytes must not get more usable bytes than
  * the smallest class whose `size` is >= n.  Requests above every class and
  * over-aligned requests have no bound.  The class table is read once.
+ * The OS fault layer's hooks (vf_fault.h) are set for a linked hakmem
+ * whose build has the layer (hak_os_fault answers 0: checked builds).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,10 @@ void vf_hak_adapter_attach(vf_alloc_t *a, void *stats_fn, void *check_fn) {
 
 #ifdef VF_HAVE_HAKMEM
 static size_t hak_usable(void *p) { return hak_malloc_usable_size(p); }
+static uint64_t hak_failed(void) {
+  hak_os_fault_stats_t f;
+  return hak_os_fault_stats(&f) == 0 ? f.map_failed : 0;
+}
 
 static vf_alloc_t hak_alloc = {
     .name = "hakmem",
@@ -115,9 +121,14 @@ static vf_alloc_t hak_alloc = {
 };
 
 const vf_alloc_t *vf_alloc_hakmem(void) {
-  if (!hak_alloc.stats_get)
+  if (!hak_alloc.stats_get) {
     vf_hak_adapter_attach(&hak_alloc, (void *)hak_stats_get,
                           (void *)hak_check_heap);
+    if (hak_os_fault(HAK_FAULT_OFF, 0, 0) == 0) { /* checked builds */
+      hak_alloc.os_fault = hak_os_fault;
+      hak_alloc.os_failed = hak_failed;
+    }
+  }
   return &hak_alloc;
 }
 #else

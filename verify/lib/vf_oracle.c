@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_fault.h"
 #include "vf_oracle.h"
 #include "vf_tree.h"
 
@@ -53,42 +54,11 @@ struct vf_oracle {
   uint64_t since_check;
   uint64_t skipped;
   uint64_t misuses;
+  uint64_t fault_mark; /* injected OS failures before this op (vf_fault.h) */
   int failed;
   uint64_t fail_index;
   char msg[512];
 };
-
-static const char *const check_names[VF_CHK_COUNT_] = {
-    [VF_OK] = "ok",
-    [VF_CHK_NULL] = "null",
-    [VF_CHK_ERRNO] = "errno",
-    [VF_CHK_MUST_FAIL] = "must-fail",
-    [VF_CHK_ALIGN] = "alignment",
-    [VF_CHK_USABLE] = "usable-size",
-    [VF_CHK_BOUND] = "class-bound",
-    [VF_CHK_USABLE_STABLE] = "usable-stable",
-    [VF_CHK_OVERLAP] = "overlap",
-    [VF_CHK_CONTENTS] = "contents",
-    [VF_CHK_CALLOC_ZERO] = "calloc-zero",
-    [VF_CHK_REALLOC] = "realloc",
-    [VF_CHK_STATS] = "stats",
-    [VF_CHK_HEAP] = "heap-walk",
-    [VF_CHK_CRASH] = "crash",
-    [VF_CHK_TIMEOUT] = "timeout",
-    [VF_CHK_MISUSE_SURVIVED] = "misuse-survived",
-    [VF_CHK_SPACE] = "space",
-};
-
-const char *vf_check_name(int check) {
-  if (check < 0 || check >= VF_CHK_COUNT_) return "unknown";
-  return check_names[check];
-}
-
-int vf_check_from_name(const char *name) {
-  for (int i = 0; i < VF_CHK_COUNT_; i++)
-    if (strcmp(check_names[i], name) == 0) return i;
-  return -1;
-}
 
 void vf_oracle_defaults(vf_oracle_opts_t *o) {
   memset(o, 0, sizeof *o);
@@ -368,9 +338,20 @@ static const char *errno_name(int e) {
   return e == ENOMEM ? "ENOMEM" : e == EINVAL ? "EINVAL" : "?";
 }
 
+/* An op during which the OS fault layer failed a mapping may fail, with
+ * ENOMEM only (vf_fault.h). */
+static void excuse(const vf_oracle_t *o, vf_expect_t *e) {
+  if (e->may_fail || !vf_fault_hit(o->a, o->fault_mark)) return;
+  e->may_fail = 1;
+  e->any_errno = 0;
+  e->err_a = e->err_b = ENOMEM;
+}
+
 /* Check a NULL result against the expectation. */
 static int check_null(vf_oracle_t *o, uint64_t idx, const vf_op_t *op,
-                      const vf_expect_t *e, int err) {
+                      const vf_expect_t *expect, int err) {
+  vf_expect_t x = *expect, *e = &x;
+  excuse(o, e);
   if (!e->may_fail)
     return fail(o, idx, VF_CHK_NULL, NULL, op->size, 0,
                 "%s returned NULL for a possible request, errno=%d",
@@ -542,6 +523,7 @@ static int op_alloc(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   case VF_OP_POSIX_MEMALIGN: {
     int rc = a->posix_memalign(&p, op->aux, op->size);
     if (rc) {
+      excuse(o, &e);
       if (!e.may_fail)
         return fail(o, idx, VF_CHK_NULL, NULL, op->size, 0,
                     "posix_memalign failed with %d for a possible request", rc);
@@ -732,11 +714,17 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     return VF_OK;
   }
   int r;
+  o->fault_mark = vf_fault_mark(o->a);
   switch (op->code) {
   case VF_OP_MALLOC:
   case VF_OP_CALLOC:
     r = op_alloc(o, idx, op);
     break;
+  case VF_OP_FAULT:
+  case VF_OP_FAULT_RATE:
+  case VF_OP_RECLAIM:
+    if (!vf_fault_op(o->a, op)) o->skipped++;
+    return VF_OK;
   case VF_OP_POSIX_MEMALIGN:
   case VF_OP_ALIGNED_ALLOC:
   case VF_OP_MEMALIGN: {
@@ -770,6 +758,7 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     return VF_OK;
   }
   if (r) return r;
+  if (vf_fault_hit(o->a, o->fault_mark)) return vf_oracle_check_now(o, idx); /* still right? */
   if (o->opt.check_every && ++o->since_check >= o->opt.check_every)
     return vf_oracle_check_now(o, idx);
   return VF_OK;
@@ -791,6 +780,7 @@ static int free_at_end(void *ctx, uint32_t b) {
 }
 
 int vf_oracle_finish(vf_oracle_t *o, uint64_t idx) {
+  vf_fault_end(o->a); /* no plan outlives the replay */
   if (o->failed) return o->failed;
   int r = vf_oracle_check_now(o, idx);
   if (r || !o->opt.verify_all_at_end) return r;

@@ -2,7 +2,7 @@
  *
  * Format (docs/trace-format.md): binary = 8-byte header "HKTR", version,
  * flags, 2 reserved bytes, then records: opcode byte, uvarint tid, uvarint
- * slot (not for switch), then the op's numeric arguments as uvarints in C
+ * slot (not for switch, exit and the fault ops), then the op's numeric arguments as uvarints in C
  * argument order.  Text = first line "hktrace v1", then one op a line.
  *
  * Parser invariants: reads only inside [buf, buf+len); every loop advances
@@ -35,6 +35,9 @@ static const char *const op_names[VF_OP_LAST_ + 1] = {
     [VF_OP_FOREIGN_FREE] = "foreign_free",
     [VF_OP_OVERFLOW] = "overflow",
     [VF_OP_THREAD_EXIT] = "exit",
+    [VF_OP_FAULT] = "fault",
+    [VF_OP_FAULT_RATE] = "fault_rate",
+    [VF_OP_RECLAIM] = "reclaim",
 };
 
 const char *vf_op_name(unsigned code) {
@@ -151,10 +154,10 @@ static int parse_binary(const unsigned char *b, size_t len, vf_trace_t *t,
         return perror_at(e, "byte %zu: slot %" PRIu64 " above %u", rec, v,
                          VF_TRACE_MAX_SLOT);
       op.slot = (uint32_t)v;
-      int na = vf_op_nargs(op.code);
-      if (na == 2 && get_uvarint(b, len, &pos, &op.aux, e, "argument")) return -1;
-      if (na >= 1 && get_uvarint(b, len, &pos, &op.size, e, "size")) return -1;
     }
+    int na = vf_op_nargs(op.code);
+    if (na == 2 && get_uvarint(b, len, &pos, &op.aux, e, "argument")) return -1;
+    if (na >= 1 && get_uvarint(b, len, &pos, &op.size, e, "size")) return -1;
     if (vf_trace_push(t, &op)) return perror_at(e, "byte %zu: out of memory", rec);
   }
   return 0;
@@ -230,14 +233,14 @@ static int parse_line(lex_t *l, size_t lineno, vf_trace_t *t, perr_t *e) {
       return perror_at(e, "line %zu: %s needs a slot s0..s%u", lineno,
                        op_names[op.code], VF_TRACE_MAX_SLOT);
     op.slot = (uint32_t)v;
-    int na = vf_op_nargs(op.code);
-    for (int i = 0; i < na; i++) {
-      if (!lex_word(l, &w, &wl) || parse_u64(w, wl, &v))
-        return perror_at(e, "line %zu: %s needs %d number%s (decimal or 0x hex)",
-                         lineno, op_names[op.code], na, na > 1 ? "s" : "");
-      if (na == 2 && i == 0) op.aux = v;
-      else op.size = v;
-    }
+  }
+  int na = vf_op_nargs(op.code);
+  for (int i = 0; i < na; i++) {
+    if (!lex_word(l, &w, &wl) || parse_u64(w, wl, &v))
+      return perror_at(e, "line %zu: %s needs %d number%s (decimal or 0x hex)",
+                       lineno, op_names[op.code], na, na > 1 ? "s" : "");
+    if (na == 2 && i == 0) op.aux = v;
+    else op.size = v;
   }
   if (lex_word(l, &w, &wl))
     return perror_at(e, "line %zu: unexpected '%.*s' after %s", lineno,
@@ -349,6 +352,8 @@ int vf_trace_load(const char *path, vf_trace_t *out, char *err, size_t errlen) {
 int vf_trace_format_op(const vf_op_t *op, char *buf, size_t len) {
   const char *name = vf_op_name(op->code);
   if (!name) return snprintf(buf, len, "# invalid opcode %u", op->code);
+  if (VF_OP_IS_FAULT(op->code))
+    return snprintf(buf, len, "t%u %s %" PRIu64 " %" PRIu64, op->tid, name, op->aux, op->size);
   if (!vf_op_has_slot(op->code)) return snprintf(buf, len, "t%u %s", op->tid, name);
   switch (vf_op_nargs(op->code)) {
   case 0:

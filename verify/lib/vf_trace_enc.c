@@ -4,8 +4,8 @@
  * Kept apart from the parser so the LD_PRELOAD recorder can link it alone:
  * it never allocates, calls nothing but memcpy and includes nothing of the
  * parser's (vf_trace.h); the parser and writers (vf_trace.c) call it.  A record is the opcode
- * byte, uvarint tid, then (not for switch) uvarint slot and the op's
- * numbers in C argument order; see docs/trace-format.md.
+ * byte, uvarint tid, then (not for switch, exit and the fault ops) uvarint
+ * slot, then the op's numbers in C argument order; see docs/trace-format.md.
  */
 #include <string.h>
 
@@ -22,6 +22,9 @@ int vf_op_nargs(unsigned code) {
   case VF_OP_POSIX_MEMALIGN:
   case VF_OP_ALIGNED_ALLOC:
   case VF_OP_MEMALIGN:
+  case VF_OP_FAULT:
+  case VF_OP_FAULT_RATE:
+  case VF_OP_RECLAIM:
     return 2;
   default:
     return 0;
@@ -48,8 +51,7 @@ size_t vf_trace_encode_op(const vf_op_t *op, unsigned char *buf) {
   size_t n = 0;
   buf[n++] = op->code;
   n += put_uvarint(buf + n, op->tid);
-  if (!vf_op_has_slot(op->code)) return n;
-  n += put_uvarint(buf + n, op->slot);
+  if (vf_op_has_slot(op->code)) n += put_uvarint(buf + n, op->slot);
   int na = vf_op_nargs(op->code);
   if (na == 2) n += put_uvarint(buf + n, op->aux);
   if (na >= 1) n += put_uvarint(buf + n, op->size);

@@ -2,7 +2,7 @@
  *
  *   hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]
  *                    [--profile mixed|small|reuse] [--phase-bytes N] [--no-impossible] [--misuse N]
- *                    [--exits N] [--text] -o FILE
+ *                    [--exits N] [--faults N] [--text] -o FILE
  *   hakmem-trace convert IN -o OUT [--text|--binary] [--head N]
  *   hakmem-trace stats TRACE
  *   hakmem-trace record -o FILE [--text] -- PROGRAM ARGS...
@@ -28,7 +28,7 @@
 static void usage(void) {
   fputs("usage: hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]\n"
         "                        [--profile mixed|small|reuse] [--phase-bytes N] [--no-impossible] [--misuse N]\n"
-        "                        [--exits N] [--text] -o FILE  (N per 100000 ops)\n"
+        "                        [--exits N] [--faults N] [--text] -o FILE  (N per 100000 ops)\n"
         "       hakmem-trace convert IN -o OUT [--text|--binary] [--head N]\n"
         "       hakmem-trace stats TRACE\n"
         "       hakmem-trace record -o FILE [--text] -- PROGRAM [ARGS...]\n",
@@ -61,6 +61,7 @@ static int cmd_gen(int argc, char **argv) {
     } else if (!strcmp(a, "--no-impossible")) g.impossible = 0;
     else if (!strcmp(a, "--misuse") && v) g.misuse = (unsigned)vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--exits") && v) g.exits = (unsigned)vf_cli_u64(a, v), i++;
+    else if (!strcmp(a, "--faults") && v) g.faults = (unsigned)vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--phase-bytes") && v) g.phase_bytes = vf_cli_u64(a, v), i++;
     else if (!strcmp(a, "--text")) fmt = VF_FMT_TEXT;
     else if (!strcmp(a, "-o") && v) out = v, i++;
