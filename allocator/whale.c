@@ -34,6 +34,9 @@
  *     an overrun faults at its first byte; not for hugetlb mappings, whose
  *     pages cannot be split), release builds have no guard (0);
  *   - state is HK_WHALE_LIVE exactly while the block is handed out;
+ *   - a cached mapping's header page is never given back (MADV_FREE'd
+ *     pages may read zero), and the checked builds check each header the
+ *     cache search passes (magic, kind, a page multiple of size);
  *   - split and merge happen only to free mappings off every thread's
  *     slot: a split's pieces, or a cached list entry and the mapping being
  *     cached (found on the list, never by reading memory next to a block);
@@ -135,6 +138,11 @@ static void unmap_whale(hk_whale_t *w) {
 static hk_whale_t *cache_take(size_t need) {
   hk_whale_t *w = cache, *last = NULL;
   for (; w != NULL; last = w, w = w->next) {
+    /* checked builds: each header passed is still whole (not written over
+     * by a stray write, nor read back as zero from a reclaimed page) */
+    HK_CHECK(HARDEN, w->seg.magic == HK_SEG_MAGIC && w->seg.kind == HK_SEG_WHALE &&
+                         w->map_size != 0 && w->map_size % HK_PAGE == 0,
+             "corrupt whale cache entry", w, -1);
     if (w->map_size >= need) {
       cache_unlink(w);
       return w;
@@ -264,7 +272,10 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
     else if (dst != NULL) hk_os_unmap(dst, new_size);
   }
   if (nw == NULL) {
-    hk_registry_set(w, old_size, HK_CHUNK_WHALE); /* untouched: ours again */
+    /* INJECTED BUG (WHALE_REMAP_UNREGISTERED): the failure path takes the
+     * mapping for gone with the failed mremap and leaves it unregistered */
+    if (!HK_INJECT(WHALE_REMAP_UNREGISTERED))
+      hk_registry_set(w, old_size, HK_CHUNK_WHALE); /* untouched: ours again */
     guard_set(w, 1);
     TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(w, old_size));
     return NULL;
@@ -306,8 +317,12 @@ static void cache_put(hk_whale_t *w) {
     return;
   }
   if (hk_opt.whale_release && !w->huge && !w->released) {
-    /* every page but the header's, which must keep its contents */
-    hk_os_advise((char *)w + HK_PAGE, w->map_size - HK_PAGE,
+    /* every page but the header's, which must keep its contents (a page
+     * given back with MADV_FREE reads zero once the kernel reclaims it) */
+    /* INJECTED BUG (WHALE_RELEASE_HEADER): under MADV_FREE the header page
+     * is given back too, taken to keep its contents until written again */
+    size_t keep = HK_INJECT(WHALE_RELEASE_HEADER) && hk_opt.whale_release == 2 ? 0 : HK_PAGE;
+    hk_os_advise((char *)w + keep, w->map_size - keep,
                  hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
     w->released = 1;
   }
@@ -467,6 +482,9 @@ static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
   }
   atomic_fetch_add_explicit(&whale_misses, 1, memory_order_relaxed);
   hk_whale_t *w = map_new(size + HK_WHALE_GUARD, align, user_off);
+  /* INJECTED BUG (WHALE_FAIL_COUNTED): a miss is counted as a block handed
+   * out before its mapping is known to exist, and a failed one stays counted */
+  if (w == NULL && HK_INJECT(WHALE_FAIL_COUNTED)) WCNT(h, allocs, 1);
   if (w == NULL) return NULL;
   TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(w, w->map_size));
   void *p = hand_out(h, w, user_off);

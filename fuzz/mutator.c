@@ -64,8 +64,8 @@ size_t hkf_normalize(vf_trace_t *t, const hkf_limits_t *l) {
       break;
     }
     op.tid = (uint8_t)(op.tid % threads);
-    if (!vf_op_has_slot(op.code)) { /* switch, thread exit */
-      if (threads == 1) {
+    if (!vf_op_has_slot(op.code)) { /* switch, thread exit, fault ops */
+      if (threads == 1 && !VF_OP_IS_FAULT(op.code)) {
         dropped++;
         continue;
       }
@@ -391,6 +391,18 @@ static void gen_args(rng_t *r, vf_op_t *op, int profile, const hkf_limits_t *l) 
     op->aux = gen_align(r, profile);
     op->size = gen_size(r, profile, l);
     break;
+  case VF_OP_FAULT: /* one to three of the next four mappings fail (or none) */
+    op->aux = 1 + below(r, 4);
+    op->size = below(r, 4);
+    break;
+  case VF_OP_FAULT_RATE: /* up to 1 in 4 (or off), from a seed */
+    op->aux = below(r, 2) ? below(r, 16385) : 0;
+    op->size = below(r, 1u << 20);
+    break;
+  case VF_OP_RECLAIM: /* kernel, zero, dirty, mixed from a seed */
+    op->aux = below(r, 4);
+    op->size = below(r, 1u << 20);
+    break;
   default:
     break;
   }
@@ -401,7 +413,8 @@ static void gen_op(rng_t *r, vf_op_t *op, const vf_trace_t *t, const hkf_limits_
   static const uint8_t weights[][2] = {
       {VF_OP_MALLOC, 30}, {VF_OP_FREE, 28},          {VF_OP_REALLOC, 12},
       {VF_OP_CALLOC, 8},  {VF_OP_POSIX_MEMALIGN, 4}, {VF_OP_ALIGNED_ALLOC, 4},
-      {VF_OP_MEMALIGN, 4}, {VF_OP_USABLE_SIZE, 5},   {VF_OP_SWITCH, 8},
+      {VF_OP_MEMALIGN, 4}, {VF_OP_USABLE_SIZE, 5},   {VF_OP_FAULT, 1},
+      {VF_OP_FAULT_RATE, 1}, {VF_OP_RECLAIM, 1},     {VF_OP_SWITCH, 8},
       {VF_OP_THREAD_EXIT, 1}};
   unsigned total = 0, k;
   /* switches and thread exits only where there are threads */
@@ -487,13 +500,15 @@ static void mutate_once(rng_t *r, vf_trace_t *t, const hkf_limits_t *l, int prof
       if (insert_at(t, at + k, &run[k])) break;
     break;
   }
-  case 5: /* re-size */
+  case 5: /* re-size (a fault op: new numbers) */
   case 6:
-    if (vf_op_nargs(t->ops[i].code) >= 1) t->ops[i].size = resize(r, t->ops[i].size, profile, l);
+    if (vf_op_nargs(t->ops[i].code) >= 1 && !VF_OP_IS_FAULT(t->ops[i].code))
+      t->ops[i].size = resize(r, t->ops[i].size, profile, l);
     else gen_args(r, &t->ops[i], profile, l);
     break;
   case 7: /* re-align or re-count */
-    if (vf_op_nargs(t->ops[i].code) == 2)
+    if (VF_OP_IS_FAULT(t->ops[i].code)) gen_args(r, &t->ops[i], profile, l);
+    else if (vf_op_nargs(t->ops[i].code) == 2)
       t->ops[i].aux = t->ops[i].code == VF_OP_CALLOC ? gen_count(r, profile) : gen_align(r, profile);
     break;
   case 8: /* another slot */

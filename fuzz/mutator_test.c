@@ -108,10 +108,11 @@ static int check_one(const prof_t *p, unsigned iters) {
   }
   static const unsigned want[] = {VF_OP_MALLOC, VF_OP_CALLOC, VF_OP_REALLOC, VF_OP_FREE,
                                   VF_OP_POSIX_MEMALIGN, VF_OP_ALIGNED_ALLOC, VF_OP_MEMALIGN,
-                                  VF_OP_USABLE_SIZE, VF_OP_SWITCH, VF_OP_THREAD_EXIT};
+                                  VF_OP_USABLE_SIZE, VF_OP_SWITCH, VF_OP_THREAD_EXIT,
+                                  VF_OP_FAULT, VF_OP_FAULT_RATE, VF_OP_RECLAIM};
   for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
     unsigned c = want[w];
-    if (!seen[c] && (vf_op_has_slot(c) || p->l.threads > 1)) {
+    if (!seen[c] && (vf_op_has_slot(c) || VF_OP_IS_FAULT(c) || p->l.threads > 1)) {
       fprintf(stderr, "mutator_test: %s: opcode %s never produced\n", p->name, vf_op_name(c));
       return 1;
     }
