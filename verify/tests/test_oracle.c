@@ -2,7 +2,8 @@
  * allocator (a test double over the system malloc, one fault per mode) and
  * stay silent on the right one; misuse ops must kill a strict allocator and
  * leave a lenient one clean (every check with the contents pattern whole and
- * sampled); plus unit tests of the address map (B+tree) and the contents
+ * sampled); the OS fault layer's excuse (NULL with ENOMEM only, only when
+ * the layer injected a failure, the heap walk right after); plus unit tests of the address map (B+tree) and the contents
  * pattern, whole and sampled.
  *
  * The double's block layout: [base ... | size | base | user ... | canary],
@@ -520,6 +521,98 @@ static void test_misuse(void **state) {
   td_release_all();
 }
 
+/* ---- the OS fault layer's side (vf_fault.h) ------------------------------
+ * A double with the layer's hooks: a `fault` op arms `size` failures of
+ * the next allocations, each failing with fl_errno and counted as injected
+ * (fl_count 0: the layer does not say so); fl_heap_bad: the heap walk
+ * complains once a failure was injected. */
+static int fl_armed, fl_errno, fl_count, fl_heap_bad;
+static uint64_t fl_failed;
+static int fl_fault(int kind, uint64_t a, uint64_t b) {
+  (void)a;
+  if (kind == 1) fl_armed = (int)b;
+  if (kind == 0) fl_armed = 0;
+  return 0;
+}
+static uint64_t fl_failed_count(void) { return fl_failed; }
+static int fl_fail(void) {
+  if (fl_armed <= 0) return 0;
+  fl_armed--;
+  fl_failed += (uint64_t)fl_count;
+  errno = fl_errno;
+  return 1;
+}
+static void *fl_malloc(size_t n) { return fl_fail() ? NULL : td_malloc(n); }
+static int fl_posix_memalign(void **out, size_t al, size_t n) {
+  return fl_fail() ? fl_errno : td_posix_memalign(out, al, n);
+}
+static int fl_heap(void) { return fl_heap_bad && fl_failed ? 1 : 0; }
+
+static int run_faults(int err, int count, int heap_bad, uint64_t *index) {
+  static const char text[] = "hktrace v1\n"
+                             "t0 malloc s0 100\n"
+                             "t0 fault 1 2\n"
+                             "t0 malloc s1 200\n"
+                             "t0 posix_memalign s2 64 300\n"
+                             "t0 malloc s3 400\n"
+                             "t0 free s0\n";
+  vf_alloc_t a = td;
+  a.malloc = fl_malloc;
+  a.posix_memalign = fl_posix_memalign;
+  a.check_heap = fl_heap;
+  a.os_fault = fl_fault;
+  a.os_failed = fl_failed_count;
+  fl_armed = 0, fl_errno = err, fl_count = count, fl_heap_bad = heap_bad, fl_failed = 0;
+  mode = M_GOOD;
+  live = live_bytes = calls = 0;
+  last_user = NULL;
+  vf_trace_t t;
+  char e[256];
+  assert_int_equal(vf_trace_parse(text, sizeof text - 1, &t, e, sizeof e), 0);
+  vf_oracle_opts_t oo;
+  vf_oracle_defaults(&oo);
+  oo.check_every = 0; /* stats and heap walk at the end, and after a fault */
+  oo.report = NULL;
+  vf_replay_result_t res;
+  int r = vf_replay(&t, &a, &oo, 0, &res);
+  if (index) *index = res.index;
+  vf_trace_free(&t);
+  td_release_all();
+  return r;
+}
+
+static void test_os_faults(void **state) {
+  (void)state;
+  uint64_t at = 0;
+  /* injected failures: NULL with ENOMEM (posix_memalign: ENOMEM) passes */
+  assert_int_equal(run_faults(ENOMEM, 1, 0, NULL), VF_OK);
+  assert_int_equal(fl_failed, 2);
+  /* ... with another errno does not */
+  assert_int_equal(run_faults(EINVAL, 1, 0, &at), VF_CHK_ERRNO);
+  assert_int_equal(at, 2);
+  /* a NULL the layer did not inject is still a NULL */
+  assert_int_equal(run_faults(ENOMEM, 0, 0, &at), VF_CHK_NULL);
+  assert_int_equal(at, 2);
+  /* the heap walk runs right after the op that met the fault */
+  assert_int_equal(run_faults(ENOMEM, 1, 1, &at), VF_CHK_HEAP);
+  assert_int_equal(at, 2);
+  /* an allocator without the hooks skips the fault op: nothing fails */
+  vf_trace_t t;
+  char e[256];
+  static const char plain[] = "hktrace v1\nt0 fault 1 5\nt0 malloc s0 100\nt0 free s0\n";
+  assert_int_equal(vf_trace_parse(plain, sizeof plain - 1, &t, e, sizeof e), 0);
+  vf_oracle_opts_t oo;
+  vf_oracle_defaults(&oo);
+  oo.report = NULL;
+  vf_replay_result_t res;
+  mode = M_GOOD;
+  live = live_bytes = calls = 0;
+  assert_int_equal(vf_replay(&t, &td, &oo, 0, &res), VF_OK);
+  assert_int_equal(res.skipped, 1);
+  vf_trace_free(&t);
+  td_release_all();
+}
+
 static void test_check_names(void **state) {
   (void)state;
   for (int c = 0; c < VF_CHK_COUNT_; c++)
@@ -537,6 +630,7 @@ int main(void) {
       cmocka_unit_test(test_pattern_sampled),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_check_names),
+      cmocka_unit_test(test_os_faults),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,7 @@ static void test_round_trip(void **state) {
   vf_gen_defaults(&g);
   g.misuse = 2000;
   g.exits = 200;
+  g.faults = 200;
   g.threads = 2;
   vf_trace_t m;
   assert_int_equal(vf_trace_gen(&g, &m), 0);
@@ -131,7 +132,7 @@ static void test_bad_binary(void **state) {
   expect_error("HKTR\x01\0", 6, "byte 6: truncated header");
   expect_error("HKTR\x02\0\0\0", 8, "byte 4: unsupported trace version 2");
   expect_error("HKTR\x01\0\0\x07", 8, "byte 7: reserved");
-  expect_error(HDR "\x0f\x00\x00", 11, "byte 8: unknown opcode 0x0f");
+  expect_error(HDR "\x12\x00\x00", 11, "byte 8: unknown opcode 0x12");
   expect_error(HDR "\x00", 9, "byte 8: unknown opcode 0x00");
   expect_error(HDR "\x01\x40\x00\x01", 12, "byte 8: thread id 64 above 63");
   expect_error(HDR "\x04\x00\x80\x80\x40", 13, "slot 1048576 above");
@@ -161,6 +162,8 @@ static void test_bad_text(void **state) {
       {"hktrace v1\nt0 malloc s1048576 10\n", "line 2: malloc needs a slot"},
       {"hktrace v1\nt0 malloc s1\n", "line 2: malloc needs 1 number"},
       {"hktrace v1\nt0 calloc s1 3\n", "line 2: calloc needs 2 numbers"},
+      {"hktrace v1\nt0 fault 1\n", "line 2: fault needs 2 numbers"},
+      {"hktrace v1\nt0 reclaim s1 1 0\n", "line 2: reclaim needs 2 numbers"},
       {"hktrace v1\nt0 malloc s1 18446744073709551616\n", "line 2: malloc needs 1 number"},
       {"hktrace v1\nt0 malloc s1 0x\n", "line 2: malloc needs 1 number"},
       {"hktrace v1\nt0 malloc s1 12ab\n", "line 2: malloc needs 1 number"},
