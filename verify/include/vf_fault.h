@@ -4,12 +4,15 @@
  * The trace's fault ops (fault, fault_rate, reclaim: vf_trace_enc.h) go to
  * the allocator's os_fault hook (vf_alloc_t); an allocator without one
  * skips them.  Around every op the oracle reads the hook's count of failed
- * mmap/mremap calls: when it rose during the op, the op may fail, but only
- * with ENOMEM (posix_memalign: returns ENOMEM), and the allocator's stats
- * and heap walk are checked right after it (the heap must still be right).
+ * mmap/mremap calls (once a fault op of the replay has run; before, no
+ * failure can be injected and nothing is read): when it rose during the
+ * op, the op may fail, but only with ENOMEM (posix_memalign: returns
+ * ENOMEM), and the allocator's stats and heap walk are checked right after
+ * it (the heap must still be right).
  *
  * Invariants: no plan outlives a replay (vf_fault_end runs when the oracle
- * finishes); with no hook every function here is a no-op returning 0.
+ * finishes or is destroyed); with no hook every function here is a no-op
+ * returning 0.
  */
 #ifndef VF_FAULT_H
 #define VF_FAULT_H

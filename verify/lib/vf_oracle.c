@@ -55,6 +55,7 @@ struct vf_oracle {
   uint64_t skipped;
   uint64_t misuses;
   uint64_t fault_mark; /* injected OS failures before this op (vf_fault.h) */
+  int fault_plans;     /* a fault op ran: only then are the hooks read    */
   int failed;
   uint64_t fail_index;
   char msg[512];
@@ -125,12 +126,14 @@ int vf_oracle_reset(vf_oracle_t *o, const vf_alloc_t *a, uint32_t nslots,
   }
   o->next_id = 1;
   o->live_req = o->since_check = o->skipped = o->misuses = o->fail_index = 0;
+  o->fault_plans = 0;
   o->msg[0] = 0;
   return 0;
 }
 
 void vf_oracle_destroy(vf_oracle_t *o) {
   if (!o) return;
+  if (o->fault_plans) vf_fault_end(o->a);
   vf_tree_destroy(&o->tree);
   free(o->slots);
   free(o->nodes);
@@ -341,7 +344,7 @@ static const char *errno_name(int e) {
 /* An op during which the OS fault layer failed a mapping may fail, with
  * ENOMEM only (vf_fault.h). */
 static void excuse(const vf_oracle_t *o, vf_expect_t *e) {
-  if (e->may_fail || !vf_fault_hit(o->a, o->fault_mark)) return;
+  if (e->may_fail || !o->fault_plans || !vf_fault_hit(o->a, o->fault_mark)) return;
   e->may_fail = 1;
   e->any_errno = 0;
   e->err_a = e->err_b = ENOMEM;
@@ -714,7 +717,7 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     return VF_OK;
   }
   int r;
-  o->fault_mark = vf_fault_mark(o->a);
+  if (o->fault_plans) o->fault_mark = vf_fault_mark(o->a);
   switch (op->code) {
   case VF_OP_MALLOC:
   case VF_OP_CALLOC:
@@ -724,6 +727,7 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
   case VF_OP_FAULT_RATE:
   case VF_OP_RECLAIM:
     if (!vf_fault_op(o->a, op)) o->skipped++;
+    else o->fault_plans = 1, o->fault_mark = vf_fault_mark(o->a);
     return VF_OK;
   case VF_OP_POSIX_MEMALIGN:
   case VF_OP_ALIGNED_ALLOC:
@@ -758,7 +762,8 @@ int vf_oracle_op(vf_oracle_t *o, uint64_t idx, const vf_op_t *op) {
     return VF_OK;
   }
   if (r) return r;
-  if (vf_fault_hit(o->a, o->fault_mark)) return vf_oracle_check_now(o, idx); /* still right? */
+  if (o->fault_plans && vf_fault_hit(o->a, o->fault_mark))
+    return vf_oracle_check_now(o, idx); /* still right after the fault? */
   if (o->opt.check_every && ++o->since_check >= o->opt.check_every)
     return vf_oracle_check_now(o, idx);
   return VF_OK;
@@ -780,7 +785,8 @@ static int free_at_end(void *ctx, uint32_t b) {
 }
 
 int vf_oracle_finish(vf_oracle_t *o, uint64_t idx) {
-  vf_fault_end(o->a); /* no plan outlives the replay */
+  if (o->fault_plans) vf_fault_end(o->a); /* no plan outlives the replay */
+  o->fault_plans = 0;
   if (o->failed) return o->failed;
   int r = vf_oracle_check_now(o, idx);
   if (r || !o->opt.verify_all_at_end) return r;
