@@ -141,6 +141,9 @@ int main(int argc, char **argv) {
            path, t.n, (unsigned long long)res.ops_done,
            (unsigned long long)res.skipped, t.nthreads ? t.nthreads : 1,
            al->name, best, best_cpu, rc ? "FAILED" : "ok");
+  if (!quiet && al->os_failed && al->os_failed())
+    printf("replay: OS fault layer: %llu mapping calls failed\n",
+           (unsigned long long)al->os_failed());
   vf_trace_free(&t);
   vf_alloc_close(al);
   return rc ? 1 : 0;
