@@ -351,6 +351,10 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
   hk_slab_t *s = h->cur[c];
   if (s->free == NULL) {
     s = refill(h, c);
+    /* INJECTED BUG (REFILL_FAIL_CURRENT): the refill's result is made the
+     * class's current slab before it is checked: a failed refill (no
+     * superslab could be mapped) leaves the class with none */
+    if (HK_INJECT(REFILL_FAIL_CURRENT)) hk_set_cur(h, c, s);
     if (s == NULL) {
       errno = ENOMEM;
       return NULL;
