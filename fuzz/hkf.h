@@ -7,7 +7,10 @@
  * is *normalized* for the target (hkf_normalize): thread ids and slot ids
  * are folded into the target's small ranges, the op count is capped, and
  * allocation requests that would push the input's total of possible request
- * bytes over the budget are dropped.  Normalization is deterministic, so a
+ * bytes over the budget are dropped.  The OS fault ops (fault, fault_rate,
+ * reclaim: docs/fuzzing.md) are kept in every target, so the input's bytes
+ * choose which of hakmem's mappings fail and what its MADV_FREE'd pages
+ * read (the fuzz builds are checked builds, which have the layer).  Normalization is deterministic, so a
  * saved input reproduces exactly, and the normalized trace (HKF_DUMP=path)
  * replays the same way under hakmem-replay and hakmem-minimize.
  *
