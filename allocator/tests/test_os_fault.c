@@ -323,10 +323,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_map_fail_nth),     cmocka_unit_test(test_map_fail_range),
-      cmocka_unit_test(test_map_fail_class),   cmocka_unit_test(test_realloc_remap_fails),
-      cmocka_unit_test(test_rate_replays),     cmocka_unit_test(test_reclaim_zero),
-      cmocka_unit_test(test_reclaim_dirty),    cmocka_unit_test(test_reclaim_mixed),
+      cmocka_unit_test(test_map_fail_nth),
+      cmocka_unit_test(test_map_fail_range),
+      cmocka_unit_test(test_map_fail_class),
+      cmocka_unit_test(test_realloc_remap_fails),
+      cmocka_unit_test(test_rate_replays),
+      cmocka_unit_test(test_reclaim_zero),
+      cmocka_unit_test(test_reclaim_dirty),
+      cmocka_unit_test(test_reclaim_mixed),
       cmocka_unit_test(test_bad_arguments),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
