@@ -148,10 +148,10 @@ void *hk_os_map(size_t size, size_t align) {
   return map_aligned(size, align, 0);
 }
 
-static int fault_reclaim(void *p, size_t size, int advice);
+static int fault_reclaim(void *p, size_t size);
 
 int hk_os_advise(void *p, size_t size, int advice) {
-  if (HK_ON(HARDEN) && advice == MADV_FREE && fault_reclaim(p, size, advice)) return 0;
+  if (HK_ON(HARDEN) && advice == MADV_FREE && fault_reclaim(p, size)) return 0;
   uint64_t t0 = os_clock();
   int saved = errno;
   int rc = madvise(p, size, advice);
@@ -335,7 +335,8 @@ static uint64_t fault_mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-/* 1 when this mmap/mremap call is to fail (errno is then ENOMEM). */
+/* 1 when this mmap/mremap call is to fail: the caller goes on as after
+ * the kernel's ENOMEM (os_mmap's callers set errno, hk_os_remap keeps it). */
 static int fault_map(void) {
   if (!atomic_load_explicit(&fault.on, memory_order_relaxed)) return 0;
   uint64_t n = atomic_fetch_add_explicit(&fault.calls, 1, memory_order_relaxed) + 1;
@@ -347,13 +348,11 @@ static int fault_map(void) {
             0xFFFF) < rate;
   if (!fail) return 0;
   atomic_fetch_add_explicit(&fault.failed, 1, memory_order_relaxed);
-  errno = ENOMEM;
   return 1;
 }
 
 /* MADV_FREE of [p, p+size) under a reclaim mode: 1 when done here. */
-static int fault_reclaim(void *p, size_t size, int advice) {
-  (void)advice;
+static int fault_reclaim(void *p, size_t size) {
   if (!atomic_load_explicit(&fault.on, memory_order_relaxed)) return 0;
   int mode = atomic_load_explicit(&fault.reclaim, memory_order_relaxed);
   if (mode == HAK_RECLAIM_KERNEL) return 0;
