@@ -79,7 +79,10 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
   if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, b); /* before another thread may pop it */
   if (!own) {
-    hk_free_remote(s, b);
+    /* a thread that only frees gets a heap here, so that its remote frees
+     * are batched and handed over at its exit */
+    if (h == &hk_heap_empty && (h = hk_thread_heap()) == NULL) h = &hk_heap_empty;
+    hk_free_remote(h, s, b);
     return;
   }
   HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));

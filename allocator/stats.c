@@ -38,6 +38,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   if (out == NULL) return -1;
   memset(out, 0, sizeof *out);
   static class_sums_t sum; /* 704 bytes: off the caller's stack */
+  hk_remote_flush(hk_tl_heap); /* this thread's frees count as frees */
   pthread_mutex_lock(&hk_snapshot_lock);
   memset(&sum, 0, sizeof sum);
   hk_ss_foreach(sum_slabs, &sum);
