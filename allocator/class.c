@@ -489,10 +489,22 @@ static HK_NOINLINE void rbatch_miss(hk_heap_t *h, hk_rbatch_t *r, hk_slab_t *s, 
     return;
   }
   HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, NULL));
-  r->slab = s;
   r->first = r->last = b;
   r->n = 1;
-  r->max = max < HK_RBATCH_MAX ? max : HK_RBATCH_MAX;
+  r->max = (uint16_t)(max < HK_RBATCH_MAX ? max : HK_RBATCH_MAX);
+  r->cls = s->cls;
+  r->slab = s;
+}
+
+/* Add the blocks h's batches hold, per class, to pending[] (the stats:
+ * they are freed, though still counted in their slabs' used).  Plain
+ * volatile reads of another thread's slots, as in hk_slab_live: exact
+ * while that thread neither frees nor flushes; the slab is not touched. */
+HK_NO_TSAN void hk_remote_pending(const hk_heap_t *h, uint64_t pending[HK_NCLASSES]) {
+  for (unsigned i = 0; i < HK_RBATCH_SLOTS; i++) {
+    const volatile hk_rbatch_t *r = &h->rbatch[i];
+    if (r->slab != NULL) pending[r->cls] += r->n;
+  }
 }
 
 void hk_free_remote(hk_heap_t *h, hk_slab_t *s, hk_block_t *b) {

@@ -227,6 +227,8 @@ void  hk_free_local_slow(hk_heap_t *h, hk_slab_t *s);
 void  hk_free_remote(hk_heap_t *h, hk_slab_t *s, hk_block_t *b);
 /* Hand over every batch h has gathered (thread exit, fork, decay, stats). */
 void  hk_remote_flush(hk_heap_t *h);
+/* Blocks h's batches hold, added per class to pending[] (stats.c). */
+void  hk_remote_pending(const hk_heap_t *h, uint64_t pending[HK_NCLASSES]);
 uint32_t hk_slab_live(const hk_slab_t *s); /* used - pending remote frees */
 extern _Atomic uint64_t hk_class_spans[HK_NCLASSES]; /* spans per class    */
 extern _Atomic uint64_t hk_retired_allocs[HK_NCLASSES];

@@ -170,7 +170,10 @@ typedef struct hk_whale_cnt {
 typedef struct hk_rbatch {
   hk_slab_t *slab;
   hk_block_t *first, *last;
-  uint32_t n, max;                  /* blocks gathered, the flush point    */
+  uint32_t n;                       /* blocks gathered                     */
+  uint16_t max;                     /* the flush point (<= HK_RBATCH_MAX)  */
+  uint8_t cls;                      /* slab->cls, for the stats (stats.c)  */
+  uint8_t pad_;
 } hk_rbatch_t;
 #define HK_RBATCH_SLOTS 32          /* slots per heap: unit index of a slab */
 #define HK_RBATCH_MAX   64          /* blocks per batch at most            */
