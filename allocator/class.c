@@ -16,6 +16,12 @@
  * then take a new span from a superslab.
  *
  * Remote free protocol (MPSC per slab, see docs/architecture.md):
+ *   - a freeing thread gathers its frees to a slab in a batch of its heap
+ *     (hk_rbatch_t: one slot per unit index, HAKMEM_REMOTE_BATCH KiB) and
+ *     pushes the batch as one list with one CAS when it is full, its slot
+ *     is wanted by another slab, or on hk_remote_flush (thread exit, fork,
+ *     decay pass, stats); batched blocks count in s->used, so the span
+ *     cannot go back under a batch;
  *   - any thread pushes with a CAS on s->remote, which holds the list head
  *     and its length; the owner takes the whole list with one exchange, so
  *     there is exactly one consumer, and needs no walk to know how many

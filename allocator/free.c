@@ -13,7 +13,8 @@
  *
  * Invariants:
  *   - a block is freed exactly once into the list of the slab it came
- *     from: locally by its owner, or onto the slab's remote queue;
+ *     from: locally by its owner, or onto the slab's remote queue (through
+ *     the freeing thread's batch for that slab, class.c);
  *   - checked builds report, and abort on, every pointer that is not a
  *     live block's (harden.c classifies slab pointers, whale.c large ones);
  *     release ignores a pointer it never handed out;
