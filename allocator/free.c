@@ -60,6 +60,13 @@ static HK_NOIPA void free_bad(const void *p, int op, unsigned kind) {
 }
 
 /* ---- free ------------------------------------------------------------------ */
+/* A remote free from a thread without a heap: the thread gets one here,
+ * so that its remote frees are batched and handed over at its exit. */
+static HK_NOINLINE void free_remote_heapless(hk_slab_t *s, hk_block_t *b) {
+  hk_heap_t *h = hk_thread_heap();
+  hk_free_remote(h != NULL ? h : &hk_heap_empty, s, b);
+}
+
 /* Free of a block whose slab has flags set or another owner. */
 static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   if (HK_ON(HARDEN) && HK_UNLIKELY(s == HK_SLAB_NOSPAN)) {
@@ -80,10 +87,8 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
   if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, b); /* before another thread may pop it */
   if (!own) {
-    /* a thread that only frees gets a heap here, so that its remote frees
-     * are batched and handed over at its exit */
-    if (h == &hk_heap_empty && (h = hk_thread_heap()) == NULL) h = &hk_heap_empty;
-    hk_free_remote(h, s, b);
+    if (HK_UNLIKELY(h == &hk_heap_empty)) free_remote_heapless(s, b);
+    else hk_free_remote(h, s, b);
     return;
   }
   HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));
