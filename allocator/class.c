@@ -16,6 +16,12 @@
  * then take a new span from a superslab.
  *
  * Remote free protocol (MPSC per slab, see docs/architecture.md):
+ *   - a freeing thread gathers its frees to a slab in a batch of its heap
+ *     (hk_rbatch_t: one slot per unit index, HAKMEM_REMOTE_BATCH KiB) and
+ *     pushes the batch as one list with one CAS when it is full, its slot
+ *     is wanted by another slab, or on hk_remote_flush (thread exit, fork,
+ *     decay pass, stats); batched blocks count in s->used, so the span
+ *     cannot go back under a batch;
  *   - any thread pushes with a CAS on s->remote, which holds the list head
  *     and its length; the owner takes the whole list with one exchange, so
  *     there is exactly one consumer, and needs no walk to know how many
@@ -421,17 +427,22 @@ static void reclaim_abandoned(hk_slab_t *s, unsigned c) {
   pthread_mutex_unlock(&hk_abandoned_lock);
 }
 
-void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
-  /* Read the slab before publishing the block (see the protocol above). */
+/* Hand the list first..last (n blocks, linked first to last, last's link
+ * about to be set) over to s's remote queue with one CAS, counted as
+ * remote frees of the calling thread (heap h, or none). */
+static void remote_push(hk_heap_t *h, hk_slab_t *s, hk_block_t *first, hk_block_t *last,
+                        uint32_t n) {
+  /* Read the slab before publishing the blocks (see the protocol above). */
   unsigned c = s->cls;
   hk_heap_t *owner = hk_slab_owner(s);
   uint32_t abandoned_used = owner == NULL ? used_hint(s) : 0;
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  const uintptr_t add = (uintptr_t)n << HK_REMOTE_CSHIFT;
   HK_TRACK_HANDOFF(&s->remote);
   uintptr_t nv;
   do {
-    HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, HK_REMOTE_HEAD(old)));
-    nv = (uintptr_t)b | ((old & ~(HK_REMOTE_ONE - 1)) + HK_REMOTE_ONE);
+    HK_TRACK_SET_NEXT(last, HK_LINK_ENC(&last->next, HK_REMOTE_HEAD(old)));
+    nv = (uintptr_t)first | ((old & ~(HK_REMOTE_ONE - 1)) + add);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, nv,
                                                   memory_order_release,
                                                   memory_order_relaxed));
@@ -446,11 +457,76 @@ void hk_free_remote(hk_slab_t *s, hk_block_t *b) {
   /* the last live block of an exited thread's slab: the span goes back */
   if (owner == NULL && abandoned_used != 0 && HK_REMOTE_COUNT(nv) == abandoned_used)
     reclaim_abandoned(s, c);
-  hk_heap_t *me = hk_tl_heap;
-  if (me != &hk_heap_empty)
-    HK_CNT_ADD(me->cnt[c].remote_frees, 1);
+  if (h != &hk_heap_empty)
+    HK_CNT_ADD(h->cnt[c].remote_frees, n);
   else
-    __atomic_fetch_add(&hk_orphan_cnt[c].remote_frees, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hk_orphan_cnt[c].remote_frees, n, __ATOMIC_RELAXED);
+}
+
+/* Hand batch r over and empty its slot.  Checked builds: the first block
+ * gathered must still hold the NULL link it got then; a second free of it
+ * by this thread has overwritten that (any other block freed twice is
+ * found by the drain's walk). */
+static HK_NOINLINE void rbatch_flush(hk_heap_t *h, hk_rbatch_t *r) {
+  hk_slab_t *s = r->slab;
+  r->slab = NULL;
+  HK_CHECK(HARDEN, HK_LINK_DEC(&r->last->next, HK_TRACK_NEXT(r->last)) == NULL, "double free",
+           r->last, s->cls);
+  remote_push(h, s, r->first, r->last, r->n);
+}
+
+void hk_remote_flush(hk_heap_t *h) {
+  if (h == &hk_heap_empty) return;
+  for (unsigned i = 0; i < HK_RBATCH_SLOTS; i++)
+    if (h->rbatch[i].slab != NULL) rbatch_flush(h, &h->rbatch[i]);
+}
+
+/* A free of block b of s by a thread (heap h) that does not own s.  With a
+ * heap, the block joins the batch of its slab's slot (a slot held by
+ * another slab is handed over first) and the batch goes when it reaches
+ * its flush point: HAKMEM_REMOTE_BATCH KiB of the class's blocks, at most
+ * HK_RBATCH_MAX.  A class whose flush point is one block, and a thread
+ * without a heap (no exit hook to flush at), push the block at once. */
+static HK_NOINLINE void rbatch_miss(hk_heap_t *h, hk_rbatch_t *r, hk_slab_t *s, hk_block_t *b) {
+  if (h == &hk_heap_empty) {
+    remote_push(h, s, b, b, 1);
+    return;
+  }
+  if (r->slab != NULL) rbatch_flush(h, r);
+  uint32_t max = (uint32_t)((size_t)hk_opt.remote_batch * 1024u / hk_class[s->cls].stride);
+  if (max <= 1) {
+    remote_push(h, s, b, b, 1);
+    return;
+  }
+  HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, NULL));
+  r->first = r->last = b;
+  r->n = 1;
+  r->max = (uint16_t)(max < HK_RBATCH_MAX ? max : HK_RBATCH_MAX);
+  r->cls = s->cls;
+  r->slab = s;
+}
+
+/* Add the blocks h's batches hold, per class, to pending[] (the stats:
+ * they are freed, though still counted in their slabs' used).  Plain
+ * volatile reads of another thread's slots, as in hk_slab_live: exact
+ * while that thread neither frees nor flushes; the slab is not touched. */
+HK_NO_TSAN void hk_remote_pending(const hk_heap_t *h, uint64_t pending[HK_NCLASSES]) {
+  for (unsigned i = 0; i < HK_RBATCH_SLOTS; i++) {
+    const volatile hk_rbatch_t *r = &h->rbatch[i];
+    if (r->slab != NULL) pending[r->cls] += r->n;
+  }
+}
+
+void hk_free_remote(hk_heap_t *h, hk_slab_t *s, hk_block_t *b) {
+  /* the slot of s's unit index: the spans of one superslab never share one */
+  hk_rbatch_t *r = &h->rbatch[((uintptr_t)s / sizeof(hk_slab_t)) % HK_RBATCH_SLOTS];
+  if (HK_UNLIKELY(r->slab != s)) {
+    rbatch_miss(h, r, s, b);
+    return;
+  }
+  HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, r->first));
+  r->first = b;
+  if (HK_UNLIKELY(++r->n >= r->max)) rbatch_flush(h, r);
 }
 
 /* Blocks of s that are live: handed out and not freed, i.e. used minus
@@ -493,6 +569,7 @@ static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
 }
 
 void hk_heap_abandon(hk_heap_t *h) {
+  hk_remote_flush(h); /* (a batch may be for one of h's own adopted slabs) */
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     hk_slab_t *s = h->avail[c], *next;
     for (; s != NULL; s = next) {
@@ -515,6 +592,7 @@ void hk_heap_abandon(hk_heap_t *h) {
  * next allocation refills).  now == HK_DECAY_NOW (malloc_trim) gives
  * every empty span back at once.  Returns the bytes given back. */
 size_t hk_heap_decay(hk_heap_t *h, uint64_t now) {
+  hk_remote_flush(h); /* gathered remote frees wait one decay epoch at most */
   if (atomic_load_explicit(&h->remote_hint, memory_order_relaxed)) collect_hinted(h);
   size_t bytes = 0;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {

@@ -13,7 +13,8 @@
  *
  * Invariants:
  *   - a block is freed exactly once into the list of the slab it came
- *     from: locally by its owner, or onto the slab's remote queue;
+ *     from: locally by its owner, or onto the slab's remote queue (through
+ *     the freeing thread's batch for that slab, class.c);
  *   - checked builds report, and abort on, every pointer that is not a
  *     live block's (harden.c classifies slab pointers, whale.c large ones);
  *     release ignores a pointer it never handed out;
@@ -59,6 +60,13 @@ static HK_NOIPA void free_bad(const void *p, int op, unsigned kind) {
 }
 
 /* ---- free ------------------------------------------------------------------ */
+/* A remote free from a thread without a heap: the thread gets one here,
+ * so that its remote frees are batched and handed over at its exit. */
+static HK_NOINLINE void free_remote_heapless(hk_slab_t *s, hk_block_t *b) {
+  hk_heap_t *h = hk_thread_heap();
+  hk_free_remote(h != NULL ? h : &hk_heap_empty, s, b);
+}
+
 /* Free of a block whose slab has flags set or another owner. */
 static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   if (HK_ON(HARDEN) && HK_UNLIKELY(s == HK_SLAB_NOSPAN)) {
@@ -79,7 +87,8 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
   if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, b); /* before another thread may pop it */
   if (!own) {
-    hk_free_remote(s, b);
+    if (HK_UNLIKELY(h == &hk_heap_empty)) free_remote_heapless(s, b);
+    else hk_free_remote(h, s, b);
     return;
   }
   HK_TRACK_SET_NEXT(b, HK_LINK_ENC(&b->next, s->free));

@@ -89,6 +89,7 @@ void hk_decay_check(hk_heap_t *h) {
 /* Lock order: snapshot, heaps, abandoned, superslab, whale, meta.  (The snapshot
  * lock is held while the others are taken, by hak_stats_get.) */
 static void fork_prepare(void) {
+  hk_remote_flush(hk_tl_heap); /* (may take the abandoned lock) */
   pthread_mutex_lock(&hk_snapshot_lock);
   pthread_mutex_lock(&hk_heaps_lock);
   pthread_mutex_lock(&hk_abandoned_lock);

@@ -222,7 +222,13 @@ void hk_debug_op(int op, const void *p, size_t n); /* ring, HAKMEM_CHECK_EVERY *
 /* Refill h's current slab of class cls and pop a block (h is a real heap). */
 void *hk_class_alloc_slow(hk_heap_t *h, unsigned cls);
 void  hk_free_local_slow(hk_heap_t *h, hk_slab_t *s);
-void  hk_free_remote(hk_slab_t *s, hk_block_t *b);
+/* A free of b into s, which thread heap h (or &hk_heap_empty) does not
+ * own: gathered in h's batch for s, or pushed at once. */
+void  hk_free_remote(hk_heap_t *h, hk_slab_t *s, hk_block_t *b);
+/* Hand over every batch h has gathered (thread exit, fork, decay, stats). */
+void  hk_remote_flush(hk_heap_t *h);
+/* Blocks h's batches hold, added per class to pending[] (stats.c). */
+void  hk_remote_pending(const hk_heap_t *h, uint64_t pending[HK_NCLASSES]);
 uint32_t hk_slab_live(const hk_slab_t *s); /* used - pending remote frees */
 extern _Atomic uint64_t hk_class_spans[HK_NCLASSES]; /* spans per class    */
 extern _Atomic uint64_t hk_retired_allocs[HK_NCLASSES];

@@ -14,6 +14,7 @@
   X(TIMING,   timing,   0, 0, 1,    "time mmap/munmap/madvise calls with rdtsc") \
   X(SS_CACHE, ss_cache, 8, 0, 1024, "empty superslabs kept mapped for reuse, given back by decay (HAKMEM_DECAY_MS) and malloc_trim; 0: unmapped at once") \
   X(CARVE,    carve,    4, 1, 4096, "KiB carved from a slab per refill (at least one block)") \
+  X(REMOTE_BATCH, remote_batch, 8, 0, 1024, "KiB of blocks freed by one thread into one slab of another thread that it gathers (at most 64 blocks a slab, 32 slabs at a time) and hands over with one atomic operation; 0 = each such free at once") \
   X(PREFAULT, prefault, 0, 0, 3,    "prefault new superslabs and whale mappings: 0 off, 1 MAP_POPULATE, 2 MADV_POPULATE_WRITE (touch where unsupported), 3 touch every page") \
   X(PREWARM,  prewarm,  1, 0, 64,   "superslabs mapped at start-up and parked in the cache (the cache grows to hold them)") \
   X(THP,      thp,      0, 0, 2,    "transparent huge pages for superslabs and whales: 0 system default, 1 madvise(MADV_HUGEPAGE), 2 madvise(MADV_NOHUGEPAGE)") \

@@ -4,8 +4,10 @@
  * hk_retired_allocs when a span goes back), per heap and class (remote
  * frees, refills), globally for heapless threads, whale.c for large
  * blocks, os.c for syscalls, superslab.c for superslabs.  The live count
- * of each class is read off the slabs themselves (hk_slab_live), and
- * frees = allocs - live, so the fast free path counts nothing.  This file
+ * of each class is read off the slabs themselves (hk_slab_live), less the
+ * blocks that threads hold in their remote-free batches (hk_remote_pending;
+ * the calling thread hands its own over first), and frees = allocs - live,
+ * so the fast free path counts nothing.  This file
  * only reads; it sits above every layer that keeps a counter (below it
  * only init.c and the API files).
  *
@@ -20,7 +22,10 @@
 #include <stddef.h>
 #include <string.h>
 
-typedef struct class_sums { uint64_t live[HK_NCLASSES], allocs[HK_NCLASSES]; } class_sums_t;
+typedef struct class_sums {
+  uint64_t live[HK_NCLASSES], allocs[HK_NCLASSES];
+  uint64_t batched[HK_NCLASSES]; /* freed, in a thread's remote-free batch */
+} class_sums_t;
 
 /* Reads owner-thread counters without synchronisation: a snapshot is exact
  * only while no other thread allocates (see the header comment). */
@@ -37,21 +42,25 @@ HK_NO_TSAN static void sum_slabs(hk_ss_t *ss, void *arg) {
 HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
   if (out == NULL) return -1;
   memset(out, 0, sizeof *out);
-  static class_sums_t sum; /* 704 bytes: off the caller's stack */
+  static class_sums_t sum; /* 1 KiB: off the caller's stack */
+  hk_remote_flush(hk_tl_heap); /* (the other threads' batches: below) */
   pthread_mutex_lock(&hk_snapshot_lock);
   memset(&sum, 0, sizeof sum);
   hk_ss_foreach(sum_slabs, &sum);
   out->version = HAKMEM_API_VERSION;
   out->nclasses = HK_NCLASSES;
   pthread_mutex_lock(&hk_heaps_lock);
+  for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) hk_remote_pending(h, sum.batched);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    /* blocks in remote-free batches count in their slabs' used: freed */
+    sum.live[c] = sum.live[c] > sum.batched[c] ? sum.live[c] - sum.batched[c] : 0;
     hak_class_stats_t *cs = &out->cls[c];
     cs->size = hk_class[c].usable;
     cs->stride = hk_class[c].stride;
     cs->usable = hk_class[c].usable;
     cs->header = hk_class[c].header;
     cs->allocs = sum.allocs[c] + atomic_load(&hk_retired_allocs[c]);
-    cs->remote_frees = HK_CNT_GET(hk_orphan_cnt[c].remote_frees);
+    cs->remote_frees = HK_CNT_GET(hk_orphan_cnt[c].remote_frees) + sum.batched[c];
     for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {
       cs->remote_frees += HK_CNT_GET(h->cnt[c].remote_frees);
       cs->refills += HK_CNT_GET(h->cnt[c].refills);

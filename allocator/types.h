@@ -162,6 +162,22 @@ typedef struct hk_whale_cnt {
   uint64_t allocs, frees, hits, bytes_in, bytes_out;
 } hk_whale_cnt_t;
 
+/* A batch of remote frees to one slab, gathered by the freeing thread
+ * (class.c hk_free_remote): first..last, linked first to last, last's link
+ * NULL until the batch is handed over in one CAS.  slab is NULL when the
+ * slot is empty.  The blocks count in slab->used until then, so the slab
+ * cannot go back to its superslab under the batch. */
+typedef struct hk_rbatch {
+  hk_slab_t *slab;
+  hk_block_t *first, *last;
+  uint32_t n;                       /* blocks gathered                     */
+  uint16_t max;                     /* the flush point (<= HK_RBATCH_MAX)  */
+  uint8_t cls;                      /* slab->cls, for the stats (stats.c)  */
+  uint8_t pad_;
+} hk_rbatch_t;
+#define HK_RBATCH_SLOTS 32          /* slots per heap: unit index of a slab */
+#define HK_RBATCH_MAX   64          /* blocks per batch at most            */
+
 typedef struct hk_heap hk_heap_t;
 struct hk_heap {
   /* direct[q]: the current slab of the tiny class serving requests with
@@ -182,6 +198,9 @@ struct hk_heap {
   uint64_t fresh[HK_BUCKETS];       /* pages first handed out (stats)      */
   uint64_t decay_epoch;             /* decay epoch of the last decay pass  */
   uint32_t decay_skip;              /* slow paths left before a clock read */
+  /* remote frees this thread has gathered and not yet handed over
+   * (owner thread only; class.c) */
+  hk_rbatch_t rbatch[HK_RBATCH_SLOTS];
 };
 
 typedef struct hk_whale hk_whale_t;

@@ -10,7 +10,8 @@
  *    one large block, must not grow the mapped memory without bound
  *    (caches and the per-thread whale slot flushed on thread exit);
  *  - concurrent threads hammering the same classes with constant
- *    cross-thread frees keep every block's contents.
+ *    cross-thread frees keep every block's contents;
+ *  - blocks held in a live thread's remote-free batch count as freed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -286,12 +287,64 @@ static void test_concurrent_cross_thread_frees(void **state) {
   assert_int_equal(ut_live_blocks(), live0);
 }
 
+/* A thread that frees another thread's blocks and stays alive holds them
+ * in its remote-free batch (class.c): the stats count them as freed (and
+ * as remote frees) all the same, and nothing changes when the thread exits
+ * and hands the batch over. */
+enum { RB_N = 48 }; /* 48 blocks of 40 bytes: one batch, not yet full */
+static void *rb_blocks[RB_N];
+static pthread_barrier_t rb_freed, rb_checked;
+
+static void *rb_freer(void *arg) {
+  (void)arg;
+  for (int i = 0; i < RB_N; i++) hak_free(rb_blocks[i]);
+  pthread_barrier_wait(&rb_freed);
+  pthread_barrier_wait(&rb_checked); /* alive while the main thread looks */
+  return NULL;
+}
+
+static uint64_t remote_frees_total(void) {
+  hak_stats_t st;
+  assert_int_equal(hak_stats_get(&st), 0);
+  uint64_t n = 0;
+  for (unsigned c = 0; c < st.nclasses; c++) n += st.cls[c].remote_frees;
+  return n;
+}
+
+static void test_remote_batch_held_by_live_thread(void **state) {
+  (void)state;
+  uint64_t live0 = ut_live_blocks(), remote0 = remote_frees_total();
+  for (int i = 0; i < RB_N; i++) {
+    rb_blocks[i] = hak_malloc(40);
+    assert_non_null(rb_blocks[i]);
+    memset(rb_blocks[i], 0xA5, 40);
+  }
+  assert_int_equal(ut_live_blocks(), live0 + RB_N);
+  assert_int_equal(pthread_barrier_init(&rb_freed, NULL, 2), 0);
+  assert_int_equal(pthread_barrier_init(&rb_checked, NULL, 2), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, rb_freer, NULL), 0);
+  pthread_barrier_wait(&rb_freed);
+  uint64_t live_held = ut_live_blocks(), remote_held = remote_frees_total();
+  pthread_barrier_wait(&rb_checked);
+  pthread_join(t, NULL);
+  pthread_barrier_destroy(&rb_freed);
+  pthread_barrier_destroy(&rb_checked);
+  if (live_held != live0)
+    fail_msg("live_blocks %llu while the freeing thread holds its batch, %llu before the mallocs",
+             (unsigned long long)live_held, (unsigned long long)live0);
+  assert_int_equal(remote_held, remote0 + RB_N);
+  assert_int_equal(ut_live_blocks(), live0);
+  assert_int_equal(remote_frees_total(), remote0 + RB_N);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_lived_threads_abandon_adopt),
       cmocka_unit_test(test_thread_exit_memory_bounded),
       cmocka_unit_test(test_thread_exit_whales_bounded),
       cmocka_unit_test(test_concurrent_cross_thread_frees),
+      cmocka_unit_test(test_remote_batch_held_by_live_thread),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
   if (rc) return rc;
