@@ -32,6 +32,11 @@
  *           (the slab's held slot), so the next malloc of its class does
  *           not return it (HAKMEM_DELAY)
  *   DEBUG   the debug variant's checks (fills, ring, assertions)
+ *   RACE    the race points (HAKMEM_RACE_POINT, HAKMEM_RACE_CAS: internal.h)
+ *           in the remote-free, drain, abandon and adopt paths; off unless
+ *           HAKMEM_RACE or hak_race_hook turns them on.  -DHK_ON_RACE=1 in
+ *           a release-level build only to show a catalog race bug without
+ *           the checks (docs/bug-catalog.md)
  * LINKS, STATE, PTR, WIPE and DELAY can be switched off one by one (-DHK_ON_STATE=0 ...)
  * only to measure what each costs (docs/hardening.md); a build that does so
  * is not a variant.  A failed check reports through HK_CHECK or hk_fatal
@@ -72,6 +77,10 @@
 #endif
 #ifndef HK_ON_DELAY
 #define HK_ON_DELAY (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)
+#endif
+/* forced races (HAKMEM_RACE, internal.h HAKMEM_RACE_POINT): checked builds */
+#ifndef HK_ON_RACE
+#define HK_ON_RACE HK_ON_HARDEN
 #endif
 
 #define HK_LIKELY(x)   __builtin_expect(!!(x), 1)

@@ -79,6 +79,7 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
   if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, b); /* before another thread may pop it */
   if (!own) {
+    HAKMEM_RACE_POINT(HK_RACE_REMOTE); /* the owner may exit meanwhile */
     hk_free_remote(s, b);
     return;
   }
