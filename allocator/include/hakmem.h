@@ -51,12 +51,12 @@ const char *hak_injected_bug(void);
  * (the source of docs/options.md). */
 void hak_options_markdown(int fd);
 
-/* Forced races (hardened and debug builds; HAKMEM_RACE in docs/options.md):
+/* Forced races (hardened, debug and TSan builds; HAKMEM_RACE, docs/options.md):
  * decide(point, arg) is asked at every race point instead of HAKMEM_RACE's
  * rate, and a nonzero answer fires it (a compare-and-swap attempt of the
  * remote-free push or slab park fails, a yield point yields).  NULL goes
  * back to HAKMEM_RACE.  Set it while no other thread uses the allocator.
- * Returns 0, or -1 in release builds (no race points). */
+ * Returns 0, or -1 in builds without race points (release). */
 int hak_race_hook(int (*decide)(unsigned point, void *arg), void *arg);
 
 /* Full heap walk.  Returns 0 when the heap is consistent, a positive count of
