@@ -431,8 +431,8 @@ static void run_storm(int rounds, int exit_early) {
              (unsigned long long)(remote1 - remote0));
   for (int k = 0; k < 2; k++)
     if (st1.cls[cls[k]].slabs != st0.cls[cls[k]].slabs)
-      fail_msg("class %d (%zu-byte blocks): %llu slabs after every storm block was freed and "
-               "malloc_trim ran, %llu before (a remotely freed block never came back)",
+      fail_msg("storm: remotely freed blocks failed to come back: class %d (%zu-byte blocks) "
+               "holds %llu slabs after every block was freed and malloc_trim ran, %llu before",
                cls[k], storm_size[k], (unsigned long long)st1.cls[cls[k]].slabs,
                (unsigned long long)st0.cls[cls[k]].slabs);
   assert_int_equal(st1.live_blocks, st0.live_blocks);
