@@ -26,6 +26,9 @@
  *     the owner's next slow path unparks the slabs of that class;
  *   - a pusher reads everything it needs from the slab before its CAS: once
  *     the block is published the owner may reuse it and release the span.
+ *   Checked builds mark the protocol's windows with race points
+ *   (HAKMEM_RACE_POINT, HAKMEM_RACE_CAS: internal.h), which HAKMEM_RACE
+ *   makes lose CAS attempts and yield (docs/architecture.md).
  *
  * The pin: the only slab on a class's avail list carries one extra count
  * in s->used (s->pin == 1), so the fast free path's `--used == 0` test

@@ -53,7 +53,8 @@ void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
  * *expected and is true: the attempt counts as lost (never two running in
  * one thread, so a retry loop ends).  Which points fire: HAKMEM_RACE per
  * mille from a per-thread stream of HAKMEM_RACE_SEED, or the hook of
- * hak_race_hook (fuzz_mt: the input's bytes).  Release: nothing. */
+ * hak_race_hook (fuzz_mt: the input's bytes; no yield then, the hook's
+ * scheduler decides who runs).  Release: nothing. */
 enum { HK_RACE_PUSH, HK_RACE_PARK,           /* CAS points   */
        HK_RACE_YIELDS,                       /* yield points: */
        HK_RACE_DRAIN = HK_RACE_YIELDS, HK_RACE_ABANDON, HK_RACE_ADOPT,

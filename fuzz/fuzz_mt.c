@@ -9,11 +9,12 @@
  *
  * Forced races (checked builds, hak_race_hook): the input's bytes also
  * choose, race point by race point, which compare-and-swap attempts of the
- * remote-free push and the slab park are lost and which yield points
- * yield: decision k is bit k of the input, read round and round, fired
- * when it and the bit after it are both set (one in four).  Only one
- * thread runs at a time, so a lost attempt is the retry path taken, in an
- * order the input fixes: the same input makes the same choices.
+ * remote-free push and the slab park are lost: decision k takes bits 2k
+ * and 2k+1 of the input, read round and round, and fires when both are set
+ * (one in four).  Only one thread runs at a time, so a lost attempt is the
+ * retry path taken, in an order the input fixes: the same input makes the
+ * same choices.  (Yield points consume their decision too; nothing yields,
+ * there is no other thread to run.)
  *
  * Invariant: all worker threads have exited, and every block is freed, when
  * an input returns; the hook is off between inputs.

@@ -53,9 +53,10 @@ void hak_options_markdown(int fd);
 
 /* Forced races (hardened, debug and TSan builds; HAKMEM_RACE, docs/options.md):
  * decide(point, arg) is asked at every race point instead of HAKMEM_RACE's
- * rate, and a nonzero answer fires it (a compare-and-swap attempt of the
- * remote-free push or slab park fails, a yield point yields).  NULL goes
- * back to HAKMEM_RACE.  Set it while no other thread uses the allocator.
+ * rate; a nonzero answer at a compare-and-swap point (the remote-free push,
+ * the slab park) makes that attempt fail.  hakmem does not yield for a
+ * hook: decide may yield or switch threads itself.  NULL goes back to
+ * HAKMEM_RACE.  Set it while no other thread uses the allocator.
  * Returns 0, or -1 in builds without race points (release). */
 int hak_race_hook(int (*decide)(unsigned point, void *arg), void *arg);
 

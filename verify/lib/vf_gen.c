@@ -218,6 +218,17 @@ static int gen_reuse(const vf_gen_opts_t *o, rng_t *r, unsigned slots, vf_trace_
 
 static void emit_alloc(rng_t *r, const vf_gen_opts_t *o, vf_op_t *op);
 
+/* Free every slot marked in occupied[0, slots) on thread tid; -1: no memory. */
+static int free_occupied(vf_trace_t *out, const unsigned char *occupied, unsigned slots,
+                         unsigned tid) {
+  for (unsigned s = 0; s < slots; s++) {
+    if (!occupied[s]) continue;
+    vf_op_t op = {.code = VF_OP_FREE, .tid = (uint8_t)tid, .slot = s};
+    if (vf_trace_push(out, &op)) return -1;
+  }
+  return 0;
+}
+
 /* VF_GEN_HANDOFF: threads exit with blocks live, others free them (see
  * the top).  owner[s]: 1 + the thread id that allocated slot s, 0 empty. */
 static int gen_handoff(const vf_gen_opts_t *o, rng_t *r, unsigned nt, unsigned slots,
@@ -255,11 +266,7 @@ static int gen_handoff(const vf_gen_opts_t *o, rng_t *r, unsigned nt, unsigned s
     op = (vf_op_t){.code = VF_OP_THREAD_EXIT, .tid = (uint8_t)tid};
     if (vf_trace_push(out, &op)) goto oom;
   }
-  for (unsigned s = 0; s < slots; s++)
-    if (owner[s]) {
-      vf_op_t op = {.code = VF_OP_FREE, .tid = (uint8_t)tid, .slot = s};
-      if (vf_trace_push(out, &op)) goto oom;
-    }
+  if (free_occupied(out, owner, slots, tid)) goto oom;
   free(owner);
   return 0;
 oom:
@@ -368,12 +375,7 @@ int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out) {
     }
     if (vf_trace_push(out, &op)) goto oom;
   }
-  if (o->free_at_end)
-    for (unsigned s = 0; s < slots; s++) {
-      if (!used[s]) continue;
-      vf_op_t op = {.code = VF_OP_FREE, .tid = (uint8_t)tid, .slot = s};
-      if (vf_trace_push(out, &op)) goto oom;
-    }
+  if (o->free_at_end && free_occupied(out, used, slots, tid)) goto oom;
   free(used);
   return 0;
 oom:
