@@ -45,7 +45,7 @@ enum { HK_DOP_MALLOC, HK_DOP_FREE, HK_DOP_CALLOC, HK_DOP_REALLOC, HK_DOP_ALIGNED
 void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
 
 /* ---- options.c: the HAKMEM_* table (options.h), and the build identity - */
-/* Forced races (checked builds, HK_ON(RACE)): race points in the
+/* Forced races (checked and TSan builds, HK_ON(RACE)): race points in the
  * remote-free push, the drain, and the abandon and adopt paths.  A yield
  * point, HAKMEM_RACE_POINT(id), calls sched_yield when it fires; a CAS
  * point, HAKMEM_RACE_CAS(id, obj, expected), is written before a
