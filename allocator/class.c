@@ -32,6 +32,9 @@
  *     the owner's next slow path unparks the slabs of that class;
  *   - a pusher reads everything it needs from the slab before its CAS: once
  *     the block is published the owner may reuse it and release the span.
+ *   Checked builds mark the protocol's windows with race points
+ *   (HAKMEM_RACE_POINT, HAKMEM_RACE_CAS: internal.h), which HAKMEM_RACE
+ *   makes lose CAS attempts and yield (docs/architecture.md).
  *
  * The pin: the only slab on a class's avail list carries one extra count
  * in s->used (s->pin == 1), so the fast free path's `--used == 0` test
@@ -187,6 +190,7 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
                     ? atomic_load_explicit(&s->remote, memory_order_acquire)
                     : atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
   hk_block_t *b = HK_REMOTE_HEAD(v);
+  HAKMEM_RACE_POINT(HK_RACE_DRAIN); /* pushers go on while the owner walks */
   if (HK_INJECT(MULTI_DRAINER) && b == NULL)
     atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
   if (b == NULL) return;
@@ -245,7 +249,8 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
  * at that instant.  Returns 0 if remote frees arrived (caller drains). */
 static int park(hk_heap_t *h, hk_slab_t *s) {
   uintptr_t expect = 0;
-  if (!atomic_compare_exchange_strong_explicit(&s->remote, &expect,
+  if (HAKMEM_RACE_CAS(HK_RACE_PARK, &s->remote, &expect) ||
+      !atomic_compare_exchange_strong_explicit(&s->remote, &expect,
                                                HK_REMOTE_PARKED,
                                                memory_order_acq_rel,
                                                memory_order_acquire))
@@ -315,6 +320,7 @@ static hk_slab_t *adopt(hk_heap_t *h, unsigned c) {
   }
   pthread_mutex_unlock(&hk_abandoned_lock);
   if (s == NULL) return NULL;
+  HAKMEM_RACE_POINT(HK_RACE_ADOPT); /* off the list, no owner yet */
   hk_slab_set_owner(s, h, memory_order_release);
   drain(h, s);
   return s;
@@ -440,10 +446,17 @@ static void remote_push(hk_heap_t *h, hk_slab_t *s, hk_block_t *first, hk_block_
   const uintptr_t add = (uintptr_t)n << HK_REMOTE_CSHIFT;
   HK_TRACK_HANDOFF(&s->remote);
   uintptr_t nv;
-  do {
+  /* INJECTED BUG (REMOTE_STALE_LINK): the link is written once, before the
+   * loop: a retry after a lost race publishes the list linked to the
+   * stale head (the winner's blocks drop out of the queue) */
+  if (HK_INJECT(REMOTE_STALE_LINK))
     HK_TRACK_SET_NEXT(last, HK_LINK_ENC(&last->next, HK_REMOTE_HEAD(old)));
+  do {
+    if (!HK_INJECT(REMOTE_STALE_LINK))
+      HK_TRACK_SET_NEXT(last, HK_LINK_ENC(&last->next, HK_REMOTE_HEAD(old)));
     nv = (uintptr_t)first | ((old & ~(HK_REMOTE_ONE - 1)) + add);
-  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, nv,
+  } while (HAKMEM_RACE_CAS(HK_RACE_PUSH, &s->remote, &old) ||
+           !atomic_compare_exchange_weak_explicit(&s->remote, &old, nv,
                                                   memory_order_release,
                                                   memory_order_relaxed));
   if ((old & HK_REMOTE_PARKED) && owner != NULL)
@@ -455,8 +468,10 @@ static void remote_push(hk_heap_t *h, hk_slab_t *s, hk_block_t *first, hk_block_
   else if (HK_INJECT(MULTI_DRAINER) && owner != NULL)
     drain(NULL, s);
   /* the last live block of an exited thread's slab: the span goes back */
-  if (owner == NULL && abandoned_used != 0 && HK_REMOTE_COUNT(nv) == abandoned_used)
+  if (owner == NULL && abandoned_used != 0 && HK_REMOTE_COUNT(nv) == abandoned_used) {
+    HAKMEM_RACE_POINT(HK_RACE_RECLAIM); /* an adopter may take it first */
     reclaim_abandoned(s, c);
+  }
   if (h != &hk_heap_empty)
     HK_CNT_ADD(h->cnt[c].remote_frees, n);
   else
@@ -553,6 +568,11 @@ static void abandon_one(hk_heap_t *h, hk_slab_t *s) {
   set_pin(s, 0);
   hk_slab_set_flags(s, hk_slab_flags(s) & ~HK_SLAB_PARKED);
   drain(h, s);
+  HAKMEM_RACE_POINT(HK_RACE_ABANDON); /* pushes land after the drain */
+  /* INJECTED BUG (ABANDON_CLEAR_QUEUE): the queue word is cleared with a
+   * plain store "so that no PARKED bit is left": a push that landed since
+   * the drain is lost (its block never comes back, the slab never empties) */
+  if (HK_INJECT(ABANDON_CLEAR_QUEUE)) atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
   if (s->used == 0) {
     span_release(s);
     return;

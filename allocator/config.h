@@ -32,6 +32,12 @@
  *           (the slab's held slot), so the next malloc of its class does
  *           not return it (HAKMEM_DELAY)
  *   DEBUG   the debug variant's checks (fills, ring, assertions)
+ *   RACE    the race points (HAKMEM_RACE_POINT, HAKMEM_RACE_CAS: internal.h)
+ *           in the remote-free, drain, abandon and adopt paths, also in a
+ *           release build under ThreadSanitizer; off unless
+ *           HAKMEM_RACE or hak_race_hook turns them on.  -DHK_ON_RACE=1 in
+ *           a release-level build only to show a catalog race bug without
+ *           the checks (docs/bug-catalog.md)
  * LINKS, STATE, PTR, WIPE and DELAY can be switched off one by one (-DHK_ON_STATE=0 ...)
  * only to measure what each costs (docs/hardening.md); a build that does so
  * is not a variant.  A failed check reports through HK_CHECK or hk_fatal
@@ -72,6 +78,22 @@
 #endif
 #ifndef HK_ON_DELAY
 #define HK_ON_DELAY (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)
+#endif
+/* forced races (HAKMEM_RACE, internal.h HAKMEM_RACE_POINT): checked builds,
+ * and any build under ThreadSanitizer (its lane then sees the retry paths) */
+#ifndef HK_ON_RACE
+#if defined(__SANITIZE_THREAD__)
+#define HK_RACE_TSAN_ 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HK_RACE_TSAN_ 1
+#endif
+#endif
+#ifdef HK_RACE_TSAN_
+#define HK_ON_RACE 1
+#else
+#define HK_ON_RACE HK_ON_HARDEN
+#endif
 #endif
 
 #define HK_LIKELY(x)   __builtin_expect(!!(x), 1)

@@ -87,6 +87,7 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
   HK_TRACK_FREE(p, hk_class[s->cls].usable - (size_t)((char *)p - (char *)b));
   if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, b); /* before another thread may pop it */
   if (!own) {
+    HAKMEM_RACE_POINT(HK_RACE_REMOTE); /* the owner may exit meanwhile */
     if (HK_UNLIKELY(h == &hk_heap_empty)) free_remote_heapless(s, b);
     else hk_free_remote(h, s, b);
     return;

@@ -95,6 +95,7 @@ hk_heap_t *hk_heap_new(void) {
 }
 
 void hk_heap_recycle(hk_heap_t *h) {
+  HAKMEM_RACE_POINT(HK_RACE_RECYCLE); /* pushers may still hint this heap */
   pthread_mutex_lock(&hk_heaps_lock);
   h->alive = 0;
   h->next_free = heaps_free;

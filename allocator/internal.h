@@ -45,6 +45,31 @@ enum { HK_DOP_MALLOC, HK_DOP_FREE, HK_DOP_CALLOC, HK_DOP_REALLOC, HK_DOP_ALIGNED
 void hk_ring_note(int op, const void *p, size_t n, uintptr_t heap);
 
 /* ---- options.c: the HAKMEM_* table (options.h), and the build identity - */
+/* Forced races (checked and TSan builds, HK_ON(RACE)): race points in the
+ * remote-free push, the drain, and the abandon and adopt paths.  A yield
+ * point, HAKMEM_RACE_POINT(id), calls sched_yield when it fires; a CAS
+ * point, HAKMEM_RACE_CAS(id, obj, expected), is written before a
+ * compare-and-swap attempt and, when it fires, yields, loads *obj into
+ * *expected and is true: the attempt counts as lost (never two running in
+ * one thread, so a retry loop ends).  Which points fire: HAKMEM_RACE per
+ * mille from a per-thread stream of HAKMEM_RACE_SEED, or the hook of
+ * hak_race_hook (fuzz_mt: the input's bytes; no yield then, the hook's
+ * scheduler decides who runs).  Release: nothing. */
+enum { HK_RACE_PUSH, HK_RACE_PARK,           /* CAS points   */
+       HK_RACE_YIELDS,                       /* yield points: */
+       HK_RACE_DRAIN = HK_RACE_YIELDS, HK_RACE_ABANDON, HK_RACE_ADOPT,
+       HK_RACE_RECLAIM, HK_RACE_REMOTE, HK_RACE_RECYCLE, HK_RACE_POINTS };
+#if HK_ON(RACE)
+extern int hk_race_on;
+int hk_race(unsigned point);
+#define HAKMEM_RACE_POINT(id) ((void)(HK_UNLIKELY(hk_race_on) && hk_race(id)))
+#define HAKMEM_RACE_CAS(id, obj, expected)                                     \
+  (HK_UNLIKELY(hk_race_on) && hk_race(id) &&                                   \
+   (*(expected) = atomic_load_explicit((obj), memory_order_relaxed), 1))
+#else
+#define HAKMEM_RACE_POINT(id) ((void)0)
+#define HAKMEM_RACE_CAS(id, obj, expected) 0
+#endif
 
 /* ---- os.c: the only file that calls mmap/munmap/mremap/madvise/mprotect -- */
 /* Map size bytes (a multiple of HK_PAGE) aligned to align (a power of two

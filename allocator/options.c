@@ -5,13 +5,18 @@
  * the HAKMEM_VERBOSE printout (hk_options_print) and docs/options.md
  * (hak_options_markdown).
  *
+ * Also the forced races' decisions (hk_race, checked builds: internal.h),
+ * driven by HAKMEM_RACE and HAKMEM_RACE_SEED or by hak_race_hook.
+ *
  * Invariants: every option value lies in [min, max] of its row; a value
  * that does not parse or lies outside keeps the default and is reported
- * once on stderr.  Nothing here allocates (getenv and write only).
+ * once on stderr.  Nothing here allocates (getenv and write only).  A
+ * thread never loses two CAS attempts running to hk_race.
  */
 #include "internal.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #define HK_OPT_DEFAULT(N, f, d, lo, hi, help) .f = d,
@@ -61,6 +66,59 @@ void hk_options_init(void) {
   } while (0);
   HK_OPTION_TABLE(HK_OPT_READ)
 #undef HK_OPT_READ
+#if HK_ON(RACE)
+  if (hk_opt.race > 0) hk_race_on = 1;
+#endif
+}
+
+/* ---- forced races ---------------------------------------------------------- */
+#if HK_ON(RACE)
+int hk_race_on;
+static int (*race_hook)(unsigned, void *);
+static void *race_arg;
+static _Atomic uint64_t race_threads;
+static __thread uint64_t race_rng;  /* 0: not seeded yet */
+static __thread int race_lost;      /* the last CAS point fired */
+
+int hk_race(unsigned point) {
+  int fire;
+  if (point < HK_RACE_YIELDS && race_lost) {
+    race_lost = 0; /* the retry's attempt is a real one */
+    return 0;
+  }
+  if (race_hook != NULL) {
+    fire = race_hook(point, race_arg);
+  } else {
+    uint64_t x = race_rng;
+    if (x == 0) /* the seed and this thread's order of first use */
+      x = ((uint64_t)hk_opt.race_seed + 1) * 0x9E3779B97F4A7C15ull ^
+          (atomic_fetch_add_explicit(&race_threads, 1, memory_order_relaxed) + 1) *
+              0xD1B54A32D192ED03ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    race_rng = x ? x : 1;
+    fire = (long)((x * 0x2545F4914F6CDD1Dull) >> 33) % 1000 < hk_opt.race;
+  }
+  if (!fire) return 0;
+  /* (a hook's scheduler decides who runs: it yields itself if it wants) */
+  if (race_hook == NULL) sched_yield();
+  if (point >= HK_RACE_YIELDS) return 0;
+  race_lost = 1;
+  return 1;
+}
+#endif
+
+HK_PUBLIC int hak_race_hook(int (*decide)(unsigned point, void *arg), void *arg) {
+#if HK_ON(RACE)
+  race_hook = decide;
+  race_arg = arg;
+  hk_race_on = decide != NULL || hk_opt.race > 0;
+  return 0;
+#else
+  (void)decide, (void)arg;
+  return -1;
+#endif
 }
 
 HK_PUBLIC const char *hak_variant(void) {

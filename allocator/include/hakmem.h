@@ -51,6 +51,15 @@ const char *hak_injected_bug(void);
  * (the source of docs/options.md). */
 void hak_options_markdown(int fd);
 
+/* Forced races (hardened, debug and TSan builds; HAKMEM_RACE, docs/options.md):
+ * decide(point, arg) is asked at every race point instead of HAKMEM_RACE's
+ * rate; a nonzero answer at a compare-and-swap point (the remote-free push,
+ * the slab park) makes that attempt fail.  hakmem does not yield for a
+ * hook: decide may yield or switch threads itself.  NULL goes back to
+ * HAKMEM_RACE.  Set it while no other thread uses the allocator.
+ * Returns 0, or -1 in builds without race points (release). */
+int hak_race_hook(int (*decide)(unsigned point, void *arg), void *arg);
+
 /* Full heap walk.  Returns 0 when the heap is consistent, a positive count of
  * problems found (each also reported on stderr), or -1 when this build has
  * no heap walk (release). */

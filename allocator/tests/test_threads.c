@@ -12,9 +12,21 @@
  *  - concurrent threads hammering the same classes with constant
  *    cross-thread frees keep every block's contents;
  *  - blocks held in a live thread's remote-free batch count as freed.
+ *  - the remote-free storms, many to one: three freeing threads free the
+ *    blocks of one owner thread, while the owner allocates and drains
+ *    (test_remote_storm) or while it exits (test_remote_storm_exit); every
+ *    block freed remotely must come back exactly once: contents intact at
+ *    every free (none handed out twice), and after the threads are joined
+ *    and malloc_trim ran, the storm's classes hold as many slabs as before
+ *    (a block that dropped out of a remote queue keeps its slab from ever
+ *    emptying), the live count is back and, in checked builds, the heap
+ *    walk is clean.  Run them with HAKMEM_RACE (CMakeLists.txt, ci/mutants)
+ *    so that the push's CAS loses attempts and pushes land inside the
+ *    drain and abandon windows.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -338,6 +350,158 @@ static void test_remote_batch_held_by_live_thread(void **state) {
   assert_int_equal(remote_frees_total(), remote0 + RB_N);
 }
 
+/* ---- many-to-one remote-free storms ------------------------------------------ */
+enum { STORM_FREERS = 3, STORM_BLOCKS = 3000, STORM_LOCAL = 16 };
+static const size_t storm_size[2] = {200, 3000}; /* a tiny and a mid class */
+
+/* One single-producer, single-consumer queue per freer (an array: a round
+ * deals each freer at most its share): the owner deals, the freer takes. */
+typedef struct storm_ring {
+  tblk_t b[STORM_BLOCKS / STORM_FREERS + 1];
+  _Atomic size_t head, tail; /* written by the owner / by the freer */
+} storm_ring_t;
+
+typedef struct storm {
+  storm_ring_t ring[STORM_FREERS];
+  _Atomic int go;        /* freers may start taking */
+  _Atomic int dealt;     /* the owner has dealt every block */
+  _Atomic size_t freed;  /* blocks the freers freed */
+  int exit_early;        /* the owner exits as soon as it has dealt */
+  uint64_t seed;
+} storm_t;
+
+typedef struct storm_freer_arg {
+  storm_t *st;
+  unsigned me;
+} storm_freer_arg_t;
+
+static void *storm_free_loop(void *arg) {
+  storm_freer_arg_t *a = arg;
+  storm_t *st = a->st;
+  storm_ring_t *r = &st->ring[a->me];
+  while (!atomic_load(&st->go)) sched_yield();
+  for (;;) {
+    size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    if (t == atomic_load_explicit(&r->head, memory_order_acquire)) {
+      if (atomic_load(&st->dealt) && t == atomic_load(&r->head)) break;
+      sched_yield();
+      continue;
+    }
+    check_and_free(&r->b[t], "storm remote free");
+    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    atomic_fetch_add(&st->freed, 1);
+  }
+  return NULL;
+}
+
+/* The owner: allocates the storm's blocks in order and deals them round
+ * robin (neighbours in a slab go to different freers), churning a few
+ * local blocks of the same classes on the way (its refills drain the
+ * queues the freers push to). */
+static void *storm_owner(void *arg) {
+  storm_t *st = arg;
+  ut_rng_t rng;
+  ut_rng_seed(&rng, st->seed);
+  tblk_t local[STORM_LOCAL] = {{0}};
+  if (!st->exit_early) atomic_store(&st->go, 1);
+  for (int i = 0; i < STORM_BLOCKS; i++) {
+    size_t n = storm_size[i & 1];
+    tblk_t b = {hak_malloc(n), 0, (st->seed << 24) + (uint64_t)i};
+    if (!b.p) {
+      thread_fail("storm: malloc(%zu) returned NULL", n);
+      break;
+    }
+    b.usable = hak_malloc_usable_size(b.p);
+    ut_fill(b.p, b.usable, b.id);
+    storm_ring_t *r = &st->ring[i % STORM_FREERS];
+    size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    r->b[h] = b;
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+    tblk_t *l = &local[ut_rng_below(&rng, STORM_LOCAL)];
+    if (l->p) check_and_free(l, "storm local free");
+    l->p = hak_malloc(storm_size[ut_rng_below(&rng, 2)]);
+    if (l->p) {
+      l->usable = hak_malloc_usable_size(l->p);
+      l->id = ~b.id;
+      ut_fill(l->p, l->usable, l->id);
+    }
+  }
+  atomic_store(&st->dealt, 1);
+  /* many to one: keep allocating (and so draining) while the freers push */
+  while (!st->exit_early && atomic_load(&st->freed) < STORM_BLOCKS && !failures)
+    for (int k = 0; k < STORM_LOCAL; k++) {
+      tblk_t *l = &local[k];
+      if (l->p) check_and_free(l, "storm local free");
+      l->p = hak_malloc(storm_size[k & 1]);
+      if (l->p) {
+        l->usable = hak_malloc_usable_size(l->p);
+        ut_fill(l->p, l->usable, l->id);
+      }
+    }
+  for (int k = 0; k < STORM_LOCAL; k++)
+    if (local[k].p) check_and_free(&local[k], "storm local free");
+  /* exit_early: the freers start now, while this thread's exit abandons
+   * its slabs, each holding blocks they are about to free */
+  atomic_store(&st->go, 1);
+  return NULL;
+}
+
+static void run_storm(int rounds, int exit_early) {
+  hak_stats_t st0, st1;
+  hak_malloc_trim(0);
+  ut_stats(&st0);
+  int cls[2] = {ut_class_of(&st0, storm_size[0]), ut_class_of(&st0, storm_size[1])};
+  assert_true(cls[0] >= 0 && cls[1] >= 0 && cls[0] != cls[1]);
+  uint64_t remote0 = 0, remote1 = 0;
+  for (uint32_t c = 0; c < st0.nclasses; c++) remote0 += st0.cls[c].remote_frees;
+  storm_t *st = calloc(1, sizeof *st);
+  assert_non_null(st);
+  for (int round = 0; round < rounds && !failures; round++) {
+    memset(st, 0, sizeof *st);
+    st->exit_early = exit_early;
+    st->seed = (uint64_t)round + 1;
+    pthread_t owner, freer[STORM_FREERS];
+    storm_freer_arg_t fa[STORM_FREERS];
+    for (unsigned f = 0; f < STORM_FREERS; f++) {
+      fa[f] = (storm_freer_arg_t){st, f};
+      assert_int_equal(pthread_create(&freer[f], NULL, storm_free_loop, &fa[f]), 0);
+    }
+    assert_int_equal(pthread_create(&owner, NULL, storm_owner, st), 0);
+    pthread_join(owner, NULL);
+    for (unsigned f = 0; f < STORM_FREERS; f++) pthread_join(freer[f], NULL);
+    if (atomic_load(&st->freed) != STORM_BLOCKS && !failures)
+      thread_fail("storm round %d: the freers freed %zu blocks of %d", round,
+                  atomic_load(&st->freed), STORM_BLOCKS);
+  }
+  free(st);
+  if (failures) fail_msg("%s", failure_msg);
+  hak_malloc_trim(0);
+  ut_stats(&st1);
+  for (uint32_t c = 0; c < st1.nclasses; c++) remote1 += st1.cls[c].remote_frees;
+  if (remote1 - remote0 < (uint64_t)rounds * STORM_BLOCKS)
+    fail_msg("%d remote frees, but the classes counted %llu", rounds * STORM_BLOCKS,
+             (unsigned long long)(remote1 - remote0));
+  for (int k = 0; k < 2; k++)
+    if (st1.cls[cls[k]].slabs != st0.cls[cls[k]].slabs)
+      fail_msg("storm: remotely freed blocks failed to come back: class %d (%zu-byte blocks) "
+               "holds %llu slabs after every block was freed and malloc_trim ran, %llu before",
+               cls[k], storm_size[k], (unsigned long long)st1.cls[cls[k]].slabs,
+               (unsigned long long)st0.cls[cls[k]].slabs);
+  assert_int_equal(st1.live_blocks, st0.live_blocks);
+  int walk = hak_check_heap();
+  if (walk > 0) fail_msg("heap walk after the storm: %d problems", walk);
+}
+
+static void test_remote_storm(void **state) {
+  (void)state;
+  run_storm(8, 0);
+}
+
+static void test_remote_storm_exit(void **state) {
+  (void)state;
+  run_storm(12, 1);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_lived_threads_abandon_adopt),
@@ -345,6 +509,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_thread_exit_whales_bounded),
       cmocka_unit_test(test_concurrent_cross_thread_frees),
       cmocka_unit_test(test_remote_batch_held_by_live_thread),
+      cmocka_unit_test(test_remote_storm),
+      cmocka_unit_test(test_remote_storm_exit),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
   if (rc) return rc;

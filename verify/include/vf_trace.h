@@ -78,8 +78,10 @@ typedef struct vf_gen_opts {
   uint64_t ops;       /* number of ops to emit (switches included)      */
   unsigned threads;   /* 1..VF_TRACE_MAX_THREADS                        */
   unsigned slots;     /* slot ids used: 0..slots-1                      */
-  unsigned profile;   /* VF_GEN_MIXED (all paths), VF_GEN_SMALL, or
-                         VF_GEN_REUSE (grow, free all, grow other sizes) */
+  unsigned profile;   /* VF_GEN_MIXED (all paths), VF_GEN_SMALL,
+                         VF_GEN_REUSE (grow, free all, grow other sizes) or
+                         VF_GEN_HANDOFF (threads exit with blocks live,
+                         other threads free them later)                 */
   int impossible;     /* include impossible sizes/alignments (default 1) */
   int free_at_end;    /* append frees for every live slot (default 1)   */
   unsigned misuse;    /* misuse ops per 100000 ops (default 0)          */
@@ -88,7 +90,7 @@ typedef struct vf_gen_opts {
   uint64_t phase_bytes; /* VF_GEN_REUSE: live bytes each phase grows to
                            (default 8 MiB)                                */
 } vf_gen_opts_t;
-enum { VF_GEN_MIXED = 0, VF_GEN_SMALL = 1, VF_GEN_REUSE = 2 };
+enum { VF_GEN_MIXED = 0, VF_GEN_SMALL = 1, VF_GEN_REUSE = 2, VF_GEN_HANDOFF = 3 };
 void vf_gen_defaults(vf_gen_opts_t *o);
 int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out);
 /* The class and whale boundaries the mixed profile sweeps (+-16 each):

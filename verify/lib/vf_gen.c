@@ -21,6 +21,13 @@
  * tiny again with other sizes, everything, and round again until the ops
  * run out.  So memory freed by one phase must serve the next one, of other
  * sizes, or be given back.
+ * The handoff profile (VF_GEN_HANDOFF) is turns of 2 or more threads: a
+ * thread (never the previous one) gets the token, frees about half of the
+ * blocks left by threads that have exited since they allocated them
+ * (remote frees into abandoned slabs; the last one of a slab reclaims it),
+ * allocates a batch of mixed sizes (adopting abandoned slabs of those
+ * classes), frees a quarter of its own blocks, and exits with the rest
+ * live; the last turn's thread frees everything.
  * Misuse ops and thread exits appear only when asked for (opts.misuse,
  * opts.exits per 100000 ops); an exit is followed by a switch to another
  * thread.
@@ -209,6 +216,64 @@ static int gen_reuse(const vf_gen_opts_t *o, rng_t *r, unsigned slots, vf_trace_
   return 0;
 }
 
+static void emit_alloc(rng_t *r, const vf_gen_opts_t *o, vf_op_t *op);
+
+/* Free every slot marked in occupied[0, slots) on thread tid; -1: no memory. */
+static int free_occupied(vf_trace_t *out, const unsigned char *occupied, unsigned slots,
+                         unsigned tid) {
+  for (unsigned s = 0; s < slots; s++) {
+    if (!occupied[s]) continue;
+    vf_op_t op = {.code = VF_OP_FREE, .tid = (uint8_t)tid, .slot = s};
+    if (vf_trace_push(out, &op)) return -1;
+  }
+  return 0;
+}
+
+/* VF_GEN_HANDOFF: threads exit with blocks live, others free them (see
+ * the top).  owner[s]: 1 + the thread id that allocated slot s, 0 empty. */
+static int gen_handoff(const vf_gen_opts_t *o, rng_t *r, unsigned nt, unsigned slots,
+                       vf_trace_t *out) {
+  unsigned char *owner = calloc(slots, 1);
+  if (!owner) return -1;
+  if (nt < 2) nt = 2;
+  unsigned tid = 0;
+  while (out->n < o->ops) {
+    tid = (tid + 1 + (unsigned)below(r, nt - 1)) % nt; /* never the last one */
+    vf_op_t op = {.code = VF_OP_SWITCH, .tid = (uint8_t)tid};
+    if (vf_trace_push(out, &op)) goto oom;
+    for (unsigned s = 0; s < slots; s++) /* the exited threads' blocks */
+      if (owner[s] && owner[s] != tid + 1 && below(r, 2)) {
+        op = (vf_op_t){.code = VF_OP_FREE, .tid = (uint8_t)tid, .slot = s};
+        owner[s] = 0;
+        if (vf_trace_push(out, &op)) goto oom;
+      }
+    unsigned batch = 16 + (unsigned)below(r, 240);
+    for (unsigned k = 0; k < batch; k++) {
+      unsigned s = (unsigned)below(r, slots);
+      if (owner[s]) continue;
+      op = (vf_op_t){.tid = (uint8_t)tid, .slot = s};
+      emit_alloc(r, o, &op);
+      owner[s] = (unsigned char)(tid + 1);
+      if (vf_trace_push(out, &op)) goto oom;
+    }
+    for (unsigned s = 0; s < slots; s++) /* a quarter of its own, locally */
+      if (owner[s] == tid + 1 && below(r, 4) == 0) {
+        op = (vf_op_t){.code = VF_OP_FREE, .tid = (uint8_t)tid, .slot = s};
+        owner[s] = 0;
+        if (vf_trace_push(out, &op)) goto oom;
+      }
+    if (out->n >= o->ops) break;
+    op = (vf_op_t){.code = VF_OP_THREAD_EXIT, .tid = (uint8_t)tid};
+    if (vf_trace_push(out, &op)) goto oom;
+  }
+  if (free_occupied(out, owner, slots, tid)) goto oom;
+  free(owner);
+  return 0;
+oom:
+  free(owner);
+  return -1;
+}
+
 static void emit_alloc(rng_t *r, const vf_gen_opts_t *o, vf_op_t *op) {
   int imp = o->impossible && below(r, 1000) == 0;
   int swept = 0;
@@ -256,6 +321,12 @@ int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out) {
   if (o->profile == VF_GEN_REUSE) {
     vf_trace_init(out);
     if (gen_reuse(o, &r, slots, out) == 0) return 0;
+    vf_trace_free(out);
+    return -1;
+  }
+  if (o->profile == VF_GEN_HANDOFF) {
+    vf_trace_init(out);
+    if (gen_handoff(o, &r, nt, slots, out) == 0) return 0;
     vf_trace_free(out);
     return -1;
   }
@@ -321,12 +392,7 @@ int vf_trace_gen(const vf_gen_opts_t *o, vf_trace_t *out) {
     }
     if (vf_trace_push(out, &op)) goto oom;
   }
-  if (o->free_at_end)
-    for (unsigned s = 0; s < slots; s++) {
-      if (!used[s]) continue;
-      vf_op_t op = {.code = VF_OP_FREE, .tid = (uint8_t)tid, .slot = s};
-      if (vf_trace_push(out, &op)) goto oom;
-    }
+  if (o->free_at_end && free_occupied(out, used, slots, tid)) goto oom;
   free(used);
   return 0;
 oom:

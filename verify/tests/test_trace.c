@@ -325,6 +325,42 @@ static void test_generator_large_alignments(void **state) {
   vf_trace_free(&t);
 }
 
+/* The handoff profile: threads exit while blocks they allocated are live,
+ * and other threads free those blocks after the exit. */
+static void test_generator_handoff(void **state) {
+  (void)state;
+  vf_gen_opts_t g;
+  vf_gen_defaults(&g);
+  g.profile = VF_GEN_HANDOFF;
+  g.threads = 3;
+  g.ops = 20000;
+  g.slots = 512;
+  vf_trace_t t;
+  assert_int_equal(vf_trace_gen(&g, &t), 0);
+  uint8_t *by = calloc(g.slots, 1);   /* 1 + the allocating thread, 0 empty */
+  uint8_t *gone = calloc(g.slots, 1); /* its thread has exited since */
+  size_t exits = 0, live_at_exit = 0, freed_by_other = 0;
+  for (size_t i = 0; i < t.n; i++) {
+    const vf_op_t *op = &t.ops[i];
+    if (op->code == VF_OP_THREAD_EXIT) {
+      exits++;
+      for (uint32_t s = 0; s < g.slots; s++)
+        if (by[s] == op->tid + 1) live_at_exit++, gone[s] = 1;
+    } else if (op->code == VF_OP_FREE) {
+      if (by[op->slot] && gone[op->slot] && by[op->slot] != op->tid + 1) freed_by_other++;
+      by[op->slot] = 0, gone[op->slot] = 0;
+    } else if (op->code != VF_OP_SWITCH && op->code != VF_OP_USABLE_SIZE) {
+      by[op->slot] = (uint8_t)(op->tid + 1), gone[op->slot] = 0;
+    }
+  }
+  assert_true(exits >= 20);
+  assert_true(live_at_exit >= 20 * exits); /* each exit leaves blocks live */
+  assert_true(freed_by_other >= live_at_exit / 4);
+  for (uint32_t s = 0; s < g.slots; s++) assert_int_equal(by[s], 0); /* all freed */
+  free(by), free(gone);
+  vf_trace_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -336,6 +372,7 @@ int main(void) {
       cmocka_unit_test(test_generator_boundaries_match_layout),
       cmocka_unit_test(test_generator_boundary_sweep),
       cmocka_unit_test(test_generator_large_alignments),
+      cmocka_unit_test(test_generator_handoff),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* hakmem_trace.c - hakmem-trace: make, convert, summarize and record traces.
  *
  *   hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]
- *                    [--profile mixed|small|reuse] [--phase-bytes N] [--no-impossible] [--misuse N]
+ *                    [--profile mixed|small|reuse|handoff] [--phase-bytes N] [--no-impossible] [--misuse N]
  *                    [--exits N] [--faults N] [--text] -o FILE
  *   hakmem-trace convert IN -o OUT [--text|--binary] [--head N]
  *   hakmem-trace stats TRACE
@@ -27,7 +27,7 @@
 
 static void usage(void) {
   fputs("usage: hakmem-trace gen [--seed N] [--ops N] [--threads N] [--slots N]\n"
-        "                        [--profile mixed|small|reuse] [--phase-bytes N] [--no-impossible] [--misuse N]\n"
+        "                        [--profile mixed|small|reuse|handoff] [--phase-bytes N] [--no-impossible] [--misuse N]\n"
         "                        [--exits N] [--faults N] [--text] -o FILE  (N per 100000 ops)\n"
         "       hakmem-trace convert IN -o OUT [--text|--binary] [--head N]\n"
         "       hakmem-trace stats TRACE\n"
@@ -56,7 +56,8 @@ static int cmd_gen(int argc, char **argv) {
       if (!strcmp(v, "mixed")) g.profile = VF_GEN_MIXED;
       else if (!strcmp(v, "small")) g.profile = VF_GEN_SMALL;
       else if (!strcmp(v, "reuse")) g.profile = VF_GEN_REUSE;
-      else vf_cli_die("--profile: mixed, small or reuse");
+      else if (!strcmp(v, "handoff")) g.profile = VF_GEN_HANDOFF;
+      else vf_cli_die("--profile: mixed, small, reuse or handoff");
       i++;
     } else if (!strcmp(a, "--no-impossible")) g.impossible = 0;
     else if (!strcmp(a, "--misuse") && v) g.misuse = (unsigned)vf_cli_u64(a, v), i++;
