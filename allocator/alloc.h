@@ -22,7 +22,7 @@ HK_INLINE void *hk_class_pop(size_t n) {
   if (HK_LIKELY(n <= HK_TINY_MAX)) {
     /* INJECTED BUG (CLASS_BOUNDARY): a request exactly at a 16-byte class
      * limit (48, 64, ...) indexes the entry of the class below */
-    q = (unsigned)((n + (HK_INJECT(CLASS_BOUNDARY) ? 15 : 16)) >> 4);
+    q = (unsigned)((n + (HK_INJECT(CLASS_BOUNDARY) ? 15 : 16) + HK_TINY_QBIAS) >> 4);
     s = h->direct[q];
   } else {
     c = hk_class_of_size(n);

@@ -19,9 +19,12 @@ pthread_mutex_t hk_snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
  * and for every span: geometry against the layout table, carved <= capacity,
  * used <= carved, the free list (every node inside the carved range, on a
  * stride boundary, no node twice, exactly carved - used nodes), the remote
- * queue (same node checks), every carved block's header byte, and the
+ * queue (same node checks), every carved block's header byte, the
  * per-block state bits (free-list nodes clear, every other carved block
- * set).
+ * set), and every carved block's canary and block 0's leading one
+ * (harden.h; reported as the free reports them: "heap overflow (canary)"
+ * naming the block before the canary, "heap underflow (canary)" naming
+ * block 0).
  * Other threads must not allocate or free during the walk. */
 #if HK_ON(HARDEN)
 typedef struct walk {
@@ -137,6 +140,15 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
       if ((HK_TRACK_GET_U8(h) & ~HK_HDR_ARRAY) != want) problem(w, "block header overwritten", h + 1, c);
     }
   }
+#if HK_ON(CANARY)
+  /* every carved block's canary, live or free, and block 0's leading one */
+  if (s->carved > 0 && hk_canary_off(s->user0 + ci->canary_at - s->stride, s->canary_lim))
+    problem(w, "heap underflow (canary)", (void *)s->user0, c);
+  for (uint32_t i = 0; i < s->carved; i++) {
+    uintptr_t b = s->user0 + (uintptr_t)i * s->stride;
+    if (hk_canary_off(b + ci->canary_at, s->canary_lim)) problem(w, "heap overflow (canary)", (void *)b, c);
+  }
+#endif
 }
 
 static void walk_ss(hk_ss_t *ss, void *arg) {

@@ -167,8 +167,18 @@ static hk_block_t *carve(hk_slab_t *s) {
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
   /* wipe: what the pop checks starts zero (the span may have held blocks) */
   if (HK_ON(WIPE) && s->wipe) memset((void *)u, 0, (size_t)batch * stride - header);
+#if HK_ON(CANARY)
+  /* the canaries (harden.h): block 0's leading one with the first batch,
+   * then each block's own, after the wipe's memset and before the link
+   * (a 2-byte canary's word holds the block's last usable bytes too) */
+  const uint64_t lim = s->canary_lim;
+  if (s->carved == 0) hk_canary_put(u + ci->canary_at - stride, lim);
+#endif
   /* headers and links are written into no-access memory (track.h) */
   for (uint32_t i = 0; i < batch; i++, u += stride) {
+#if HK_ON(CANARY)
+    hk_canary_put(u + ci->canary_at, lim);
+#endif
     if (header) HK_TRACK_SET_U8((uint8_t *)u - 1, hdr);
     if (HK_ON(DEBUG)) hk_debug_carve(s, (void *)u);
     HK_TRACK_SET_NEXT((hk_block_t *)u,

@@ -13,6 +13,7 @@
  *                malloc(0) into no-access memory (zero.c), the C++
  *                delete checks (new[] mark, sized delete: new.cc, harden.c),
  *                zero on free checked on reuse (WIPE), delayed reuse (DELAY),
+ *                canaries around class blocks (CANARY),
  *                the heap walk on demand (docs/hardening.md);
  *   2  debug     everything in hardened plus assertions at every layer,
  *                fill patterns with byte-exact reports, HAKMEM_CHECK_EVERY
@@ -24,13 +25,17 @@
  *   LINKS   free-list and remote-queue links encoded and sanitized
  *   STATE   per-block state bits (double free, aligned pointers)
  *   PTR     pointer on the stride grid and header byte, on free
- *   WIPE    hardened only: freed class blocks (up to HAKMEM_WIPE_MAX
- *           usable bytes; 0, the default, is off) zeroed, and checked to
+ *   WIPE    hardened only: freed class blocks (of the classes serving
+ *           requests up to HAKMEM_WIPE_MAX bytes; 0, the default, is
+ *           off) zeroed, and checked to
  *           be still zero when handed out again; debug fills and checks
  *           its patterns instead
  *   DELAY   hardened only: a block freed locally is held back one free
  *           (the slab's held slot), so the next malloc of its class does
  *           not return it (HAKMEM_DELAY)
+ *   CANARY  canaries at the end of every class block's stride (layout.h's
+ *           canary column: usable sizes shrink), checked on free and by
+ *           the heap walk
  *   DEBUG   the debug variant's checks (fills, ring, assertions)
  *   RACE    the race points (HAKMEM_RACE_POINT, HAKMEM_RACE_CAS: internal.h)
  *           in the remote-free, drain, abandon and adopt paths, also in a
@@ -75,6 +80,9 @@
 #endif
 #ifndef HK_ON_WIPE
 #define HK_ON_WIPE (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)
+#endif
+#ifndef HK_ON_CANARY
+#define HK_ON_CANARY HK_ON_HARDEN
 #endif
 #ifndef HK_ON_DELAY
 #define HK_ON_DELAY (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)

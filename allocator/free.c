@@ -16,7 +16,8 @@
  *     from: locally by its owner, or onto the slab's remote queue (through
  *     the freeing thread's batch for that slab, class.c);
  *   - checked builds report, and abort on, every pointer that is not a
- *     live block's (harden.c classifies slab pointers, whale.c large ones);
+ *     live block's (harden.c classifies slab pointers, whale.c large ones),
+ *     and on a class block whose canaries (harden.h) are not intact;
  *     release ignores a pointer it never handed out;
  *   - realloc(p, 0) frees p and returns NULL (glibc's behaviour); realloc
  *     failure leaves p valid; usable size is 0 for a pointer that is no
@@ -80,6 +81,9 @@ static HK_NOINLINE void free_slab_slow(hk_slab_t *s, void *p) {
     /* a remote free of a live block start needs no more (the owner clears
      * the state bit at its drain); anything else is classified there */
     if (own || HK_UNLIKELY(!hk_live_block(s, p))) b = hk_harden_block(s, p, HK_OP_FREE, own);
+#if HK_ON(CANARY)
+    if (HK_UNLIKELY(hk_canary_bad(s, b))) hk_canary_fault(s, b);
+#endif
     if (HK_ON(DEBUG)) hk_debug_free(s, b);
   } else if (hk_slab_flags(s) & HK_SLAB_ALIGNED) {
     b = hk_block_start(s, p);
@@ -144,6 +148,12 @@ static HK_NOINLINE void free_last_hardened(hk_heap_t *h, hk_slab_t *s, void *p) 
 HK_INLINE void free_local(hk_heap_t *h, hk_slab_t *s, void *p, int mid) {
   hk_block_t *b = (hk_block_t *)p;
   if (HK_ON(HARDEN) && HK_UNLIKELY(!hk_free_check(s, p))) return; /* reported */
+#if HK_ON(CANARY)
+  if (HK_UNLIKELY(hk_canary_bad(s, p))) {
+    hk_canary_fault(s, p); /* a jump: no stack frame on this path */
+    return;
+  }
+#endif
   if (HK_ON(DEBUG)) hk_debug_free(s, p);
   HK_TRACK_FREE(p, hk_class[s->cls].usable);
 #if HK_ON(DELAY)

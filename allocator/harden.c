@@ -1,7 +1,8 @@
-/* harden.c - the hardened checks' cold half: the per-process link secret,
- * and the exact classification of a bad pointer given to free or realloc
- * or found on a free list.  (The remote-queue node checks are the drain's,
- * class.c; the large blocks' checks are whale.c's.)
+/* harden.c - the hardened checks' cold half: the per-process link and
+ * canary secrets, the exact classification of a bad pointer given to free
+ * or realloc or found on a free list, and the report of an overwritten
+ * canary.  (The remote-queue node checks are the drain's, class.c; the
+ * large blocks' checks are whale.c's.)
  *
  * The hot half (encoded links, state bits, the fast free check) is inline
  * in harden.h.  Every check reports through hk_fatal:
@@ -10,8 +11,8 @@
  * docs/hardening.md.
  *
  * Invariants:
- *   - hk_link_secret is set once, before the first block is carved, and
- *     never changes (fork children keep it);
+ *   - hk_link_secret and hk_canary_secret are set once, before the first
+ *     block is carved, and never change (fork children keep them);
  *   - a legitimate pointer is never reported: the block start of a live
  *     block, or an aligned pointer whose granule bit marks it (slabs with
  *     HK_SLAB_ALIGNED); the state bits are written by the slab owner only;
@@ -26,15 +27,22 @@
 
 #if HK_ON(HARDEN)
 uintptr_t hk_link_secret;
+#if HK_ON(CANARY)
+uint64_t hk_canary_secret;
+#endif
 
 void hk_harden_init(void) {
-  uintptr_t s = 0;
-  if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) s = 0;
-  s ^= (uintptr_t)__rdtsc() * UINT64_C(0x9E3779B97F4A7C15);
-  s ^= (uintptr_t)&s; /* stack address: ASLR */
+  uint64_t s[2] = {0, 0};
+  if (getrandom(s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) s[0] = s[1] = 0;
+  uint64_t t = (uint64_t)__rdtsc() * UINT64_C(0x9E3779B97F4A7C15);
+  t ^= (uintptr_t)&s; /* stack address: ASLR */
   /* odd: a key (link address ^ secret) is odd, so a NULL link never
    * stores as 0 */
-  hk_link_secret = s | 1u;
+  hk_link_secret = (uintptr_t)(s[0] ^ t) | 1u;
+#if HK_ON(CANARY)
+  /* its own draw: a canary read back reveals nothing of the link secret */
+  hk_canary_secret = (s[1] ^ (t * UINT64_C(0xD6E8FEB86659FD93)) ^ (t >> 29)) | HK_CANARY_FIXED;
+#endif
 }
 
 static const char *const fault_unaligned[2] = {
@@ -94,6 +102,17 @@ void hk_harden_fault(hk_slab_t *s, const void *p) {
   hk_fatal("internal error (free check disagrees)", p, s->cls);
 }
 
+/* ---- canaries (harden.h) ----------------------------------------------------- */
+void hk_canary_fault(const hk_slab_t *s, const void *b) {
+#if HK_ON(CANARY)
+  uintptr_t after = hk_canary_before(s, b) + s->stride;
+  hk_fatal(hk_canary_off(after, s->canary_lim) ? "heap overflow (canary)" : "heap underflow (canary)",
+           b, s->cls);
+#else
+  hk_fatal("internal error (no canaries)", b, s->cls);
+#endif
+}
+
 /* ---- wipe: zero on free, checked on reuse (harden.h) ----------------------- */
 #if HK_ON(WIPE)
 /* Both walk [8, usable) 32 then 16 then 8 bytes a step, and the word that
@@ -104,7 +123,7 @@ typedef uint64_t __attribute__((may_alias, aligned(1))) wipe8_t;
 typedef uint64_t __attribute__((vector_size(16), may_alias, aligned(1))) wipe16_t;
 
 static size_t wipe_usable(const hk_slab_t *s) {
-  return (size_t)s->stride - 1 + s->hdr_at; /* stride - header */
+  return hk_class[s->cls].usable; /* the canary after it is not the block's */
 }
 
 static __attribute__((noreturn, cold, noinline)) void wipe_fault(const hk_slab_t *s,

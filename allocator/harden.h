@@ -206,6 +206,73 @@ void hk_wipe_free(const hk_slab_t *s, void *b);
 #endif
 HK_NOIPA __attribute__((cold)) void hk_held_fault(const hk_slab_t *s, const hk_block_t *b);
 
+/* ---- canaries (HK_ON(CANARY)) ---------------------------------------------
+ * Every class block is followed by its canary: the last `canary` bytes (2
+ * or 8: layout.h's column) of the 8-byte word at b + canary_at, which ends
+ * at the next block's header byte (or the next block); block 0 of a span
+ * also has one before it, in first_off (the word at b - header - 8).  So
+ * every block lies between two canaries, its own after it and the one
+ * before it (the previous block's, or block 0's leading one), and the free
+ * checks both: an overflow and an underflow are both seen at once.
+ *
+ * The canary bytes of the word at address w hold the top bytes of
+ *     hk_canary_secret ^ (w << 8)
+ * (a per-process secret drawn with the link secret; the address term makes
+ * every canary differ, so one copied elsewhere fails).  w << 8 is below
+ * 2^55, so byte 0 and byte 7 of the value, and bit 7 of byte 6, are the
+ * secret's own; the secret has bit 7 of bytes 0, 6 and 7 set
+ * (HK_CANARY_FIXED), so the canary byte next to either end of a block is
+ * never 0 nor ASCII: an off-by-one NUL or text byte is always caught (the
+ * other bits are secret).  Carve writes them; they lie outside `usable`,
+ * so no path of the allocator writes them again.  A 2-byte canary's word
+ * also holds the 6 usable bytes before it (the block's own, or for the
+ * canary before a block the previous block's): they are read and masked
+ * out, never written (carve keeps them). */
+#if HK_ON(CANARY)
+extern uint64_t hk_canary_secret __attribute__((visibility("hidden")));
+#define HK_CANARY_FIXED UINT64_C(0x8080000000000080)
+HK_INLINE uint64_t hk_canary_value(uintptr_t w) { return hk_canary_secret ^ ((uint64_t)w << 8); }
+/* The word at w differs from its canary value in its canary bytes (lim:
+ * the slab's canary_lim, 2^(64 - 8 * canary)). */
+HK_INLINE int hk_canary_off(uintptr_t w, uint64_t lim) {
+  uint64_t d = HK_TRACK_GET_U64((const void *)w) ^ hk_canary_value(w);
+  /* valgrind: a 2-byte canary's word holds a block's last usable bytes,
+   * perhaps never written: memcheck must not see the compare use them */
+  if (HK_TRACK_VALGRIND) d &= ~(lim - 1);
+  return d >= lim;
+}
+/* The word of the canary before block b of s: it ends at b's header byte
+ * (headered classes, hdr_at 0) or at b (hdr_at 1), b - 9 + hdr_at; the
+ * canary after b is the next block's, one stride on. */
+HK_INLINE uintptr_t hk_canary_before(const hk_slab_t *s, const void *b) {
+  return (uintptr_t)b - 9 + s->hdr_at;
+}
+/* The canary after block b of s, or the one before it, is not intact:
+ * two loads, one compare. */
+HK_INLINE int hk_canary_bad(const hk_slab_t *s, const void *b) {
+  uintptr_t before = hk_canary_before(s, b), after = before + s->stride;
+  uint64_t d = (HK_TRACK_GET_U64((const void *)after) ^ hk_canary_value(after)) |
+               (HK_TRACK_GET_U64((const void *)before) ^ hk_canary_value(before));
+  if (HK_TRACK_VALGRIND) d &= ~(s->canary_lim - 1); /* (as in hk_canary_off) */
+  return d >= s->canary_lim;
+}
+/* Write the canary of the word at w (lim as above; the word's other
+ * bytes, a block's last usable bytes for a 2-byte canary, are kept). */
+HK_INLINE void hk_canary_put(uintptr_t w, uint64_t lim) {
+  uint64_t v = hk_canary_value(w);
+  if (lim != 1) {
+    uint64_t keep = lim - 1;
+    v = (HK_TRACK_GET_U64((const void *)w) & keep) | (v & ~keep);
+  }
+  HK_TRACK_SET_U64((void *)w, v);
+}
+#endif
+/* A canary around block b of s found overwritten (hk_canary_bad): "heap
+ * overflow (canary)" (the one after b) or "heap underflow (canary)" (the
+ * one before), naming b.  Never returns; not noreturn, like
+ * hk_harden_fault, so the free fast path reaches it with a jump. */
+HK_NOIPA __attribute__((cold)) void hk_canary_fault(const hk_slab_t *s, const void *b);
+
 /* Next node of free list s after b (decoded, and sanitized when checked);
  * marks b handed out.  The end of the list (NULL) fails the range test
  * and is told apart from a corrupt link only then. */

@@ -122,8 +122,8 @@ extern const hk_class_info_t hk_class[HK_NCLASSES];
 extern const uint8_t hk_tiny_class_lut[HK_TINY_QS];
 extern const uint8_t hk_tiny_q_lo[HK_NCLASSES], hk_tiny_q_hi[HK_NCLASSES];
 HK_INLINE unsigned hk_class_of_size(size_t n) {
-  if (HK_LIKELY(n <= HK_TINY_MAX)) return hk_tiny_class_lut[(n + 16) >> 4];
-  size_t n1 = n - 1;
+  if (HK_LIKELY(n <= HK_TINY_MAX)) return hk_tiny_class_lut[HK_TINY_Q(n)];
+  size_t n1 = n - 1 + HK_MID_SLACK; /* the class's stride must hold the canary too */
   unsigned b = 63u - (unsigned)__builtin_clzl(n1);          /* b >= 10 */
   return HK_MID_FIRST + (b - 10u) * 4u + (unsigned)((n1 >> (b - 2u)) & 3u);
 }

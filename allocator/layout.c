@@ -1,7 +1,8 @@
 /* layout.c - the layout table (layout.h) as data for the run-time paths:
  * hk_class[] (stride, usable, header, span units, first offset, capacities
- * per class) and the request-to-class lookup of the tiny range with the
- * request buckets each tiny class serves.
+ * and, in the checked builds, the canary's bytes and place per class) and
+ * the request-to-class lookup of the tiny range with the request buckets
+ * each tiny class serves.
  *
  * Invariants: every entry is an integer constant expression of its table
  * row, computed at compile time, so no path keeps a second copy of the
@@ -9,16 +10,21 @@
  */
 #include "internal.h"
 
-#define HK_ROW_INFO(i, st, h, u)                                               \
-  [i] = {(st), HK_ROW_USABLE(st, h), (h), (u), HK_ROW_FIRST_OFF(h),            \
-         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u)},
+#define HK_ROW_INFO(i, st, h, u, c)                                            \
+  [i] = {(st), HK_ROW_USABLE(st, h, c), (h), (u), HK_ROW_FIRST_OFF(h),         \
+         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u) HK_ROW_INFO_CANARY_(st, h, c)},
+#if HK_ON(CANARY)
+#define HK_ROW_INFO_CANARY_(st, h, c) , HK_ROW_CANARY(c), HK_ROW_CANARY_AT(st, h)
+#else
+#define HK_ROW_INFO_CANARY_(st, h, c)
+#endif
 const hk_class_info_t hk_class[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_INFO)};
 
 #define Q4(q) HK_TINY_CLASS_FOR_Q(q), HK_TINY_CLASS_FOR_Q(q + 1), \
               HK_TINY_CLASS_FOR_Q(q + 2), HK_TINY_CLASS_FOR_Q(q + 3)
 #define Q16(q) Q4(q), Q4(q + 4), Q4(q + 8), Q4(q + 12)
-#define HK_ROW_QLO(i, st, h, u) [i] = (uint8_t)((i) < HK_TINY_CLASSES ? HK_TINY_Q_LO(i) : 0),
-#define HK_ROW_QHI(i, st, h, u) [i] = (uint8_t)((i) < HK_TINY_CLASSES ? HK_TINY_Q_HI(st, h) : 0),
+#define HK_ROW_QLO(i, st, h, u, c) [i] = (uint8_t)((i) < HK_TINY_CLASSES ? HK_TINY_Q_LO(i) : 0),
+#define HK_ROW_QHI(i, st, h, u, c) [i] = (uint8_t)((i) < HK_TINY_CLASSES ? HK_TINY_Q_HI(st, h, c) : 0),
 /* (0 for the classes above the tiny range, which have no direct entries) */
 const uint8_t hk_tiny_q_lo[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_QLO)};
 const uint8_t hk_tiny_q_hi[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_QHI)};

@@ -7,28 +7,41 @@
  *
  * Block geometry (see docs/architecture.md, "Layout"):
  *   - a block occupies `stride` bytes; the user pointer u is 16-aligned;
- *   - headered classes keep one in-band header byte at u-1, so the usable
- *     bytes are [u, u + stride - 1) and the header of block i+1 is the last
- *     byte of block i's stride;
- *   - headerless classes (1 KiB and every mid class) use [u, u + stride);
+ *   - headered classes keep one in-band header byte at u-1, so the header
+ *     of block i+1 is the last byte of block i's stride;
+ *   - the checked builds (HK_ON(CANARY)) keep the row's `canary` bytes at
+ *     the end of each stride, just before the next block's header byte (or
+ *     the next block), and one more canary just before block 0's; the
+ *     usable bytes are [u, u + stride - header - canary) there, and
+ *     [u, u + stride - header) in release, whose layout has no canary;
  *   - the first user pointer of a span is span_base + meta + first_off,
  *     where meta is HK_SS_META for a span that starts at unit 0 of its
  *     superslab (the superslab header lives there) and 0 otherwise, and
  *     first_off is 16 for headered classes (room for block 0's header) and
- *     0 otherwise.
+ *     in the checked builds (block 0's leading canary), 0 otherwise.
+ * So the variants differ in usable sizes, first_off and capacities, all
+ * from this table, and the checked builds have one class more (52, for a
+ * 262144-byte request with its canary); the strides and headers of the
+ * other classes are the same in every variant.
  *
  * Invariants (all checked below):
  *   I1 stride % 16 == 0 and first_off % 16 == 0, so every u is 16-aligned;
- *   I2 usable == stride - header and usable >= the class's request limit;
+ *   I2 usable == stride - header - canary (the canary 0 in release) and
+ *      usable >= the class's request limit; every class above the tiny
+ *      range leaves the same slack;
  *   I3 the last block of a span ends inside the span, for both capacities;
  *   I4 classes are sorted by usable size, so the smallest fitting class is
  *      the first one that fits;
- *   I5 headered classes fit the 5-bit class field of the header byte.
+ *   I5 headered classes fit the 5-bit class field of the header byte;
+ *   I6 canaries are 2 or 8 bytes; the free-list link (8 bytes at u) and
+ *      block 0's leading canary fit.
  */
 #ifndef HAKMEM_LAYOUT_H
 #define HAKMEM_LAYOUT_H
 
 #include <stdint.h>
+
+#include "config.h"
 
 /* ---- superslab geometry ------------------------------------------------ */
 #define HK_SS_SHIFT    21                      /* 2 MiB superslab, THP sized */
@@ -53,52 +66,82 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
                "the new[] bit is neither magic nor class");
 
 /* ---- the class table -----------------------------------------------------
- * X(index, stride, header, units)
+ * X(index, stride, header, units, canary)
  *   stride: bytes per block; header: 1 = in-band header byte; units: 64 KiB
- *   units per span of this class.  Tiny classes (<= 1 KiB) step by 16 up to
- *   128 B, then four classes per doubling; mid classes (1 KiB - 64 KiB) and
- *   L2.5 classes (64 KiB - 256 KiB) keep four per doubling.  Above 256 KiB
- *   blocks are whale mappings (whale.c).  Rationale and measured waste:
+ *   units per span of this class; canary: bytes of the checked builds'
+ *   canary at the end of the stride (none in release): 2 for the headered
+ *   classes, so that their usable sizes stay 16 * k - 3 and every request
+ *   bucket of the fast path's direct table maps to exactly one class (8
+ *   would take half of a 16-byte block), 8 from 1 KiB up.
+ *   Tiny classes (<= 1 KiB) step by 16 up to 128 B, then four classes per
+ *   doubling; mid classes (1 KiB - 64 KiB) and L2.5 classes (64 KiB - 256
+ *   KiB) keep four per doubling.  Above 256 KiB blocks are whale mappings
+ *   (whale.c).  Rationale and measured waste:
  *   docs/architecture.md.
  */
 #define HK_CLASS_TABLE_A(X, a) \
-  X(a,  0,    16, 1, 1) X(a,  1,    32, 1, 1) X(a,  2,    48, 1, 1) X(a,  3,    64, 1, 1) \
-  X(a,  4,    80, 1, 1) X(a,  5,    96, 1, 1) X(a,  6,   112, 1, 1) X(a,  7,   128, 1, 1) \
-  X(a,  8,   160, 1, 1) X(a,  9,   192, 1, 1) X(a, 10,   224, 1, 1) X(a, 11,   256, 1, 1) \
-  X(a, 12,   320, 1, 1) X(a, 13,   384, 1, 1) X(a, 14,   448, 1, 1) X(a, 15,   512, 1, 1) \
-  X(a, 16,   640, 1, 1) X(a, 17,   768, 1, 1) X(a, 18,   896, 1, 1) X(a, 19,  1024, 0, 1) \
-  X(a, 20,  1280, 0, 1) X(a, 21,  1536, 0, 1) X(a, 22,  1792, 0, 1) X(a, 23,  2048, 0, 1) \
-  X(a, 24,  2560, 0, 1) X(a, 25,  3072, 0, 1) X(a, 26,  3584, 0, 1) X(a, 27,  4096, 0, 1) \
-  X(a, 28,  5120, 0, 1) X(a, 29,  6144, 0, 1) X(a, 30,  7168, 0, 1) X(a, 31,  8192, 0, 1) \
-  X(a, 32, 10240, 0, 8) X(a, 33, 12288, 0, 8) X(a, 34, 14336, 0, 8) X(a, 35, 16384, 0, 8) \
-  X(a, 36, 20480, 0, 16) X(a, 37, 24576, 0, 16) X(a, 38, 28672, 0, 16) X(a, 39, 32768, 0, 16) \
-  X(a, 40, 40960, 0, 16) X(a, 41, 49152, 0, 16) X(a, 42, 57344, 0, 16) X(a, 43, 65536, 0, 16) \
-  X(a, 44,  81920, 0, 16) X(a, 45,  98304, 0, 16) X(a, 46, 114688, 0, 16) X(a, 47, 131072, 0, 32) \
-  X(a, 48, 163840, 0, 32) X(a, 49, 196608, 0, 32) X(a, 50, 229376, 0, 32) X(a, 51, 262144, 0, 32)
-/* The plain form X(index, stride, header, units). */
-#define HK_APPLY_(X, i, st, h, u) X(i, st, h, u)
+  X(a,  0,    16, 1,  1, 2) X(a,  1,    32, 1,  1, 2) X(a,  2,    48, 1,  1, 2) X(a,  3,    64, 1,  1, 2) \
+  X(a,  4,    80, 1,  1, 2) X(a,  5,    96, 1,  1, 2) X(a,  6,   112, 1,  1, 2) X(a,  7,   128, 1,  1, 2) \
+  X(a,  8,   160, 1,  1, 2) X(a,  9,   192, 1,  1, 2) X(a, 10,   224, 1,  1, 2) X(a, 11,   256, 1,  1, 2) \
+  X(a, 12,   320, 1,  1, 2) X(a, 13,   384, 1,  1, 2) X(a, 14,   448, 1,  1, 2) X(a, 15,   512, 1,  1, 2) \
+  X(a, 16,   640, 1,  1, 2) X(a, 17,   768, 1,  1, 2) X(a, 18,   896, 1,  1, 2) X(a, 19,  1024, 0,  1, 8) \
+  X(a, 20,  1280, 0,  1, 8) X(a, 21,  1536, 0,  1, 8) X(a, 22,  1792, 0,  1, 8) X(a, 23,  2048, 0,  1, 8) \
+  X(a, 24,  2560, 0,  1, 8) X(a, 25,  3072, 0,  1, 8) X(a, 26,  3584, 0,  1, 8) X(a, 27,  4096, 0,  1, 8) \
+  X(a, 28,  5120, 0,  1, 8) X(a, 29,  6144, 0,  1, 8) X(a, 30,  7168, 0,  1, 8) X(a, 31,  8192, 0,  1, 8) \
+  X(a, 32, 10240, 0,  8, 8) X(a, 33, 12288, 0,  8, 8) X(a, 34, 14336, 0,  8, 8) X(a, 35, 16384, 0,  8, 8) \
+  X(a, 36, 20480, 0, 16, 8) X(a, 37, 24576, 0, 16, 8) X(a, 38, 28672, 0, 16, 8) X(a, 39, 32768, 0, 16, 8) \
+  X(a, 40, 40960, 0, 16, 8) X(a, 41, 49152, 0, 16, 8) X(a, 42, 57344, 0, 16, 8) X(a, 43, 65536, 0, 16, 8) \
+  X(a, 44,  81920, 0, 16, 8) X(a, 45,  98304, 0, 16, 8) X(a, 46, 114688, 0, 16, 8) X(a, 47, 131072, 0, 32, 8) \
+  X(a, 48, 163840, 0, 32, 8) X(a, 49, 196608, 0, 32, 8) X(a, 50, 229376, 0, 32, 8) X(a, 51, 262144, 0, 32, 8) \
+  HK_CANARY_ROW_(X, a)
+/* The checked builds' last class: a 262144-byte request with its canary
+ * (else a whale, without the class engine's checks). */
+#if HK_ON(CANARY)
+#define HK_CANARY_ROW_(X, a) X(a, 52, 262160, 0, 32, 8)
+#else
+#define HK_CANARY_ROW_(X, a)
+#endif
+/* The plain form X(index, stride, header, units, canary). */
+#define HK_APPLY_(X, i, st, h, u, c) X(i, st, h, u, c)
 #define HK_CLASS_TABLE(X) HK_CLASS_TABLE_A(HK_APPLY_, X)
 
-#define HK_NCLASSES      52
+#define HK_NCLASSES      (52 + HK_ON(CANARY))
 #define HK_TINY_CLASSES  20          /* classes 0..19 are the tiny range   */
-#define HK_TINY_MAX      1024u       /* largest tiny request               */
 #define HK_MID_FIRST     20          /* first mid class                    */
-#define HK_MID_MAX       65536u      /* largest mid request                */
 #define HK_L25_FIRST     44          /* first L2.5 class                   */
-#define HK_CLASS_MAX     262144u     /* largest request served by classes  */
+/* The request limits are the usable sizes of classes 19, 43 and the last
+ * (enum below): 1024, 65536 and 262144 in release; 1016, 65528 and 262152
+ * in the checked builds (the canary; class 52). */
+#define HK_TINY_MAX      ((uint32_t)HK_ORDER_USABLE_19) /* largest tiny request */
+#define HK_MID_MAX       ((uint32_t)HK_ORDER_USABLE_43) /* largest mid request  */
+#if HK_ON(CANARY)
+#define HK_CLASS_MAX     ((uint32_t)HK_ORDER_USABLE_52) /* largest class request */
+#else
+#define HK_CLASS_MAX     ((uint32_t)HK_ORDER_USABLE_51)
+#endif
 
 #define HK_MIN_(a, b) ((a) < (b) ? (a) : (b))
 
 /* Derived quantities, as constant expressions of a row. */
-#define HK_ROW_USABLE(st, h)        ((st) - (h))
-#define HK_ROW_FIRST_OFF(h)         ((h) ? 16u : 0u)
+/* Canary bytes this variant keeps at the end of a block's stride. */
+#define HK_ROW_CANARY(c)            (HK_ON(CANARY) ? (uint32_t)(c) : 0u)
+/* INJECTED BUG (CANARY_SHORT): the canary's first byte counted as usable */
+#define HK_CANARY_SHORT_            (HK_ON(CANARY) && HK_INJECT(CANARY_SHORT) ? 1u : 0u)
+#define HK_ROW_USABLE(st, h, c)     ((st) - (h) - HK_ROW_CANARY(c) + HK_CANARY_SHORT_)
+/* Offset from a block start of the 8-byte word whose last c bytes are the
+ * block's canary (the word ends where the next block's header byte, or the
+ * next block, begins). */
+#define HK_ROW_CANARY_AT(st, h)     ((st) - (h) - 8u)
+/* 16 for headered classes (block 0's header byte), and for every class in
+ * the checked builds (block 0's leading canary) */
+#define HK_ROW_FIRST_OFF(h)         ((h) || HK_ON(CANARY) ? 16u : 0u)
 #define HK_ROW_SPAN(u)              ((u) * (uint32_t)HK_UNIT_SIZE)
 #define HK_ROW_CAP(st, h, u)        ((HK_ROW_SPAN(u) - HK_ROW_FIRST_OFF(h)) / (st))
 #define HK_ROW_CAP0(st, h, u) \
   ((HK_ROW_SPAN(u) - HK_SS_META - HK_ROW_FIRST_OFF(h)) / (st))
 
-/* ---- compile-time checks of I1..I5 ---------------------------------------- */
-#define HK_ROW_ASSERTS(i, st, h, u)                                            \
+/* ---- compile-time checks of I1..I6 ---------------------------------------- */
+#define HK_ROW_ASSERTS(i, st, h, u, c)                                         \
   _Static_assert((st) % HK_ALIGN == 0, "I1: stride of class " #i);             \
   _Static_assert(HK_ROW_FIRST_OFF(h) % HK_ALIGN == 0, "I1: first_off " #i);    \
   _Static_assert(HK_SS_META % HK_ALIGN == 0, "I1: meta");                      \
@@ -111,44 +154,64 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
   _Static_assert(HK_ROW_CAP(st, h, u) <= 65535, "capacity fits 16 bits " #i);  \
   _Static_assert((h) == 0 || (i) <= (int)HK_HDR_CLASS_MASK, "I5: class " #i);  \
   _Static_assert((u) == 1 || (u) == 2 || (u) == 4 || (u) == 8 || (u) == 16 ||  \
-                 (u) == (int)HK_UNITS, "span units of class " #i);
+                 (u) == (int)HK_UNITS, "span units of class " #i);             \
+  _Static_assert((c) == 2 || (c) == 8, "I6: canary of 2 or 8 bytes, class " #i); \
+  _Static_assert((st) - (h) - (c) >= 8 && HK_ROW_FIRST_OFF(h) >= (h) + HK_ROW_CANARY(c), \
+                 "I6: the link word and block 0's leading canary fit, class " #i);
 HK_CLASS_TABLE(HK_ROW_ASSERTS)
 
 /* I4: sortedness without nesting the table in itself.  In one enum, each
  * row emits HK_ORDER_CHK_i with no initializer (so it equals the previous
  * row's usable size + 1) followed by HK_ORDER_USABLE_i = its usable size. */
-#define HK_ROW_ORDER_ENUM(i, st, h, u) \
-  HK_ORDER_CHK_##i, HK_ORDER_USABLE_##i = HK_ROW_USABLE(st, h),
+#define HK_ROW_ORDER_ENUM(i, st, h, u, c) \
+  HK_ORDER_CHK_##i, HK_ORDER_USABLE_##i = HK_ROW_USABLE(st, h, c),
 enum { HK_ORDER_START_ = 0, HK_CLASS_TABLE(HK_ROW_ORDER_ENUM) HK_ORDER_END_ };
-#define HK_ROW_SORTED(i, st, h, u) \
-  _Static_assert(HK_ORDER_CHK_##i <= HK_ROW_USABLE(st, h), \
-                 "I4: classes sorted by usable size, class " #i);
+/* Bytes of a mid or L2.5 class's stride that are not usable (its canary):
+ * the same for every such class, so the class of a request n above the
+ * tiny range is the power-of-two quarter of n - 1 + HK_MID_SLACK. */
+#define HK_MID_SLACK (65536u - HK_MID_MAX)
+#define HK_ROW_SORTED(i, st, h, u, c)                                          \
+  _Static_assert(HK_ORDER_CHK_##i <= HK_ROW_USABLE(st, h, c),                  \
+                 "I4: classes sorted by usable size, class " #i);              \
+  _Static_assert((i) < HK_MID_FIRST || (st) - HK_ROW_USABLE(st, h, c) == HK_MID_SLACK, \
+                 "I2: one slack for every class above the tiny range, class " #i);
 HK_CLASS_TABLE(HK_ROW_SORTED)
-_Static_assert(HK_ORDER_USABLE_19 == HK_TINY_MAX && HK_TINY_CLASSES == 20,
-               "I2: the last tiny class serves HK_TINY_MAX");
-_Static_assert(HK_ORDER_USABLE_43 == HK_MID_MAX && HK_L25_FIRST == 44,
-               "I2: the last mid class serves HK_MID_MAX");
-_Static_assert(HK_ORDER_USABLE_51 == HK_CLASS_MAX && HK_NCLASSES == 52,
-               "I2: the last L2.5 class serves HK_CLASS_MAX");
+_Static_assert(HK_ON(CANARY) || (HK_TINY_MAX == 1024u && HK_MID_MAX == 65536u &&
+                                 HK_CLASS_MAX == 262144u),
+               "I2: release serves 1 KiB tiny, 64 KiB mid, 256 KiB class requests");
+_Static_assert(HK_TINY_CLASSES == 20 && HK_L25_FIRST == 44,
+               "I2: the tiny and mid ranges end at classes 19 and 43");
 
-/* The request buckets q = (n + 16) >> 4 that a tiny class serves: from the
- * first request above the previous class's usable size (HK_ORDER_CHK_i is
- * that size + 1) to its own usable size.  The fast path indexes the heap's
- * direct table by q. */
-#define HK_TINY_Q_LO(i) ((HK_ORDER_CHK_##i + 16u) >> 4)
-#define HK_TINY_Q_HI(st, h) HK_MIN_((HK_ROW_USABLE(st, h) + 16u) >> 4, 65u)
+/* The request buckets q = (n + 16 + HK_TINY_QBIAS) >> 4 that a tiny class
+ * serves.  HK_TINY_QBIAS is the canary of the 16-step classes (2 bytes in
+ * the checked builds, 0 in release), so that bucket q holds exactly the
+ * requests of class q - 1 among them.  A class serves the buckets from the
+ * first above the previous class's usable size (HK_ORDER_CHK_i is that size
+ * + 1) to the last whose largest request it holds.  The fast path indexes
+ * the heap's direct table by q. */
+#define HK_TINY_QBIAS (HK_ON(CANARY) ? 2u : 0u)
+#define HK_TINY_Q_LO(i) ((HK_ORDER_CHK_##i + 16u + HK_TINY_QBIAS) >> 4)
+#define HK_TINY_Q_HI(st, h, c)                                                 \
+  (HK_ROW_USABLE(st, h, c) >= HK_TINY_MAX ? 65u                                \
+                                          : (HK_ROW_USABLE(st, h, c) + 1u + HK_TINY_QBIAS) >> 4)
 #define HK_TINY_QS 66
+#define HK_TINY_Q(n) (((n) + 16u + HK_TINY_QBIAS) >> 4)
 
 /* Smallest tiny class whose usable size covers every request n with
- * (n + 16) >> 4 == q, i.e. n in [16q - 16, min(16q - 1, HK_TINY_MAX)].
- * Used to build the request-to-class lookup table at compile time. */
-#define HK_ROW_FITS_Q_(q, i, st, h, u)                                         \
+ * HK_TINY_Q(n) == q, i.e. n in [16q - 16 - B, min(16q - 1 - B, HK_TINY_MAX)]
+ * (B = HK_TINY_QBIAS).  Used to build the request-to-class lookup table at
+ * compile time. */
+#define HK_ROW_FITS_Q_(q, i, st, h, u, c)                                      \
   ((i) < HK_TINY_CLASSES &&                                                    \
-   HK_MIN_(16u * (q) - 1u, HK_TINY_MAX) <= HK_ROW_USABLE(st, h)) ? (i) :
+   HK_MIN_(16u * (q) - 1u - HK_TINY_QBIAS, HK_TINY_MAX) <= HK_ROW_USABLE(st, h, c)) ? (i) :
 #define HK_TINY_CLASS_FOR_Q(q) (HK_CLASS_TABLE_A(HK_ROW_FITS_Q_, q) 255)
+_Static_assert(HK_TINY_Q(HK_TINY_MAX) < HK_TINY_QS, "the direct table holds every tiny bucket");
+_Static_assert(HK_TINY_CLASS_FOR_Q(1) == 0 && HK_TINY_CLASS_FOR_Q(8) == 7 &&
+               HK_TINY_CLASS_FOR_Q(HK_TINY_Q(HK_TINY_MAX)) == HK_TINY_CLASSES - 1,
+               "bucket q holds class q - 1's requests (16-step classes); the last, class 19's");
 
 /* Class count and tiny/mid split agree with the table. */
-#define HK_ROW_COUNT(i, st, h, u) +1
+#define HK_ROW_COUNT(i, st, h, u, c) +1
 _Static_assert(0 HK_CLASS_TABLE(HK_ROW_COUNT) == HK_NCLASSES, "HK_NCLASSES");
 
 #endif /* HAKMEM_LAYOUT_H */

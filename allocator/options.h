@@ -23,7 +23,7 @@
   X(WHALE_CACHE_MB, whale_cache_mb, 64, 0, 1048576, "MiB of freed whale mappings kept for reuse") \
   X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
   X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE") \
-  X(WIPE_MAX, wipe_max, 0, 0, 262144, "hardened builds: freed blocks of at most this many usable bytes are zeroed, and checked to be still zero when handed out again (write after free); 0 = off") \
+  X(WIPE_MAX, wipe_max, 0, 0, 262144, "hardened builds: freed blocks of the classes that serve requests of at most this many bytes are zeroed, and checked to be still zero when handed out again (write after free); 0 = off") \
   X(DELAY, delay, 1, 0, 1, "hardened builds: a freed block is held back until the next free of its slab, so the next malloc of its class does not return it") \
   X(DECAY_MS, decay_ms, 10000, 0, 86400000, "ms after which memory left idle (whale cache and slots, empty spans, free units of superslabs, empty superslabs, heaps of exited threads) goes back to the OS (after 0.75-1.25x that); checked on slow paths, no background thread; 0 = never (malloc_trim only)") \
   X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem; 0 = never") \

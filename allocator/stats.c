@@ -59,6 +59,7 @@ HK_PUBLIC int hak_stats_get(hak_stats_t *out) {
     cs->stride = hk_class[c].stride;
     cs->usable = hk_class[c].usable;
     cs->header = hk_class[c].header;
+    cs->canary = HK_CLASS_CANARY(&hk_class[c]);
     cs->allocs = sum.allocs[c] + atomic_load(&hk_retired_allocs[c]);
     cs->remote_frees = HK_CNT_GET(hk_orphan_cnt[c].remote_frees) + sum.batched[c];
     for (hk_heap_t *h = hk_heaps_all; h != NULL; h = h->next_all) {

@@ -251,7 +251,12 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->hdr = ci->header ? (uint8_t)(HK_HDR_MAGIC | cls) : 0;
   s->hdr_mask = ci->header ? (uint8_t)~HK_HDR_ARRAY : 0; /* new[]'s bit aside */
   s->hdr_at = ci->header ? 0 : 1;
-  s->wipe = HK_ON(WIPE) && ci->usable <= (uint64_t)hk_opt.wipe_max;
+#if HK_ON(CANARY) /* (release never reads it) */
+  s->canary_lim = (uint64_t)1 << (64 - 8 * HK_CLASS_CANARY(ci));
+#endif
+  /* the classes that serve requests of up to wipe_max bytes */
+  s->wipe = HK_ON(WIPE) && hk_opt.wipe_max != 0 &&
+            (hk_opt.wipe_max >= HK_CLASS_MAX || cls <= hk_class_of_size(hk_opt.wipe_max));
   s->delay = HK_ON(DELAY) && hk_opt.delay;
   s->held = NULL;
   s->state_bias = hk_state_bias(ss);

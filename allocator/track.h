@@ -31,7 +31,8 @@
  * The allocator's own metadata inside blocks (free-list links, header
  * bytes) is read and written only through
  *   HK_TRACK_NEXT(b), HK_TRACK_SET_NEXT(b, v),
- *   HK_TRACK_GET_U8(p), HK_TRACK_SET_U8(p, v)
+ *   HK_TRACK_GET_U8(p), HK_TRACK_SET_U8(p, v),
+ *   HK_TRACK_GET_U64(p), HK_TRACK_SET_U64(p, v)  (unaligned: canaries)
  * which leave the tool's view of those bytes (no-access) unchanged and keep
  * the tool from reporting the allocator itself.  HK_TRACK_LIVE_LEN(p, n) is
  * how many leading bytes of [p, p+n) the user asked for (realloc copies only
@@ -178,6 +179,18 @@ static HK_TRACK_NOSAN_ void hk_track_store_u8(void *a, unsigned char v) {
   *(volatile unsigned char *)a = v;
   HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
 }
+typedef uint64_t __attribute__((may_alias, aligned(1))) hk_track_u64_t;
+static HK_TRACK_NOSAN_ uint64_t hk_track_load_u64(const void *a) {
+  HK_VG_(VALGRIND_DISABLE_ERROR_REPORTING);
+  uint64_t v = *(const volatile hk_track_u64_t *)a;
+  HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
+  return v;
+}
+static HK_TRACK_NOSAN_ void hk_track_store_u64(void *a, uint64_t v) {
+  HK_VG_(VALGRIND_DISABLE_ERROR_REPORTING);
+  *(volatile hk_track_u64_t *)a = v;
+  HK_VG_(VALGRIND_ENABLE_ERROR_REPORTING);
+}
 #if HK_TRACK_ASAN
 /* Offset of the first poisoned byte of [p, p+n), or n (what asking
  * __asan_address_is_poisoned byte by byte would find).
@@ -242,12 +255,18 @@ static inline size_t hk_track_live_len(const void *p, size_t n) {
 #define HK_TRACK_SET_NEXT(b, v) hk_track_store_ptr((void **)&(b)->next, (void *)(v))
 #define HK_TRACK_GET_U8(p) hk_track_load_u8(p)
 #define HK_TRACK_SET_U8(p, v) hk_track_store_u8((p), (unsigned char)(v))
+#define HK_TRACK_GET_U64(p) hk_track_load_u64(p)
+#define HK_TRACK_SET_U64(p, v) hk_track_store_u64((p), (uint64_t)(v))
 #define HK_TRACK_LIVE_LEN(p, n) hk_track_live_len((p), (n))
 #else
 #define HK_TRACK_NEXT(b) ((b)->next)
 #define HK_TRACK_SET_NEXT(b, v) ((b)->next = (v))
 #define HK_TRACK_GET_U8(p) (*(const uint8_t *)(p))
 #define HK_TRACK_SET_U8(p, v) (*(uint8_t *)(p) = (uint8_t)(v))
+/* an unaligned 64-bit word (the canaries, harden.h) */
+typedef uint64_t __attribute__((may_alias, aligned(1))) hk_track_u64_t;
+#define HK_TRACK_GET_U64(p) (*(const hk_track_u64_t *)(p))
+#define HK_TRACK_SET_U64(p, v) (*(hk_track_u64_t *)(p) = (uint64_t)(v))
 #define HK_TRACK_LIVE_LEN(p, n) (n)
 #endif
 

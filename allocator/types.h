@@ -98,6 +98,11 @@ struct hk_slab {
    * the next local free of this slab pushes it (its link holds the
    * encoded NULL meanwhile); counted free in `used` (in what was padding) */
   hk_block_t *held;
+  /* checked builds (CANARY): 2^(64 - 8 * canary); the canary is intact
+   * when (word ^ its value) is below it, i.e. its top `canary` bytes are
+   * 0 (harden.h hk_canary_bad; set in checked builds only, in what was
+   * padding) */
+  uint64_t canary_lim;
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(hk_slab_t) == 128, "unit descriptors are 128 bytes");
 _Static_assert(offsetof(hk_slab_t, user0) == 40 && offsetof(hk_slab_t, owner) == 80,
@@ -142,7 +147,17 @@ _Static_assert(HK_NCLASSES <= 64, "remote_hint has one bit per class");
 /* A row of the layout table, as data (layout.c). */
 typedef struct hk_class_info {
   uint32_t stride, usable, header, units, first_off, cap, cap0;
+#if HK_ON(CANARY) /* (release keeps the 28-byte rows its code indexes) */
+  uint32_t canary;    /* canary bytes                                        */
+  uint32_t canary_at; /* offset of the 8-byte word ending with the canary    */
+#endif
 } hk_class_info_t;
+/* canary bytes of class info ci: 0 in release */
+#if HK_ON(CANARY)
+#define HK_CLASS_CANARY(ci) ((ci)->canary)
+#else
+#define HK_CLASS_CANARY(ci) 0u
+#endif
 
 /* Page-fault and fresh-page telemetry buckets (os.c, heap.c). */
 enum { HK_BUCKET_TINY, HK_BUCKET_MID, HK_BUCKET_L25, HK_BUCKET_WHALE,

@@ -22,7 +22,8 @@
 extern "C" {
 #endif
 
-#define HAKMEM_API_VERSION 1
+/* 2: hak_class_stats_t.canary (the layout of hak_stats_t changed) */
+#define HAKMEM_API_VERSION 2
 
 /* ---- allocation API ------------------------------------------------------ */
 void  *hak_malloc(size_t size);
@@ -106,6 +107,9 @@ typedef struct hak_class_stats {
   uint32_t stride;      /* bytes between consecutive blocks    */
   uint32_t usable;      /* usable bytes of one block           */
   uint32_t header;      /* in-band header bytes (0 or 1)       */
+  uint32_t canary;      /* canary bytes after the usable ones (checked
+                           builds; 0 in release): stride = usable +
+                           header + canary */
   uint64_t allocs;      /* blocks handed out                   */
   uint64_t frees;       /* blocks given back (local + remote)  */
   uint64_t remote_frees;/* frees from a thread other than the owner */

@@ -70,12 +70,17 @@ static void test_class_table_invariants(void **state) {
     if (k->stride % 16) fail_msg("class %u (size %u): stride %u not a multiple of 16", c, k->size, k->stride);
     if (k->header > 1) fail_msg("class %u: header %u", c, k->header);
     if (k->usable < k->size) fail_msg("class %u: usable %u < size %u", c, k->usable, k->size);
-    if (k->usable + k->header > k->stride)
-      fail_msg("class %u: usable %u + header %u > stride %u", c, k->usable, k->header, k->stride);
+    /* the canary (checked builds, layout.h) is the rest of the stride */
+    if (k->usable + k->header + k->canary != k->stride)
+      fail_msg("class %u: usable %u + header %u + canary %u != stride %u", c, k->usable, k->header, k->canary,
+               k->stride);
+    if ((hak_check_level() == 0) != (k->canary == 0))
+      fail_msg("class %u: canary %u in the %s build", c, k->canary, hak_variant());
     if (c > 0 && k->size <= st.cls[c - 1].size)
       fail_msg("class table not sorted: class %u size %u after %u", c, k->size, st.cls[c - 1].size);
-    if (k->size == 1024 && k->header != 0) fail_msg("1 KiB class must be headerless (brief section 3)");
-    if (k->size < 1024 && k->header != 1) fail_msg("tiny class %u (size %u) must carry a 1-byte header", c, k->size);
+    if (k->stride == 1024 && k->header != 0) fail_msg("1 KiB class must be headerless (brief section 3)");
+    if (k->stride < 1024 && k->header != 1)
+      fail_msg("tiny class %u (stride %u) must carry a 1-byte header", c, k->stride);
   }
 }
 

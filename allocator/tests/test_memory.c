@@ -146,8 +146,20 @@ static void vm_compare(size_t size, double ratio) {
   if (glibc <= 0) fail_msg("the glibc probe failed (%ld)", glibc);
   if (hak == -1) fail_msg("hak_malloc(%zu) returned NULL without ENOMEM", size);
   /* the checked builds spend more per block (debug: a request-end map of
-   * 1/4 of each superslab; hardened: a guard page per whale) */
+   * 1/4 of each superslab; hardened: a guard page per whale; both: the
+   * canary, which moves a request of exactly a class's usable size, e.g.
+   * 4096, up a class: the ratio of the two classes' strides) */
   double want = hak_check_level() == 2 ? ratio * 0.75 : ratio;
+  if (hak_check_level() >= 1 && size <= 262144) {
+    hak_stats_t st;
+    hak_stats_get(&st);
+    for (uint32_t c = 0; c < st.nclasses; c++)
+      if (st.cls[c].usable >= size) {
+        if (c > 0 && st.cls[c - 1].stride - st.cls[c - 1].header >= size)
+          want *= (double)st.cls[c - 1].stride / st.cls[c].stride;
+        break;
+      }
+  }
   if ((double)hak < want * (double)glibc)
     fail_msg("hakmem got %.1f MiB of %zu-byte blocks under the limit, glibc %.1f (want >= %.2fx)",
              hak / 16.0, size, glibc / 16.0, want);

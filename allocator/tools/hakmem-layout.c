@@ -1,11 +1,11 @@
 /* hakmem-layout - print the size-class layout table and the space each
  * request size wastes, measured through the public API.
  *
- * For every class: stride, header, usable bytes, span units, capacity of a
- * span (and of a span in unit 0).  For every request size n in a range:
+ * For every class: stride, header, canary (the checked builds' bytes after
+ * the usable ones, layout.h; 0 in release), usable bytes.  For every request size n in a range:
  * the usable size hakmem hands out; waste = usable - n.  The summary gives
  * the mean and worst waste per range, as bytes and as a share of the
- * block's stride (the header byte and rounding are both counted).
+ * block's stride (the header byte, the canary and rounding all counted).
  *
  * usage: hakmem-layout [--classes] [--sizes MAX]
  */
@@ -18,10 +18,19 @@
 static void classes(void) {
   hak_stats_t st;
   hak_stats_get(&st);
-  printf("| class | stride | header | usable |\n|---:|---:|---:|---:|\n");
+  printf("| class | stride | header | canary | usable |\n|---:|---:|---:|---:|---:|\n");
   for (unsigned c = 0; c < st.nclasses; c++)
-    printf("| %u | %u | %u | %u |\n", c, st.cls[c].stride, st.cls[c].header,
-           st.cls[c].usable);
+    printf("| %u | %u | %u | %u | %u |\n", c, st.cls[c].stride, st.cls[c].header,
+           st.cls[c].canary, st.cls[c].usable);
+}
+
+/* The stride of the class whose usable size is u, or u (a large block). */
+static size_t stride_of(size_t u) {
+  static hak_stats_t st;
+  if (st.nclasses == 0) hak_stats_get(&st);
+  for (unsigned c = 0; c < st.nclasses; c++)
+    if (st.cls[c].usable == u) return st.cls[c].stride;
+  return u;
 }
 
 static int sizes(size_t max) {
@@ -42,8 +51,9 @@ static int sizes(size_t max) {
         fprintf(stderr, "hakmem-layout: usable %zu < request %zu\n", u, n);
         return 1;
       }
-      /* bytes the block occupies: usable plus the header byte if any */
-      size_t block = u + (u < 1024 && (u + 1) % 16 == 0 ? 1 : 0);
+      /* bytes the block occupies: its class's stride (usable, header and
+       * canary); a large block its usable bytes */
+      size_t block = stride_of(u);
       double pct = 100.0 * (double)(block - n) / (double)block;
       sum += (double)(block - n);
       sum_pct += pct;

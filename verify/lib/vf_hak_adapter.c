@@ -4,8 +4,12 @@
  * mapped_bytes) and
  * derives the usable-size class bound from the class table in hak_stats_t:
  * a default-aligned request of n bytes must not get more usable bytes than
- * the smallest class whose `size` is >= n.  Requests above every class and
- * over-aligned requests have no bound.  The class table is read once.
+ * the smallest class whose `size` is >= n has room for: its stride less its
+ * header and its canary (the checked builds' canary column, layout.h; 0 in
+ * release), so a build whose usable bytes reach into the canary (the
+ * catalog's canary_short) is found at its first block whatever the table
+ * says of `usable`.  Requests above every class and over-aligned requests
+ * have no bound.  The class table is read once.
  * The OS fault layer's hooks (vf_fault.h) are set for a linked hakmem
  * whose build has the layer (hak_os_fault answers 0: checked builds).
  */
@@ -53,7 +57,9 @@ static void load_classes(void) {
   for (uint32_t i = 0; i < n; i++) {
     if (!s.cls[i].size || !s.cls[i].usable) continue;
     g_cls[g_ncls].size = s.cls[i].size;
-    g_cls[g_ncls].usable = s.cls[i].usable;
+    /* the room between the header and the canary, per variant */
+    g_cls[g_ncls].usable = s.cls[i].stride ? s.cls[i].stride - s.cls[i].header - s.cls[i].canary
+                                           : s.cls[i].usable;
     g_ncls++;
   }
   qsort(g_cls, (size_t)g_ncls, sizeof g_cls[0], cls_cmp);

@@ -1,6 +1,8 @@
-/* dt_overflow_heapwalk.c - death test: a 1-byte overrun into the header of a block
- * that is not handed out: no free ever looks at it, so the heap walk finds
- * it.  Debug with HAKMEM_CHECK_EVERY=1 (set by CTest) walks after every
+/* dt_overflow_heapwalk.c - death test: a write to the last byte of a tiny
+ * block's stride, the header of the next block, which is not handed out
+ * (past a full block in release; past the canary, which it skips, in the
+ * checked builds): no free ever looks at it, so the heap walk finds it.
+ * Debug with HAKMEM_CHECK_EVERY=1 (set by CTest) walks after every
  * operation: the walk's problem line, then "heap check failed".
  * DT_ENV: HAKMEM_CHECK_EVERY=1 */
 #define DT_MIN_LEVEL 2
@@ -8,8 +10,8 @@
 #include "death.h"
 
 static void dt_misuse(void) {
-  int c = dt_class(63);
-  char *a = hak_malloc(63);
+  int c = dt_class(61); /* the 64-byte class: 61 usable bytes with a canary */
+  char *a = hak_malloc(61);
   char line[200];
   a[63] = 0x11; /* the next block is carved but free */
   snprintf(line, sizeof line, "hakmem: heap check: block header overwritten: at=0x%lx class=%d\n",
