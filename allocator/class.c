@@ -510,10 +510,13 @@ void hk_remote_flush(hk_heap_t *h) {
  * heap, the block joins the batch of its slab's slot (a slot held by
  * another slab is handed over first) and the batch goes when it reaches
  * its flush point: HAKMEM_REMOTE_BATCH KiB of the class's blocks, at most
- * HK_RBATCH_MAX.  A class whose flush point is one block, and a thread
- * without a heap (no exit hook to flush at), push the block at once. */
+ * HK_RBATCH_MAX.  A class whose flush point is one block, a thread without
+ * a heap (no exit hook to flush at) and a slab with no owner (abandoned)
+ * start no batch: the block is pushed at once. */
 static HK_NOINLINE void rbatch_miss(hk_heap_t *h, hk_rbatch_t *r, hk_slab_t *s, hk_block_t *b) {
-  if (h == &hk_heap_empty) {
+  /* an abandoned slab (owner 0): no owner polls its queue, and the free of
+   * its last live block must reach the queue to give the span back */
+  if (h == &hk_heap_empty || hk_slab_owner(s) == NULL) {
     remote_push(h, s, b, b, 1);
     return;
   }
