@@ -70,7 +70,7 @@ set(HAKMEM_INJECT_CATALOG
   whale_undersize realloc_truncate align_drift calloc_dirty usable_overstate
   class_boundary superslab_early_release stale_geometry counter_underflow
   multi_drainer whale_slot_leak span_orphan whale_release_dirty whale_cache_align
-  lazy_zero_tail slot_decay_stale)
+  lazy_zero_tail slot_decay_stale ss_unmap_partial prefault_overreach whale_join_dirty)
 hakmem_choice(HAKMEM_INJECT ""
   "Compile one known bug from the catalog into the allocator (empty = none), to prove the suite catches it"
   "" ${HAKMEM_INJECT_CATALOG})
