@@ -3,8 +3,8 @@
 # ci/mutants) for the CTest cases matrix.<name>.<kind> of verify/,
 # allocator/tests/ and fuzz/.
 #   hakmem_matrix_read(<variant>)  sets HK_MATRIX_NAMES (the lines whose
-#     variants column admits <variant>: release, hardened or debug; "any"
-#     admits every line) and, per name, HK_MATRIX_ENV_<name> (a CMake list
+#     variants column admits <variant>: release, hardened or debug, empty
+#     meaning release; "any" admits every line) and, per name, HK_MATRIX_ENV_<name> (a CMake list
 #     of NAME=value assignments, the form of the ENVIRONMENT property),
 #     HK_MATRIX_THREADS_<name> (mt, or 1t: one thread allocating at a time)
 #     and HK_MATRIX_REACHES_<name> (catalog bugs, a list, maybe empty).
@@ -14,6 +14,9 @@
 set(HK_MATRIX_FILE "${CMAKE_CURRENT_LIST_DIR}/../verify/options-matrix.txt")
 
 function(hakmem_matrix_read variant)
+  if(variant STREQUAL "")
+    set(variant release)
+  endif()
   file(STRINGS "${HK_MATRIX_FILE}" _lines)
   set(_names "")
   foreach(_line IN LISTS _lines)
