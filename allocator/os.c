@@ -207,7 +207,11 @@ void *hk_os_map_data(size_t size, size_t align, int *huge) {
     }
   }
   if (hk_opt.prefault == 1) atomic_fetch_add_explicit(&os_stat.prefaulted, size, memory_order_relaxed);
-  else if (hk_opt.prefault >= 2) prefault(p, size);
+  /* INJECTED BUG (PREFAULT_OVERREACH): the prefault covers the span
+   * map_aligned over-mapped (size + align - page), not the mapping left
+   * after the trim: the pages past its end are someone else's, or none */
+  else if (hk_opt.prefault >= 2)
+    prefault(p, HK_INJECT(PREFAULT_OVERREACH) && align > HK_PAGE ? size + align - HK_PAGE : size);
   return p;
 }
 

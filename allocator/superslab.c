@@ -321,9 +321,13 @@ void hk_span_free(hk_slab_t *s, int idle) {
   /* INJECTED BUG (SUPERSLAB_EARLY_RELEASE): off by one, released with one
    * span still live */
   if (HK_INJECT(SUPERSLAB_EARLY_RELEASE) ? ss->nfree >= HK_UNITS - 1 : ss->nfree == HK_UNITS) {
-    list_remove(&ss_partial, ss);
+    /* INJECTED BUG (SS_UNMAP_PARTIAL): taken off the partial list only on
+     * the way into the cache; unmapped at once (HAKMEM_SS_CACHE=0, or the
+     * cache full) it stays on the list, unmapped */
+    if (!HK_INJECT(SS_UNMAP_PARTIAL)) list_remove(&ss_partial, ss);
     ss_live--;
     if (ss_cached < (uint64_t)hk_opt.ss_cache || ss_cached < (uint64_t)hk_opt.prewarm) {
+      if (HK_INJECT(SS_UNMAP_PARTIAL)) list_remove(&ss_partial, ss);
       ss->cached = 1;
       ss->dirty = 0; /* a cached superslab decays as a whole */
       list_push(&ss_cache, ss);

@@ -191,7 +191,10 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
   }
   guard_set(a, 0); /* a's last page is ordinary memory again */
   hk_registry_set(b, b->map_size, HK_CHUNK_TAIL);
-  if (a->released && b->released && hk_opt.whale_release == 1) {
+  /* INJECTED BUG (WHALE_JOIN_DIRTY): b's first page, kept resident by the
+   * release (it held b's header), is not zeroed: inside a it is taken to
+   * read zero with the rest */
+  if (a->released && b->released && hk_opt.whale_release == 1 && !HK_INJECT(WHALE_JOIN_DIRTY)) {
     /* a released mapping is zero but for its first page (cache_put):
      * b's, now inside a, must read zero too */
     HK_TRACK_UNDEFINED(b, HK_PAGE);

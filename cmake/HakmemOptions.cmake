@@ -72,7 +72,8 @@ set(HAKMEM_INJECT_CATALOG
   multi_drainer whale_slot_leak span_orphan whale_release_dirty whale_cache_align
   lazy_zero_tail slot_decay_stale
   whale_remap_unregistered whale_fail_counted whale_release_header refill_fail_current
-  remote_stale_link abandon_clear_queue canary_short)
+  remote_stale_link abandon_clear_queue canary_short
+  ss_unmap_partial prefault_overreach whale_join_dirty)
 hakmem_choice(HAKMEM_INJECT ""
   "Compile one known bug from the catalog into the allocator (empty = none), to prove the suite catches it"
   "" ${HAKMEM_INJECT_CATALOG})
