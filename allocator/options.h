@@ -26,7 +26,7 @@
   X(WIPE_MAX, wipe_max, 0, 0, 262144, "hardened builds: freed blocks of the classes that serve requests of at most this many bytes are zeroed, and checked to be still zero when handed out again (write after free); 0 = off") \
   X(DELAY, delay, 1, 0, 1, "hardened builds: a freed block is held back until the next free of its slab, so the next malloc of its class does not return it") \
   X(DECAY_MS, decay_ms, 10000, 0, 86400000, "ms after which memory left idle (whale cache and slots, empty spans, free units of superslabs, empty superslabs, heaps of exited threads) goes back to the OS (after 0.75-1.25x that); checked on slow paths, no background thread; 0 = never (malloc_trim only)") \
-  X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem; 0 = never") \
+  X(CHECK_EVERY, check_every, 0, 0, 1000000000, "debug builds: walk the heap (hak_check_heap) every N operations and abort on a problem (single-threaded programs only: the walk does not stop other threads, whose blocks in mid-move it would report); 0 = never") \
   X(RACE, race, 0, 0, 1000, "hardened, debug and TSan builds: forced races, per mille of race points that fire: the remote-free push and slab park compare-and-swap attempts fail (after a yield; never twice running), the yield points of the remote-free, drain, abandon and adopt paths call sched_yield; 0 = off") \
   X(RACE_SEED, race_seed, 1, 0, 1000000000, "hardened, debug and TSan builds: seed of HAKMEM_RACE's choices (each thread's stream: the seed and the thread's order of first use)")
 #define HK_OPT_FIELD(N, f, d, lo, hi, help) long f;
