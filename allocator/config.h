@@ -10,6 +10,7 @@
  *                slab descriptor, double free through per-block state,
  *                encoded and sanitized free-list links, remote-queue node
  *                checks on drain, the carve bound, large-block guard pages,
+ *                superslab guard pages,
  *                malloc(0) into no-access memory (zero.c), the C++
  *                delete checks (new[] mark, sized delete: new.cc, harden.c),
  *                zero on free checked on reuse (WIPE), delayed reuse (DELAY),
@@ -31,8 +32,11 @@
  *   DELAY   hardened only: a block freed locally is held back one free
  *           (the slab's held slot), so the next malloc of its class does
  *           not return it (HAKMEM_DELAY)
+ *   GUARD   guard pages inside every superslab (after its header, at the
+ *           end of units 15 and 31; layout.h), so a linear overrun or
+ *           underrun of 1 MiB out of a class block faults
  *   DEBUG   the debug variant's checks (fills, ring, assertions)
- * LINKS, STATE, PTR, WIPE and DELAY can be switched off one by one (-DHK_ON_STATE=0 ...)
+ * LINKS, STATE, PTR, WIPE, DELAY and GUARD can be switched off one by one (-DHK_ON_STATE=0 ...)
  * only to measure what each costs (docs/hardening.md); a build that does so
  * is not a variant.  A failed check reports through HK_CHECK or hk_fatal
  * (report.c): exactly one line "hakmem: <fault>: ptr=0x... class=<n>" on
@@ -72,6 +76,10 @@
 #endif
 #ifndef HK_ON_DELAY
 #define HK_ON_DELAY (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)
+#endif
+
+#ifndef HK_ON_GUARD
+#define HK_ON_GUARD HK_ON_HARDEN
 #endif
 
 #define HK_LIKELY(x)   __builtin_expect(!!(x), 1)

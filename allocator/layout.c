@@ -1,6 +1,6 @@
 /* layout.c - the layout table (layout.h) as data for the run-time paths:
  * hk_class[] (stride, usable, header, span units, first offset, capacities
- * per class) and the request-to-class lookup of the tiny range with the
+ * per class, guard pages counted out in the checked builds) and the request-to-class lookup of the tiny range with the
  * request buckets each tiny class serves.
  *
  * Invariants: every entry is an integer constant expression of its table
@@ -11,7 +11,8 @@
 
 #define HK_ROW_INFO(i, st, h, u)                                               \
   [i] = {(st), HK_ROW_USABLE(st, h), (h), (u), HK_ROW_FIRST_OFF(h),            \
-         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u)},
+         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u), HK_ROW_CAPG(st, h, u),   \
+         HK_ROW_CAP0G(st, h, u)},
 const hk_class_info_t hk_class[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_INFO)};
 
 #define Q4(q) HK_TINY_CLASS_FOR_Q(q), HK_TINY_CLASS_FOR_Q(q + 1), \

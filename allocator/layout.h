@@ -24,11 +24,22 @@
  *   I4 classes are sorted by usable size, so the smallest fitting class is
  *      the first one that fits;
  *   I5 headered classes fit the 5-bit class field of the header byte.
+ *
+ * Guard pages (checked builds, switch GUARD; docs/hardening.md): every
+ * superslab keeps HK_GUARD bytes of no-access memory right after its header
+ * and at the end of the units in HK_GUARD_UNIT_MASK (15 and 31), set once
+ * when it is mapped.  So a span that starts at unit 0 begins HK_SS_FIRST =
+ * HK_SS_META + HK_GUARD into it, a span that ends at a guarded unit ends
+ * HK_GUARD early, no span runs across a guard, and spans are at most
+ * HK_SPAN_MAX_UNITS long: the capacities below count the guards out (cap,
+ * cap0, capg, cap0g).  Release has HK_GUARD = 0 and its layout unchanged.
  */
 #ifndef HAKMEM_LAYOUT_H
 #define HAKMEM_LAYOUT_H
 
 #include <stdint.h>
+
+#include "config.h"
 
 /* ---- superslab geometry ------------------------------------------------ */
 #define HK_SS_SHIFT    21                      /* 2 MiB superslab, THP sized */
@@ -41,6 +52,19 @@
  * same in every variant, so all variants share one layout. */
 #define HK_SS_META     24576u
 #define HK_STATE_BYTES (HK_SS_SIZE / 16 / 8)   /* 16 KiB */
+
+/* ---- guard pages (checked builds) ----------------------------------------
+ * HK_GUARD bytes of PROT_NONE at [HK_SS_META, HK_SS_FIRST) and at the end of
+ * each unit in HK_GUARD_UNIT_MASK.  Two guards 1 MiB apart plus the one
+ * after the header: every stretch of 1 MiB that starts at a block's end or
+ * ends at a block's start holds a guard page. */
+#define HK_GUARD       (HK_ON(GUARD) ? 4096u : 0u)
+#define HK_GUARD_UNIT_MASK (HK_ON(GUARD) ? (1u << 15 | 1u << 31) : 0u)
+#define HK_SS_FIRST    (HK_SS_META + HK_GUARD)  /* first byte a unit-0 span uses */
+/* the guard bytes a span loses at its end, when its last unit is guarded */
+#define HK_GUARD_TAIL(last_unit) ((HK_GUARD_UNIT_MASK >> (last_unit) & 1u) ? HK_GUARD : 0u)
+/* longest span: no span may hold a guard page inside it */
+#define HK_SPAN_MAX_UNITS (HK_ON(GUARD) ? 16u : 32u)
 
 #define HK_ALIGN       16u
 #define HK_HDR_MAGIC   0xA0u                   /* header = magic | class    */
@@ -75,8 +99,10 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
   X(a, 40, 40960, 0, 16) X(a, 41, 49152, 0, 16) X(a, 42, 57344, 0, 16) X(a, 43, 65536, 0, 16) \
   X(a, 44,  81920, 0, 16) X(a, 45,  98304, 0, 16) X(a, 46, 114688, 0, 16) X(a, 47, 131072, 0, 32) \
   X(a, 48, 163840, 0, 32) X(a, 49, 196608, 0, 32) X(a, 50, 229376, 0, 32) X(a, 51, 262144, 0, 32)
-/* The plain form X(index, stride, header, units). */
-#define HK_APPLY_(X, i, st, h, u) X(i, st, h, u)
+/* The plain form X(index, stride, header, units); with guard pages a span
+ * is at most HK_SPAN_MAX_UNITS long (the 32-unit L2.5 spans take 16). */
+#define HK_ROW_UNITS_(u) ((u) < HK_SPAN_MAX_UNITS ? (u) : HK_SPAN_MAX_UNITS)
+#define HK_APPLY_(X, i, st, h, u) X(i, st, h, HK_ROW_UNITS_(u))
 #define HK_CLASS_TABLE(X) HK_CLASS_TABLE_A(HK_APPLY_, X)
 
 #define HK_NCLASSES      52
@@ -93,21 +119,31 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
 #define HK_ROW_USABLE(st, h)        ((st) - (h))
 #define HK_ROW_FIRST_OFF(h)         ((h) ? 16u : 0u)
 #define HK_ROW_SPAN(u)              ((u) * (uint32_t)HK_UNIT_SIZE)
-#define HK_ROW_CAP(st, h, u)        ((HK_ROW_SPAN(u) - HK_ROW_FIRST_OFF(h)) / (st))
-#define HK_ROW_CAP0(st, h, u) \
-  ((HK_ROW_SPAN(u) - HK_SS_META - HK_ROW_FIRST_OFF(h)) / (st))
+/* blocks of a span whose first `meta` bytes and last `tail` bytes are not
+ * its own (the superslab header and a guard page) */
+#define HK_ROW_CAPX(st, h, u, meta, tail) \
+  ((HK_ROW_SPAN(u) - (meta) - (tail) - HK_ROW_FIRST_OFF(h)) / (st))
+#define HK_ROW_CAP(st, h, u)   HK_ROW_CAPX(st, h, u, 0u, 0u)
+#define HK_ROW_CAP0(st, h, u)  HK_ROW_CAPX(st, h, u, HK_SS_FIRST, 0u)
+/* the same for a span that ends at a guarded unit (= cap, cap0 in release) */
+#define HK_ROW_CAPG(st, h, u)  HK_ROW_CAPX(st, h, u, 0u, HK_GUARD)
+#define HK_ROW_CAP0G(st, h, u) HK_ROW_CAPX(st, h, u, HK_SS_FIRST, HK_GUARD)
 
 /* ---- compile-time checks of I1..I5 ---------------------------------------- */
 #define HK_ROW_ASSERTS(i, st, h, u)                                            \
   _Static_assert((st) % HK_ALIGN == 0, "I1: stride of class " #i);             \
   _Static_assert(HK_ROW_FIRST_OFF(h) % HK_ALIGN == 0, "I1: first_off " #i);    \
-  _Static_assert(HK_SS_META % HK_ALIGN == 0, "I1: meta");                      \
+  _Static_assert(HK_SS_FIRST % HK_ALIGN == 0, "I1: meta");                     \
   _Static_assert((h) == 0 || (h) == 1, "header is 0 or 1 byte, class " #i);    \
-  _Static_assert(HK_ROW_CAP0(st, h, u) >= 1, "I3: unit-0 span holds a block " #i); \
+  _Static_assert(HK_ROW_CAP0G(st, h, u) >= 1, "I3: unit-0 span holds a block " #i); \
   _Static_assert(HK_ROW_FIRST_OFF(h) + HK_ROW_CAP(st, h, u) * (st) - (h)       \
                      <= HK_ROW_SPAN(u), "I3: span overrun, class " #i);        \
-  _Static_assert(HK_SS_META + HK_ROW_FIRST_OFF(h) + HK_ROW_CAP0(st, h, u) * (st) \
+  _Static_assert(HK_SS_FIRST + HK_ROW_FIRST_OFF(h) + HK_ROW_CAP0(st, h, u) * (st) \
                      - (h) <= HK_ROW_SPAN(u), "I3: unit-0 overrun, class " #i); \
+  _Static_assert(HK_ROW_FIRST_OFF(h) + HK_ROW_CAPG(st, h, u) * (st) - (h)      \
+                     <= HK_ROW_SPAN(u) - HK_GUARD, "I3: guard overrun, class " #i); \
+  _Static_assert(HK_SS_FIRST + HK_ROW_FIRST_OFF(h) + HK_ROW_CAP0G(st, h, u) * (st) \
+                     - (h) <= HK_ROW_SPAN(u) - HK_GUARD, "I3: unit-0 guard overrun " #i); \
   _Static_assert(HK_ROW_CAP(st, h, u) <= 65535, "capacity fits 16 bits " #i);  \
   _Static_assert((h) == 0 || (i) <= (int)HK_HDR_CLASS_MASK, "I5: class " #i);  \
   _Static_assert((u) == 1 || (u) == 2 || (u) == 4 || (u) == 8 || (u) == 16 ||  \
