@@ -101,7 +101,7 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
   if (HK_GUARD_UNIT_MASK & (uint32_t)((((uint64_t)1 << s->nunits) - 1u) >> 1 << u))
     problem(w, "span runs across a guard page", s, c);
   if (s->stride != ci->stride ||
-      s->capacity != hk_span_capacity(ci, u) ||
+      s->capacity != hk_span_capacity((unsigned)c, u) ||
       s->user0 != base + (u == 0 ? HK_SS_FIRST : 0) + ci->first_off)
     problem(w, "span geometry disagrees with the layout table", s, c);
   if (s->carved > s->capacity) {

@@ -11,9 +11,12 @@
 
 #define HK_ROW_INFO(i, st, h, u)                                               \
   [i] = {(st), HK_ROW_USABLE(st, h), (h), (u), HK_ROW_FIRST_OFF(h),            \
-         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u), HK_ROW_CAPG(st, h, u),   \
-         HK_ROW_CAP0G(st, h, u)},
+         HK_ROW_CAP(st, h, u), HK_ROW_CAP0(st, h, u)},
 const hk_class_info_t hk_class[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_INFO)};
+#if HK_ON(GUARD)
+#define HK_ROW_CAPG_INFO(i, st, h, u) [i] = {HK_ROW_CAPG(st, h, u), HK_ROW_CAP0G(st, h, u)},
+const uint32_t hk_class_capg[HK_NCLASSES][2] = {HK_CLASS_TABLE(HK_ROW_CAPG_INFO)};
+#endif
 
 #define Q4(q) HK_TINY_CLASS_FOR_Q(q), HK_TINY_CLASS_FOR_Q(q + 1), \
               HK_TINY_CLASS_FOR_Q(q + 2), HK_TINY_CLASS_FOR_Q(q + 3)

@@ -274,7 +274,7 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   /* the span's per-block state starts clear (release never touches it) */
   if (HK_ON(STATE)) memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
   s->nunits = (uint8_t)n;
-  s->capacity = hk_span_capacity(ci, (unsigned)start);
+  s->capacity = hk_span_capacity(cls, (unsigned)start);
   if (HK_INJECT(CAPACITY_OVERRUN)) /* INJECTED BUG: capacity from the whole
                                     * span, ignoring the superslab header
                                     * and the first-block offset */

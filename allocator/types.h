@@ -142,16 +142,7 @@ _Static_assert(HK_NCLASSES <= 64, "remote_hint has one bit per class");
 /* A row of the layout table, as data (layout.c). */
 typedef struct hk_class_info {
   uint32_t stride, usable, header, units, first_off, cap, cap0;
-  uint32_t capg, cap0g; /* spans ending at a guarded unit (layout.h) */
 } hk_class_info_t;
-
-/* The capacity of a span of class ci that starts at unit `start`: the
- * superslab header and its guard page, and a guard page at its end, are
- * counted out (layout.h; release has no guards). */
-HK_INLINE uint32_t hk_span_capacity(const hk_class_info_t *ci, unsigned start) {
-  int guarded = HK_GUARD_TAIL(start + ci->units - 1) != 0;
-  return start == 0 ? (guarded ? ci->cap0g : ci->cap0) : (guarded ? ci->capg : ci->cap);
-}
 
 /* Page-fault and fresh-page telemetry buckets (os.c, heap.c). */
 enum { HK_BUCKET_TINY, HK_BUCKET_MID, HK_BUCKET_L25, HK_BUCKET_WHALE,
