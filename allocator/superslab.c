@@ -273,6 +273,8 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->state_bias = hk_state_bias(ss);
   /* the span's per-block state starts clear (release never touches it) */
   if (HK_ON(STATE)) memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
+  /* and so do its new[] marks (checked builds: harden.c) */
+  if (HK_ON(HARDEN)) memset(&ss->cxx_array[(base - (uintptr_t)ss) >> 13], 0, (size_t)n << (HK_UNIT_SHIFT - 13));
   s->nunits = (uint8_t)n;
   s->capacity = hk_span_capacity(cls, (unsigned)start);
   if (HK_INJECT(CAPACITY_OVERRUN)) /* INJECTED BUG: capacity from the whole
