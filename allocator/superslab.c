@@ -21,6 +21,9 @@
  *   - checked builds: the guard pages (layout.h) are PROT_NONE from the
  *     superslab's mapping to its unmapping (the cache keeps them), and no
  *     span holds one but as its last page, which its capacity leaves out;
+ *     a span shorter than a half goes into no superslab whose free units
+ *     are exactly one half (that half stays for a half-superslab span: the
+ *     L2.5 spans that take a whole superslab in release);
  *   - decay: a free unit whose pages may be resident has its bit in
  *     ss->dirty; hk_ss_decay gives such units of a superslab back once
  *     its last span free is HK_DECAY_AGE epochs old, and unmaps cached
@@ -229,6 +232,11 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   hk_ss_t *ss;
   int start = -1;
   for (ss = ss_partial; ss != NULL; ss = ss->next) {
+    /* checked builds: a shorter span leaves a superslab whose free units are
+     * one whole half to a half-superslab span (layout.h) */
+    if (HK_ON(GUARD) && n < HK_SPAN_MAX_UNITS &&
+        (ss->free_mask == 0xFFFFu || ss->free_mask == 0xFFFF0000u))
+      continue;
     if (ss->nfree >= n && (start = find_run(ss->free_mask, n)) >= 0) break;
   }
   if (ss == NULL) {
