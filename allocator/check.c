@@ -16,7 +16,8 @@ pthread_mutex_t hk_snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the heap walk (hardened and debug builds) --------------------------
  * Checks, for every superslab: the header, the unit map against free_mask,
- * and for every span: geometry against the layout table, carved <= capacity,
+ * and for every span: geometry against the layout table (no guard page
+ * inside it, its capacity without its guard pages), carved <= capacity,
  * used <= carved, the free list (every node inside the carved range, on a
  * stride boundary, no node twice, exactly carved - used nodes), the remote
  * queue (same node checks), every carved block's header byte, the
@@ -99,9 +100,12 @@ static void walk_span(walk_t *w, hk_ss_t *ss, unsigned u) {
         (ss->free_mask >> (u + k) & 1u))
       problem(w, "unit map disagrees with its span", t, c);
   }
+  /* guard pages: none inside a span but its last page (layout.h) */
+  if (HK_GUARD_UNIT_MASK & (uint32_t)((((uint64_t)1 << s->nunits) - 1u) >> 1 << u))
+    problem(w, "span runs across a guard page", s, c);
   if (s->stride != ci->stride ||
-      s->capacity != (u == 0 ? ci->cap0 : ci->cap) ||
-      s->user0 != base + (u == 0 ? HK_SS_META : 0) + ci->first_off)
+      s->capacity != hk_span_capacity((unsigned)c, u) ||
+      s->user0 != base + (u == 0 ? HK_SS_FIRST : 0) + ci->first_off)
     problem(w, "span geometry disagrees with the layout table", s, c);
   if (s->carved > s->capacity) {
     problem(w, "carved beyond capacity", s, c);

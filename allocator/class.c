@@ -148,10 +148,11 @@ static hk_block_t *carve(hk_slab_t *s) {
   if (batch > left) batch = left;
   uintptr_t u = s->user0 + (uintptr_t)s->carved * stride;
   if (HK_ON(HARDEN)) {
-    /* the bound check: the batch's last block ends inside the span, within
-     * the slab's capacity */
+    /* the bound check: the batch's last block ends inside the span (before
+     * its guard page), within the slab's capacity */
     uintptr_t span_end = (s->user0 & ~(HK_UNIT_SIZE - 1)) +
-                         ((uintptr_t)s->nunits << HK_UNIT_SHIFT);
+                         ((uintptr_t)s->nunits << HK_UNIT_SHIFT) -
+                         HK_GUARD_TAIL(s->unit + s->nunits - 1u);
     uintptr_t last_end = u + (uintptr_t)batch * stride - ci->header;
     HK_CHECK(HARDEN, s->carved + batch <= s->capacity && last_end <= span_end,
              "carve beyond the slab's usable bytes", (void *)last_end, s->cls);

@@ -10,6 +10,7 @@
  *                slab descriptor, double free through per-block state,
  *                encoded and sanitized free-list links, remote-queue node
  *                checks on drain, the carve bound, large-block guard pages,
+ *                superslab guard pages,
  *                malloc(0) into no-access memory (zero.c), the C++
  *                delete checks (new[] mark, sized delete: new.cc, harden.c),
  *                zero on free checked on reuse (WIPE), delayed reuse (DELAY),
@@ -36,6 +37,9 @@
  *   CANARY  canaries at the end of every class block's stride (layout.h's
  *           canary column: usable sizes shrink), checked on free and by
  *           the heap walk
+ *   GUARD   guard pages inside every superslab (after its header, at the
+ *           end of units 15 and 31; layout.h), so a linear overrun or
+ *           underrun of 1 MiB out of a class block faults
  *   DEBUG   the debug variant's checks (fills, ring, assertions)
  *   RACE    the race points (HAKMEM_RACE_POINT, HAKMEM_RACE_CAS: internal.h)
  *           in the remote-free, drain, abandon and adopt paths, also in a
@@ -43,7 +47,7 @@
  *           HAKMEM_RACE or hak_race_hook turns them on.  -DHK_ON_RACE=1 in
  *           a release-level build only to show a catalog race bug without
  *           the checks (docs/bug-catalog.md)
- * LINKS, STATE, PTR, WIPE and DELAY can be switched off one by one (-DHK_ON_STATE=0 ...)
+ * LINKS, STATE, PTR, WIPE, DELAY and GUARD can be switched off one by one (-DHK_ON_STATE=0 ...)
  * only to measure what each costs (docs/hardening.md); a build that does so
  * is not a variant.  A failed check reports through HK_CHECK or hk_fatal
  * (report.c): exactly one line "hakmem: <fault>: ptr=0x... class=<n>" on
@@ -102,6 +106,10 @@
 #else
 #define HK_ON_RACE HK_ON_HARDEN
 #endif
+#endif
+
+#ifndef HK_ON_GUARD
+#define HK_ON_GUARD HK_ON_HARDEN
 #endif
 
 #define HK_LIKELY(x)   __builtin_expect(!!(x), 1)

@@ -189,13 +189,42 @@ void hk_held_fault(const hk_slab_t *s, const hk_block_t *b) {
 }
 
 /* ---- the C++ operators' checks (new.cc) ------------------------------------ */
+/* new[]'s mark of the block starting at p, of slab s: bit HK_HDR_ARRAY of
+ * the header byte in headered classes (the block's own byte: only its
+ * holder writes it); in headerless ones (strides of 1 KiB and more) the
+ * bit of p's KiB in its superslab's cxx_array, whose bytes blocks share,
+ * so it is set and cleared atomically (a delete[] may run in any thread). */
+static uint8_t *cxx_array_byte(void *p, uint8_t *bit) {
+  hk_ss_t *ss = (hk_ss_t *)((uintptr_t)p & ~(HK_SS_SIZE - 1));
+  uintptr_t k = ((uintptr_t)p & (HK_SS_SIZE - 1)) >> 10;
+  *bit = (uint8_t)(1u << (k & 7));
+  return &ss->cxx_array[k >> 3];
+}
+static int cxx_marked(const hk_slab_t *s, void *p) {
+  if (s->hdr_mask != 0) return (HK_TRACK_GET_U8((uint8_t *)p - 1) & HK_HDR_ARRAY) != 0;
+  uint8_t bit, *b = cxx_array_byte(p, &bit);
+  return (__atomic_load_n(b, __ATOMIC_RELAXED) & bit) != 0;
+}
+static void cxx_mark(const hk_slab_t *s, void *p, int array) {
+  if (s->hdr_mask != 0) {
+    uint8_t *h = (uint8_t *)p - 1;
+    uint8_t v = HK_TRACK_GET_U8(h);
+    HK_TRACK_SET_U8(h, (uint8_t)(array ? v | HK_HDR_ARRAY : v & ~HK_HDR_ARRAY));
+    return;
+  }
+  uint8_t bit, *b = cxx_array_byte(p, &bit);
+  if (array) __atomic_fetch_or(b, bit, __ATOMIC_RELAXED);
+  else if (__atomic_load_n(b, __ATOMIC_RELAXED) & bit) /* (no locked op when clear) */
+    __atomic_fetch_and(b, (uint8_t)~bit, __ATOMIC_RELAXED);
+}
+/* one headerless block start per KiB at most */
+#define HK_ROW_ONE_PER_KIB(i, st, h, u, c) \
+  _Static_assert((h) || (st) >= 1024u, "headerless class " #i " has a stride of 1 KiB or more");
+HK_CLASS_TABLE(HK_ROW_ONE_PER_KIB)
+
 void hk_cxx_new(void *p, int array) {
   if (p == NULL || hk_chunk_of(p) != HK_CHUNK_SS) return;
-  hk_slab_t *s = hk_slab_head(p); /* p was just handed out: a span's block */
-  if (s->hdr_mask == 0) return;   /* headerless class: no room for the mark */
-  uint8_t *h = (uint8_t *)p - 1;  /* the block's own header: no other writer */
-  uint8_t v = HK_TRACK_GET_U8(h);
-  HK_TRACK_SET_U8(h, (uint8_t)(array ? v | HK_HDR_ARRAY : v & ~HK_HDR_ARRAY));
+  cxx_mark(hk_slab_head(p), p, array); /* p was just handed out: a span's block */
 }
 
 /* The class a request of size bytes aligned to align is served from
@@ -208,17 +237,15 @@ static int cxx_class_of(size_t size, size_t align) {
 static const char cxx_wrong_size[] = "sized delete of the wrong size";
 
 /* A live block of s: the size, then the new[] mark (blocks handed out at
- * their start, headered classes). */
+ * their start). */
 static void cxx_check_block(hk_slab_t *s, void *p, size_t size, size_t align, int array,
                             int at_start) {
   int c = s->cls;
   if (size != SIZE_MAX) HK_CHECK(HARDEN, cxx_class_of(size, align) == c, cxx_wrong_size, p, c);
-  if (align <= HK_ALIGN && at_start && s->hdr_mask != 0) {
-    uint8_t *h = (uint8_t *)p - 1;
-    uint8_t v = HK_TRACK_GET_U8(h);
-    HK_CHECK(HARDEN, !(v & HK_HDR_ARRAY) == !array,
+  if (align <= HK_ALIGN && at_start) {
+    HK_CHECK(HARDEN, cxx_marked(s, p) == !!array,
              array ? "delete[] of a block not from new[]" : "delete of a block from new[]", p, c);
-    if (array) HK_TRACK_SET_U8(h, (uint8_t)(v & ~HK_HDR_ARRAY));
+    if (array) cxx_mark(s, p, 0);
   }
 }
 

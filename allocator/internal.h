@@ -121,6 +121,17 @@ HK_INLINE int hk_decayed(uint64_t since, uint64_t now) {
 extern const hk_class_info_t hk_class[HK_NCLASSES];
 extern const uint8_t hk_tiny_class_lut[HK_TINY_QS];
 extern const uint8_t hk_tiny_q_lo[HK_NCLASSES], hk_tiny_q_hi[HK_NCLASSES];
+/* checked builds: the capacities of a span ending at a guarded unit,
+ * [cls][starts at unit 0] (layout.h; hk_class keeps release's size) */
+extern const uint32_t hk_class_capg[HK_NCLASSES][2];
+/* The capacity of a span of class cls that starts at unit `start`: the
+ * superslab header (and its guard page) and a guard page at the span's end
+ * counted out. */
+HK_INLINE uint32_t hk_span_capacity(unsigned cls, unsigned start) {
+  const hk_class_info_t *ci = &hk_class[cls];
+  if (HK_GUARD_TAIL(start + ci->units - 1u)) return hk_class_capg[cls][start == 0];
+  return start == 0 ? ci->cap0 : ci->cap;
+}
 HK_INLINE unsigned hk_class_of_size(size_t n) {
   if (HK_LIKELY(n <= HK_TINY_MAX)) return hk_tiny_class_lut[HK_TINY_Q(n)];
   size_t n1 = n - 1 + HK_MID_SLACK; /* the class's stride must hold the canary too */

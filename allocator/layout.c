@@ -1,8 +1,8 @@
 /* layout.c - the layout table (layout.h) as data for the run-time paths:
  * hk_class[] (stride, usable, header, span units, first offset, capacities
- * and, in the checked builds, the canary's bytes and place per class) and
- * the request-to-class lookup of the tiny range with the request buckets
- * each tiny class serves.
+ * and, in the checked builds, the canary's bytes and place per class and
+ * the guard pages counted out of capacities) and the request-to-class
+ * lookup of the tiny range with the request buckets each tiny class serves.
  *
  * Invariants: every entry is an integer constant expression of its table
  * row, computed at compile time, so no path keeps a second copy of the
@@ -19,6 +19,10 @@
 #define HK_ROW_INFO_CANARY_(st, h, c)
 #endif
 const hk_class_info_t hk_class[HK_NCLASSES] = {HK_CLASS_TABLE(HK_ROW_INFO)};
+#if HK_ON(GUARD)
+#define HK_ROW_CAPG_INFO(i, st, h, u, c) [i] = {HK_ROW_CAPG(st, h, u), HK_ROW_CAP0G(st, h, u)},
+const uint32_t hk_class_capg[HK_NCLASSES][2] = {HK_CLASS_TABLE(HK_ROW_CAPG_INFO)};
+#endif
 
 #define Q4(q) HK_TINY_CLASS_FOR_Q(q), HK_TINY_CLASS_FOR_Q(q + 1), \
               HK_TINY_CLASS_FOR_Q(q + 2), HK_TINY_CLASS_FOR_Q(q + 3)

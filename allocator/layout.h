@@ -35,6 +35,15 @@
  *   I5 headered classes fit the 5-bit class field of the header byte;
  *   I6 canaries are 2 or 8 bytes; the free-list link (8 bytes at u) and
  *      block 0's leading canary fit.
+ *
+ * Guard pages (checked builds, switch GUARD; docs/hardening.md): every
+ * superslab keeps HK_GUARD bytes of no-access memory right after its header
+ * and at the end of the units in HK_GUARD_UNIT_MASK (15 and 31), set once
+ * when it is mapped.  So a span that starts at unit 0 begins HK_SS_FIRST =
+ * HK_SS_META + HK_GUARD into it, a span that ends at a guarded unit ends
+ * HK_GUARD early, no span runs across a guard, and spans are at most
+ * HK_SPAN_MAX_UNITS long: the capacities below count the guards out (cap,
+ * cap0, capg, cap0g).  Release has HK_GUARD = 0 and its layout unchanged.
  */
 #ifndef HAKMEM_LAYOUT_H
 #define HAKMEM_LAYOUT_H
@@ -54,6 +63,19 @@
  * same in every variant, so all variants share one layout. */
 #define HK_SS_META     24576u
 #define HK_STATE_BYTES (HK_SS_SIZE / 16 / 8)   /* 16 KiB */
+
+/* ---- guard pages (checked builds) ----------------------------------------
+ * HK_GUARD bytes of PROT_NONE at [HK_SS_META, HK_SS_FIRST) and at the end of
+ * each unit in HK_GUARD_UNIT_MASK.  Two guards 1 MiB apart plus the one
+ * after the header: every stretch of 1 MiB that starts at a block's end or
+ * ends at a block's start holds a guard page. */
+#define HK_GUARD       (HK_ON(GUARD) ? 4096u : 0u)
+#define HK_GUARD_UNIT_MASK (HK_ON(GUARD) ? (1u << 15 | 1u << 31) : 0u)
+#define HK_SS_FIRST    (HK_SS_META + HK_GUARD)  /* first byte a unit-0 span uses */
+/* the guard bytes a span loses at its end, when its last unit is guarded */
+#define HK_GUARD_TAIL(last_unit) ((HK_GUARD_UNIT_MASK >> (last_unit) & 1u) ? HK_GUARD : 0u)
+/* longest span: no span may hold a guard page inside it */
+#define HK_SPAN_MAX_UNITS (HK_ON(GUARD) ? 16u : 32u)
 
 #define HK_ALIGN       16u
 #define HK_HDR_MAGIC   0xA0u                   /* header = magic | class    */
@@ -101,8 +123,10 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
 #else
 #define HK_CANARY_ROW_(X, a)
 #endif
-/* The plain form X(index, stride, header, units, canary). */
-#define HK_APPLY_(X, i, st, h, u, c) X(i, st, h, u, c)
+/* The plain form X(index, stride, header, units, canary); with guard pages
+ * a span is at most HK_SPAN_MAX_UNITS long (the 32-unit L2.5 spans take 16). */
+#define HK_ROW_UNITS_(u) ((u) < HK_SPAN_MAX_UNITS ? (u) : HK_SPAN_MAX_UNITS)
+#define HK_APPLY_(X, i, st, h, u, c) X(i, st, h, HK_ROW_UNITS_(u), c)
 #define HK_CLASS_TABLE(X) HK_CLASS_TABLE_A(HK_APPLY_, X)
 
 #define HK_NCLASSES      (52 + HK_ON(CANARY))
@@ -136,21 +160,31 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
  * the checked builds (block 0's leading canary) */
 #define HK_ROW_FIRST_OFF(h)         ((h) || HK_ON(CANARY) ? 16u : 0u)
 #define HK_ROW_SPAN(u)              ((u) * (uint32_t)HK_UNIT_SIZE)
-#define HK_ROW_CAP(st, h, u)        ((HK_ROW_SPAN(u) - HK_ROW_FIRST_OFF(h)) / (st))
-#define HK_ROW_CAP0(st, h, u) \
-  ((HK_ROW_SPAN(u) - HK_SS_META - HK_ROW_FIRST_OFF(h)) / (st))
+/* blocks of a span whose first `meta` bytes and last `tail` bytes are not
+ * its own (the superslab header and a guard page) */
+#define HK_ROW_CAPX(st, h, u, meta, tail) \
+  ((HK_ROW_SPAN(u) - (meta) - (tail) - HK_ROW_FIRST_OFF(h)) / (st))
+#define HK_ROW_CAP(st, h, u)   HK_ROW_CAPX(st, h, u, 0u, 0u)
+#define HK_ROW_CAP0(st, h, u)  HK_ROW_CAPX(st, h, u, HK_SS_FIRST, 0u)
+/* the same for a span that ends at a guarded unit (= cap, cap0 in release) */
+#define HK_ROW_CAPG(st, h, u)  HK_ROW_CAPX(st, h, u, 0u, HK_GUARD)
+#define HK_ROW_CAP0G(st, h, u) HK_ROW_CAPX(st, h, u, HK_SS_FIRST, HK_GUARD)
 
 /* ---- compile-time checks of I1..I6 ---------------------------------------- */
 #define HK_ROW_ASSERTS(i, st, h, u, c)                                         \
   _Static_assert((st) % HK_ALIGN == 0, "I1: stride of class " #i);             \
   _Static_assert(HK_ROW_FIRST_OFF(h) % HK_ALIGN == 0, "I1: first_off " #i);    \
-  _Static_assert(HK_SS_META % HK_ALIGN == 0, "I1: meta");                      \
+  _Static_assert(HK_SS_FIRST % HK_ALIGN == 0, "I1: meta");                     \
   _Static_assert((h) == 0 || (h) == 1, "header is 0 or 1 byte, class " #i);    \
-  _Static_assert(HK_ROW_CAP0(st, h, u) >= 1, "I3: unit-0 span holds a block " #i); \
+  _Static_assert(HK_ROW_CAP0G(st, h, u) >= 1, "I3: unit-0 span holds a block " #i); \
   _Static_assert(HK_ROW_FIRST_OFF(h) + HK_ROW_CAP(st, h, u) * (st) - (h)       \
                      <= HK_ROW_SPAN(u), "I3: span overrun, class " #i);        \
-  _Static_assert(HK_SS_META + HK_ROW_FIRST_OFF(h) + HK_ROW_CAP0(st, h, u) * (st) \
+  _Static_assert(HK_SS_FIRST + HK_ROW_FIRST_OFF(h) + HK_ROW_CAP0(st, h, u) * (st) \
                      - (h) <= HK_ROW_SPAN(u), "I3: unit-0 overrun, class " #i); \
+  _Static_assert(HK_ROW_FIRST_OFF(h) + HK_ROW_CAPG(st, h, u) * (st) - (h)      \
+                     <= HK_ROW_SPAN(u) - HK_GUARD, "I3: guard overrun, class " #i); \
+  _Static_assert(HK_SS_FIRST + HK_ROW_FIRST_OFF(h) + HK_ROW_CAP0G(st, h, u) * (st) \
+                     - (h) <= HK_ROW_SPAN(u) - HK_GUARD, "I3: unit-0 guard overrun " #i); \
   _Static_assert(HK_ROW_CAP(st, h, u) <= 65535, "capacity fits 16 bits " #i);  \
   _Static_assert((h) == 0 || (i) <= (int)HK_HDR_CLASS_MASK, "I5: class " #i);  \
   _Static_assert((u) == 1 || (u) == 2 || (u) == 4 || (u) == 8 || (u) == 16 ||  \

@@ -18,6 +18,12 @@
  *   - a superslab is on ss_partial iff nfree > 0 and it is not cached;
  *   - a superslab is unmapped or cached only when all 32 units are free;
  *   - at most hk_opt.ss_cache empty superslabs are kept mapped;
+ *   - checked builds: the guard pages (layout.h) are PROT_NONE from the
+ *     superslab's mapping to its unmapping (the cache keeps them), and no
+ *     span holds one but as its last page, which its capacity leaves out;
+ *     a span shorter than a half goes into no superslab whose free units
+ *     are exactly one half (that half stays for a half-superslab span: the
+ *     L2.5 spans that take a whole superslab in release);
  *   - decay: a free unit whose pages may be resident has its bit in
  *     ss->dirty; hk_ss_decay gives such units of a superslab back once
  *     its last span free is HK_DECAY_AGE epochs old, and unmaps cached
@@ -30,6 +36,8 @@
 #include <sys/mman.h>
 
 _Static_assert(sizeof(hk_ss_t) <= HK_SS_META, "the superslab header fits HK_SS_META");
+_Static_assert(HK_SPAN_MAX_UNITS == HK_UNITS || (HK_GUARD_UNIT_MASK >> (HK_SPAN_MAX_UNITS - 1) & 1u),
+               "guards bound the longest spans");
 
 /* ---- registry ----------------------------------------------------------- */
 #define REG_LEAF ((size_t)1 << HK_REG_LEAF_BITS)
@@ -151,6 +159,14 @@ static hk_ss_t *ss_map(void) {
     errno = ENOMEM;
     return NULL;
   }
+  /* checked builds: the guard pages (layout.h), once per mapping; not in
+   * huge-page mappings, which cannot be protected by the 4 KiB page (their
+   * capacities still leave the guards out) */
+  if (HK_ON(GUARD) && !huge) {
+    hk_os_protect((char *)ss + HK_SS_META, HK_GUARD, 0);
+    for (unsigned u = 0; u < HK_UNITS; u++)
+      if (HK_GUARD_TAIL(u)) hk_os_protect((char *)ss + ((uintptr_t)(u + 1) << HK_UNIT_SHIFT) - HK_GUARD, HK_GUARD, 0);
+  }
   /* debug: request end per granule (debug.c); lazily touched */
   if (HK_ON(DEBUG)) ss->dbg_req = hk_os_map(HK_SS_SIZE / 16 * sizeof(uint32_t), HK_PAGE);
   /* Every block byte is no-access until handed out (track.h). */
@@ -194,10 +210,13 @@ static uint32_t unit_bits(unsigned start, unsigned n) {
  * 16-unit span could use: half of each superslab of 70 KiB blocks, which
  * under `ulimit -v` halved what a program got; bench/vmlimit), and off
  * unit 0 when it can, since unit 0 holds the header and fewer blocks.
- * Any run of n free units is the last resort. */
+ * Any run of n free units is the last resort.  Checked builds: no run
+ * that holds a guarded unit but as its last one. */
 static int find_run(uint32_t mask, unsigned n) {
   uint32_t run = mask;
   for (unsigned k = 1; k < n; k++) run &= mask >> k;
+  if (HK_ON(GUARD))
+    for (unsigned k = 0; k + 1 < n; k++) run &= ~(HK_GUARD_UNIT_MASK >> k);
   uint32_t at_multiple = 0;
   for (unsigned u = 0; u < HK_UNITS; u += n) at_multiple |= 1u << u;
   uint32_t aligned = run & at_multiple;
@@ -213,6 +232,11 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   hk_ss_t *ss;
   int start = -1;
   for (ss = ss_partial; ss != NULL; ss = ss->next) {
+    /* checked builds: a shorter span leaves a superslab whose free units are
+     * one whole half to a half-superslab span (layout.h) */
+    if (HK_ON(GUARD) && n < HK_SPAN_MAX_UNITS &&
+        (ss->free_mask == 0xFFFFu || ss->free_mask == 0xFFFF0000u))
+      continue;
     if (ss->nfree >= n && (start = find_run(ss->free_mask, n)) >= 0) break;
   }
   if (ss == NULL) {
@@ -262,13 +286,15 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
   s->state_bias = hk_state_bias(ss);
   /* the span's per-block state starts clear (release never touches it) */
   if (HK_ON(STATE)) memset(&ss->state[(base - (uintptr_t)ss) >> 7], 0, (size_t)n << (HK_UNIT_SHIFT - 7));
+  /* and so do its new[] marks (checked builds: harden.c) */
+  if (HK_ON(HARDEN)) memset(&ss->cxx_array[(base - (uintptr_t)ss) >> 13], 0, (size_t)n << (HK_UNIT_SHIFT - 13));
   s->nunits = (uint8_t)n;
-  s->capacity = start == 0 ? ci->cap0 : ci->cap;
+  s->capacity = hk_span_capacity(cls, (unsigned)start);
   if (HK_INJECT(CAPACITY_OVERRUN)) /* INJECTED BUG: capacity from the whole
                                     * span, ignoring the superslab header
                                     * and the first-block offset */
     s->capacity = (uint32_t)(((uintptr_t)n << HK_UNIT_SHIFT) / ci->stride);
-  s->user0 = base + (start == 0 ? HK_SS_META : 0) + ci->first_off;
+  s->user0 = base + (start == 0 ? HK_SS_FIRST : 0) + ci->first_off;
   s->next = s->prev = NULL;
   atomic_store_explicit(&s->owner, cls >= HK_MID_FIRST ? HK_SLAB_MID : 0,
                         memory_order_relaxed); /* no owner yet */

@@ -141,6 +141,11 @@ struct hk_ss {
   _Atomic uint64_t handed[HK_SS_SIZE / HK_PAGE / 64];
   hk_slab_t slab[HK_UNITS]; /* one descriptor per 64 KiB unit              */
   uint8_t state[HK_STATE_BYTES]; /* per-block state bits (checked builds)  */
+  /* checked builds: operator new[]'s mark of headerless blocks (strides of
+   * 1 KiB and more: at most one block start per KiB), bit k for the block
+   * starting in the superslab's k-th KiB (harden.c); release never
+   * touches it */
+  uint8_t cxx_array[HK_SS_SIZE >> 10 >> 3];
 };
 _Static_assert(HK_NCLASSES <= 64, "remote_hint has one bit per class");
 
