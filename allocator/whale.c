@@ -92,6 +92,18 @@ static _Atomic uint64_t whale_mapped WHALE_DATA;
 
 #define HK_WHALE_GUARD (HK_ON(HARDEN) ? HK_PAGE : 0)
 static size_t guard_of(const hk_whale_t *w) { return w->huge ? 0 : HK_WHALE_GUARD; }
+/* Checked builds (not under a memory tool, whose own poisoning catches a
+ * use after free, and not for hugetlb mappings): a mapping on the shared
+ * list is sealed, every page but its header's no-access, so a use of a
+ * freed block that left its thread's slot faults; the user pointer starts
+ * on the page after the header (user_off_for), so the whole block is
+ * sealed.  The slot's mapping stays accessible: a cached cycle costs no
+ * system call (docs/hardening.md). */
+#define HK_WHALE_SEAL (HK_ON(HARDEN) && !HK_TRACK_MEMORY)
+static void seal(hk_whale_t *w, int on) {
+  size_t n = w->map_size - HK_PAGE - guard_of(w);
+  if (HK_WHALE_SEAL && !w->huge && n != 0) hk_os_protect((char *)w + HK_PAGE, n, !on);
+}
 /* checked builds: make the last page of the mapping a guard (on = 1) or
  * ordinary memory again (on = 0, before a remap or an unmap) */
 static void guard_set(hk_whale_t *w, int on) {
@@ -106,7 +118,8 @@ static int fits(size_t map_size, size_t need) {
 }
 
 static size_t user_off_for(size_t align) {
-  if (align < 64) align = 64;
+  size_t min = HK_WHALE_SEAL ? HK_PAGE : 64; /* sealed: the header's page apart */
+  if (align < min) align = min;
   return (sizeof(hk_whale_t) + align - 1) & ~(align - 1);
 }
 
@@ -199,7 +212,8 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
     HK_TRACK_UNMAP(a, a->map_size);
     HK_TRACK_UNMAP(b, b->map_size);
   }
-  guard_set(a, 0); /* a's last page is ordinary memory again */
+  if (!HK_WHALE_SEAL) guard_set(a, 0); /* a's last page is ordinary memory again
+                                         (sealed: no-access with the rest) */
   hk_registry_set(b, b->map_size, HK_CHUNK_TAIL);
   if (a->released && b->released && hk_opt.whale_release == 1) {
     /* a released mapping is zero but for its first page (cache_put):
@@ -211,6 +225,7 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
   a->reused |= b->reused;
   a->released &= b->released; /* released (zero) only if both were */
   if (b->idle_epoch > a->idle_epoch) a->idle_epoch = b->idle_epoch; /* the newer */
+  if (HK_WHALE_SEAL && !a->huge) hk_os_protect(b, HK_PAGE, 0); /* b's header page */
   if (HK_TRACK_ASAN) HK_TRACK_SEGMENT(a, a->map_size);
 }
 
@@ -240,6 +255,7 @@ static hk_whale_t *merge_locked(hk_whale_t *w) {
 }
 
 static void cache_put(hk_whale_t *w);
+static void insert_locked(hk_whale_t *w);
 
 /* w (free, off every list) is about to serve need bytes: the whole chunks
  * beyond them go to the cache. */
@@ -382,6 +398,7 @@ static hk_whale_t *gather(hk_whale_t *w, size_t need) {
     donors = d->next;
     d->next = NULL;
     if (nw != NULL && old + filled < end) {
+      seal(d, 0);
       guard_set(d, 0);
       size_t m = d->map_size < end - old - filled ? d->map_size : end - old - filled;
       int whole = m == d->map_size, released = d->released;
@@ -391,8 +408,12 @@ static hk_whale_t *gather(hk_whale_t *w, size_t need) {
       zero &= released;
       filled += m;
       if (left != NULL) guard_set(left, 1);
+      if (left != NULL) cache_put(left);
+    } else { /* not needed: back as it was (sealed) */
+      pthread_mutex_lock(&whale_lock);
+      insert_locked(d);
+      pthread_mutex_unlock(&whale_lock);
     }
-    if (left != NULL) cache_put(left);
   }
   if (nw != NULL) {
     nw->released = (uint8_t)zero;
@@ -465,6 +486,7 @@ static void cache_put(hk_whale_t *w) {
                  hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
     w->released = 1;
   }
+  seal(w, 1);
   hk_whale_t *evict = NULL, *shrink = NULL;
   size_t shrink_to = 0;
   pthread_mutex_lock(&whale_lock);
@@ -636,6 +658,7 @@ static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
     if (hk_opt.whale_cache_mb == 0 || hk_opt.whale_cache_count == 0) {
       cache_put(slot); /* (no cache: unmapped) */
     } else {
+      seal(slot, 1);
       pthread_mutex_lock(&whale_lock);
       insert_locked(slot);
       pthread_mutex_unlock(&whale_lock);
@@ -648,6 +671,7 @@ static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
     pthread_mutex_lock(&whale_lock);
     hk_whale_t *w = cache_take(need);
     pthread_mutex_unlock(&whale_lock);
+    if (w != NULL) seal(w, 0);
     if (w != NULL) w = fit(w, need);
     if (w != NULL) return hand_out_hit(h, w, user_off, size);
   }
