@@ -49,6 +49,8 @@
  *     its pages move with move_pages, which splits a failed mremap, and it
  *     grows in place from its last page;
  *   - whale_mapped is the bytes of every whale mapping (live, slot, cached);
+ *   - checked builds: a mapping on the list is sealed (all but its header
+ *     page no-access), one off it is not;
  *   - cached_bytes/cached_count describe exactly the list, under whale_lock;
  *   - decay: a free mapping carries the epoch of its free (a merge keeps
  *     the newer); hk_whale_decay unmaps cached ones HK_DECAY_AGE epochs
