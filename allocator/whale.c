@@ -102,9 +102,10 @@ static size_t guard_of(const hk_whale_t *w) { return w->huge ? 0 : HK_WHALE_GUAR
  * sealed.  The slot's mapping stays accessible: a cached cycle costs no
  * system call (docs/hardening.md). */
 #define HK_WHALE_SEAL (HK_ON(HARDEN) && !HK_TRACK_MEMORY)
+#define SEALING (HK_WHALE_SEAL && hk_opt.whale_seal) /* HAKMEM_WHALE_SEAL=0: off */
 static void seal(hk_whale_t *w, int on) {
   size_t n = w->map_size - HK_PAGE - guard_of(w);
-  if (HK_WHALE_SEAL && !w->huge && n != 0) hk_os_protect((char *)w + HK_PAGE, n, !on);
+  if (SEALING && !w->huge && n != 0) hk_os_protect((char *)w + HK_PAGE, n, !on);
 }
 /* checked builds: make the last page of the mapping a guard (on = 1) or
  * ordinary memory again (on = 0, before a remap or an unmap) */
@@ -214,7 +215,7 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
     HK_TRACK_UNMAP(a, a->map_size);
     HK_TRACK_UNMAP(b, b->map_size);
   }
-  if (!HK_WHALE_SEAL) guard_set(a, 0); /* a's last page is ordinary memory again
+  if (!SEALING) guard_set(a, 0); /* a's last page is ordinary memory again
                                          (sealed: no-access with the rest) */
   hk_registry_set(b, b->map_size, HK_CHUNK_TAIL);
   if (a->released && b->released && hk_opt.whale_release == 1) {
@@ -227,7 +228,7 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
   a->reused |= b->reused;
   a->released &= b->released; /* released (zero) only if both were */
   if (b->idle_epoch > a->idle_epoch) a->idle_epoch = b->idle_epoch; /* the newer */
-  if (HK_WHALE_SEAL && !a->huge) hk_os_protect(b, HK_PAGE, 0); /* b's header page */
+  if (SEALING && !a->huge) hk_os_protect(b, HK_PAGE, 0); /* b's header page */
   if (HK_TRACK_ASAN) HK_TRACK_SEGMENT(a, a->map_size);
 }
 
@@ -562,7 +563,10 @@ void hk_whale_check(hk_whale_t *w, const void *p, int op) {
 }
 
 static void note_freed(const void *p) {
-  unsigned i = atomic_fetch_add_explicit(&whale_freed_pos, 1, memory_order_relaxed);
+  /* no locked add on the free path: two racing frees may share a slot (the
+   * ring names faults, it decides none) */
+  unsigned i = atomic_load_explicit(&whale_freed_pos, memory_order_relaxed);
+  atomic_store_explicit(&whale_freed_pos, i + 1, memory_order_relaxed);
   atomic_store_explicit(&whale_freed[i % WHALE_RING], (uintptr_t)p, memory_order_relaxed);
 }
 
