@@ -49,8 +49,8 @@
  *     its pages move with move_pages, which splits a failed mremap, and it
  *     grows in place from its last page;
  *   - whale_mapped is the bytes of every whale mapping (live, slot, cached);
- *   - checked builds: a mapping on the list is sealed (all but its header
- *     page no-access), one off it is not;
+ *   - checked builds: a mapping on the list has been moved away from the
+ *     address it was handed out at (seal_away);
  *   - cached_bytes/cached_count describe exactly the list, under whale_lock;
  *   - decay: a free mapping carries the epoch of its free (a merge keeps
  *     the newer); hk_whale_decay unmaps cached ones HK_DECAY_AGE epochs
@@ -95,18 +95,15 @@ static _Atomic uint64_t whale_mapped WHALE_DATA;
 #define HK_WHALE_GUARD (HK_ON(HARDEN) ? HK_PAGE : 0)
 static size_t guard_of(const hk_whale_t *w) { return w->huge ? 0 : HK_WHALE_GUARD; }
 /* Checked builds (not under a memory tool, whose own poisoning catches a
- * use after free, and not for hugetlb mappings): a mapping on the shared
- * list is sealed, every page but its header's no-access, so a use of a
- * freed block that left its thread's slot faults; the user pointer starts
- * on the page after the header (user_off_for), so the whole block is
- * sealed.  The slot's mapping stays accessible: a cached cycle costs no
- * system call (docs/hardening.md). */
+ * use after free, and not for hugetlb mappings): a mapping put on the
+ * shared list is first moved away (seal_away, below): its pages go to a
+ * new address by mremap, so the range the program was given is unmapped
+ * and a use of the freed block faults, while the pages stay resident for
+ * reuse (a cached mapping is handed out at its new address).  The slot's
+ * mapping stays where it is: a cached cycle costs no system call
+ * (docs/hardening.md). */
 #define HK_WHALE_SEAL (HK_ON(HARDEN) && !HK_TRACK_MEMORY)
 #define SEALING (HK_WHALE_SEAL && hk_opt.whale_seal) /* HAKMEM_WHALE_SEAL=0: off */
-static void seal(hk_whale_t *w, int on) {
-  size_t n = w->map_size - HK_PAGE - guard_of(w);
-  if (SEALING && !w->huge && n != 0) hk_os_protect((char *)w + HK_PAGE, n, !on);
-}
 /* checked builds: make the last page of the mapping a guard (on = 1) or
  * ordinary memory again (on = 0, before a remap or an unmap) */
 static void guard_set(hk_whale_t *w, int on) {
@@ -121,8 +118,7 @@ static int fits(size_t map_size, size_t need) {
 }
 
 static size_t user_off_for(size_t align) {
-  size_t min = HK_WHALE_SEAL ? HK_PAGE : 64; /* sealed: the header's page apart */
-  if (align < min) align = min;
+  if (align < 64) align = 64;
   return (sizeof(hk_whale_t) + align - 1) & ~(align - 1);
 }
 
@@ -215,8 +211,7 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
     HK_TRACK_UNMAP(a, a->map_size);
     HK_TRACK_UNMAP(b, b->map_size);
   }
-  if (!SEALING) guard_set(a, 0); /* a's last page is ordinary memory again
-                                         (sealed: no-access with the rest) */
+  guard_set(a, 0); /* a's last page is ordinary memory again */
   hk_registry_set(b, b->map_size, HK_CHUNK_TAIL);
   if (a->released && b->released && hk_opt.whale_release == 1) {
     /* a released mapping is zero but for its first page (cache_put):
@@ -228,7 +223,6 @@ static void join_locked(hk_whale_t *a, hk_whale_t *b) {
   a->reused |= b->reused;
   a->released &= b->released; /* released (zero) only if both were */
   if (b->idle_epoch > a->idle_epoch) a->idle_epoch = b->idle_epoch; /* the newer */
-  if (SEALING && !a->huge) hk_os_protect(b, HK_PAGE, 0); /* b's header page */
   if (HK_TRACK_ASAN) HK_TRACK_SEGMENT(a, a->map_size);
 }
 
@@ -282,6 +276,30 @@ static void move_pages(char *src, size_t len, char *dst) {
   size_t half = (len / 2) & ~(size_t)(HK_PAGE - 1);
   move_pages(src, half, dst);
   move_pages(src + half, len - half, dst + half);
+}
+
+/* Checked builds: free mapping w (off every list) moved to a new 2 MiB-
+ * aligned address, its old range unmapped (above); the moved mapping, or
+ * NULL when no new address could be had (w is then unmapped: freed either
+ * way).  The guard page moves as a piece of its own (another kernel area). */
+static hk_whale_t *seal_away(hk_whale_t *w) {
+  if (!SEALING || w->huge) return w;
+  size_t n = w->map_size, g = guard_of(w);
+  char *dst = hk_os_map(n, HK_SS_SIZE);
+  if (dst != NULL && hk_registry_reserve(dst, n) != 0) {
+    hk_os_unmap(dst, n);
+    dst = NULL;
+  }
+  if (dst == NULL) {
+    atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
+    unmap_whale(w);
+    return NULL;
+  }
+  hk_registry_set(w, n, HK_CHUNK_NONE); /* before the range is given up */
+  move_pages((char *)w, n - g, dst);
+  if (g != 0) move_pages((char *)w + n - g, g, dst + n - g);
+  hk_registry_set(dst, n, HK_CHUNK_WHALE);
+  return (hk_whale_t *)dst;
 }
 
 /* Remap w to new_size bytes (a page multiple): in place, or when growing
@@ -401,7 +419,6 @@ static hk_whale_t *gather(hk_whale_t *w, size_t need) {
     donors = d->next;
     d->next = NULL;
     if (nw != NULL && old + filled < end) {
-      seal(d, 0);
       guard_set(d, 0);
       size_t m = d->map_size < end - old - filled ? d->map_size : end - old - filled;
       int whole = m == d->map_size, released = d->released;
@@ -412,7 +429,7 @@ static hk_whale_t *gather(hk_whale_t *w, size_t need) {
       filled += m;
       if (left != NULL) guard_set(left, 1);
       if (left != NULL) cache_put(left);
-    } else { /* not needed: back as it was (sealed) */
+    } else { /* not needed: back as it was */
       pthread_mutex_lock(&whale_lock);
       insert_locked(d);
       pthread_mutex_unlock(&whale_lock);
@@ -489,7 +506,7 @@ static void cache_put(hk_whale_t *w) {
                  hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
     w->released = 1;
   }
-  seal(w, 1);
+  if ((w = seal_away(w)) == NULL) return;
   hk_whale_t *evict = NULL, *shrink = NULL;
   size_t shrink_to = 0;
   pthread_mutex_lock(&whale_lock);
@@ -664,10 +681,12 @@ static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
     if (hk_opt.whale_cache_mb == 0 || hk_opt.whale_cache_count == 0) {
       cache_put(slot); /* (no cache: unmapped) */
     } else {
-      seal(slot, 1);
-      pthread_mutex_lock(&whale_lock);
-      insert_locked(slot);
-      pthread_mutex_unlock(&whale_lock);
+      slot = seal_away(slot);
+      if (slot != NULL) {
+        pthread_mutex_lock(&whale_lock);
+        insert_locked(slot);
+        pthread_mutex_unlock(&whale_lock);
+      }
     }
   }
   /* INJECTED BUG (WHALE_CACHE_ALIGN): need counts user_off, so any cached
@@ -677,7 +696,6 @@ static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
     pthread_mutex_lock(&whale_lock);
     hk_whale_t *w = cache_take(need);
     pthread_mutex_unlock(&whale_lock);
-    if (w != NULL) seal(w, 0);
     if (w != NULL) w = fit(w, need);
     if (w != NULL) return hand_out_hit(h, w, user_off, size);
   }
