@@ -2,9 +2,8 @@
  * (4 MiB) after it left its thread's one-entry slot for the shared cache
  * (the thread freed another large block after it).
  * MU_CASES: write_first write_middle read_last
- * Hardened and debug: a mapping in the shared whale cache is sealed (every
- * page but its header's no-access, the user bytes starting on the page
- * after the header): SIGSEGV at once.  Release: undefined (the access
+ * Hardened and debug: a mapping put on the shared whale cache is moved to
+ * a new address, its old range unmapped: SIGSEGV at once.  Release: undefined (the access
  * lands in cached pages, or faults where the cache gave them back).  The block
  * a thread freed last waits in its slot, accessible (docs/hardening.md,
  * "Freed large blocks"). */
