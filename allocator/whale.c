@@ -3,20 +3,27 @@
  * cache of freed mappings for reuse, and the checks of the checked builds
  * (guard page, state, a ring of recently unmapped blocks).
  *
- * Cache: a list of freed mappings sorted by size, capped by
- * HAKMEM_WHALE_CACHE_MB and HAKMEM_WHALE_CACHE_COUNT.  A request takes the
+ * Cache: a list of freed mappings sorted by size.  A request takes the
  * smallest cached mapping that holds it (best fit) and splits the whole
  * chunks beyond it off as a cached mapping of its own; when none holds it
- * the largest one grows by mremap, keeping its resident pages.  A mapping
- * put in the cache is merged with the cached mappings contiguous with it
- * (the pieces of a split, or neighbouring mappings), so the pages a program
- * freed serve its next requests of any size without being faulted in
- * again.  Inserting beyond the caps evicts the largest entries (munmap).  HAKMEM_WHALE_RELEASE chooses what
+ * the largest one grows, and the pages of its extension are the pages of
+ * other cached mappings moved there by mremap (gather: no copy, no fault).
+ * A mapping put in the cache is merged with the cached mappings contiguous
+ * with it (the pieces of a split, or neighbouring mappings).  So the pages
+ * a program freed serve its next requests of any size without being
+ * faulted in again.  Capacity (cache_cap) follows the program: a quarter
+ * of the whale bytes it holds outside the cache (live blocks and slots), at
+ * least 4 MiB, at most HAKMEM_WHALE_CACHE_MB; and HAKMEM_WHALE_CACHE_COUNT
+ * mappings.  Beyond the byte cap the largest entry gives its tail back
+ * (munmap), beyond the count the smallest go; what stays unused decays
+ * (hk_whale_decay).  HAKMEM_WHALE_RELEASE chooses what
  * happens to a cached mapping's pages: kept resident (0), MADV_DONTNEED (1:
  * RSS drops and the pages read back as zero) or MADV_FREE (2: the kernel
  * takes them only under memory pressure).  In front of the shared cache each
  * thread's heap keeps one freed mapping, so a malloc/free cycle of one whale
- * takes no lock and no syscall.
+ * takes no lock and no syscall; a request it holds with whole chunks to
+ * spare gives them to the cache (trim_slot), one it cannot hold sends it to
+ * the cache, where gather can use its pages.
  *
  * realloc grows a whale with mremap: in place when the address space after
  * it is free, else by moving its pages to a new 2 MiB-aligned reservation
@@ -37,9 +44,16 @@
  *   - a cached mapping's header page is never given back (MADV_FREE'd
  *     pages may read zero), and the checked builds check each header the
  *     cache search passes (magic, kind, a page multiple of size);
- *   - split and merge happen only to free mappings off every thread's
- *     slot: a split's pieces, or a cached list entry and the mapping being
- *     cached (found on the list, never by reading memory next to a block);
+ *   - split, merge and gather happen only to free mappings off every
+ *     thread's slot: a split's pieces, a cached list entry and the mapping
+ *     being cached (found on the list, never by reading memory next to a
+ *     block), or donors unlinked from the list under whale_lock;
+ *   - a mapping may be several kernel areas (after a merge or a gather):
+ *     its pages move with move_pages, which splits a failed mremap, and it
+ *     grows in place from its last page;
+ *   - whale_mapped is the bytes of every whale mapping (live, slot, cached);
+ *   - checked builds: a mapping on the list has been moved away from the
+ *     address it was handed out at (seal_away);
  *   - cached_bytes/cached_count describe exactly the list, under whale_lock;
  *   - decay: a free mapping carries the epoch of its free (a merge keeps
  *     the newer); hk_whale_decay unmaps cached ones HK_DECAY_AGE epochs
@@ -69,6 +83,11 @@ static uint64_t cached_bytes WHALE_DATA, cached_count WHALE_DATA;
 static hk_whale_cnt_t orphan WHALE_DATA;
 static _Atomic uint64_t whale_misses WHALE_DATA, whale_evictions WHALE_DATA,
     whale_remaps WHALE_DATA;
+/* bytes of every whale mapping (live, in a slot or cached): changed only
+ * where a mapping is made, remapped or unmapped */
+static _Atomic uint64_t whale_mapped WHALE_DATA;
+#define MAPPED_ADD(n) atomic_fetch_add_explicit(&whale_mapped, (uint64_t)(n), memory_order_relaxed)
+#define MAPPED_SUB(n) atomic_fetch_sub_explicit(&whale_mapped, (uint64_t)(n), memory_order_relaxed)
 
 #define WCNT(h, field, n)                                                      \
   do {                                                                         \
@@ -78,6 +97,16 @@ static _Atomic uint64_t whale_misses WHALE_DATA, whale_evictions WHALE_DATA,
 
 #define HK_WHALE_GUARD (HK_ON(HARDEN) ? HK_PAGE : 0)
 static size_t guard_of(const hk_whale_t *w) { return w->huge ? 0 : HK_WHALE_GUARD; }
+/* Checked builds (not under a memory tool, whose own poisoning catches a
+ * use after free, and not for hugetlb mappings): a mapping put on the
+ * shared list is first moved away (seal_away, below): its pages go to a
+ * new address by mremap, so the range the program was given is unmapped
+ * and a use of the freed block faults, while the pages stay resident for
+ * reuse (a cached mapping is handed out at its new address).  The slot's
+ * mapping stays where it is: a cached cycle costs no system call
+ * (docs/hardening.md). */
+#define HK_WHALE_SEAL (HK_ON(HARDEN) && !HK_TRACK_MEMORY)
+#define SEALING (HK_WHALE_SEAL && hk_opt.whale_seal) /* HAKMEM_WHALE_SEAL=0: off */
 /* checked builds: make the last page of the mapping a guard (on = 1) or
  * ordinary memory again (on = 0, before a remap or an unmap) */
 static void guard_set(hk_whale_t *w, int on) {
@@ -130,6 +159,7 @@ static void unmap_whale(hk_whale_t *w) {
   TRACK_UNDER_WHALE_LOCK(HK_TRACK_UNMAP(w, map_size)); /* (only ASan has work here) */
   hk_registry_set(w, map_size, HK_CHUNK_NONE);
   hk_os_unmap(w, map_size);
+  MAPPED_SUB(map_size);
 }
 
 /* Best fit: the smallest cached mapping of at least need bytes or, when
@@ -233,12 +263,54 @@ static hk_whale_t *merge_locked(hk_whale_t *w) {
 }
 
 static void cache_put(hk_whale_t *w);
+static void insert_locked(hk_whale_t *w);
 
 /* w (free, off every list) is about to serve need bytes: the whole chunks
  * beyond them go to the cache. */
 static void trim_excess(hk_whale_t *w, size_t need) {
   size_t keep = (need + HK_SS_SIZE - 1) & ~(HK_SS_SIZE - 1);
   if (!w->huge && w->map_size >= keep + HK_SS_SIZE) cache_put(split(w, keep));
+}
+
+/* Move the pages of [src, src+len) to dst (page multiples), replacing what
+ * is mapped there.  The range may be several of the kernel's areas (the
+ * pieces of a merge or a gather), which one mremap cannot move: a failed
+ * move is split in halves, and a single page that still cannot move (the
+ * kernel's area count at its limit) is copied and unmapped. */
+static void move_pages(char *src, size_t len, char *dst) {
+  if (hk_os_remap(src, len, len, dst) != NULL) return;
+  if (len <= HK_PAGE) {
+    memcpy(dst, src, len);
+    hk_os_unmap(src, len);
+    return;
+  }
+  size_t half = (len / 2) & ~(size_t)(HK_PAGE - 1);
+  move_pages(src, half, dst);
+  move_pages(src + half, len - half, dst + half);
+}
+
+/* Checked builds: free mapping w (off every list) moved to a new 2 MiB-
+ * aligned address, its old range unmapped (above); the moved mapping, or
+ * NULL when no new address could be had (w is then unmapped: freed either
+ * way).  The guard page moves as a piece of its own (another kernel area). */
+static hk_whale_t *seal_away(hk_whale_t *w) {
+  if (!SEALING || w->huge) return w;
+  size_t n = w->map_size, g = guard_of(w);
+  char *dst = hk_os_map(n, HK_SS_SIZE);
+  if (dst != NULL && hk_registry_reserve(dst, n) != 0) {
+    hk_os_unmap(dst, n);
+    dst = NULL;
+  }
+  if (dst == NULL) {
+    atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
+    unmap_whale(w);
+    return NULL;
+  }
+  hk_registry_set(w, n, HK_CHUNK_NONE); /* before the range is given up */
+  move_pages((char *)w, n - g, dst);
+  if (g != 0) move_pages((char *)w + n - g, g, dst + n - g);
+  hk_registry_set(dst, n, HK_CHUNK_WHALE);
+  return (hk_whale_t *)dst;
 }
 
 /* Remap w to new_size bytes (a page multiple): in place, or when growing
@@ -251,7 +323,7 @@ static void trim_excess(hk_whale_t *w, size_t need) {
  * region moved, and the hand-out sets the block's shadow afresh, but a live
  * block is not (hk_whale_resize: realloc copies), whose shadow and leak
  * registry entry would have to move with it. */
-static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
+static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size, int count_fresh) {
   size_t old_size = w->map_size;
   if (new_size == old_size) return w;
   if (HK_TRACK_VALGRIND || w->huge) return NULL;
@@ -263,16 +335,22 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
    * back, another thread may map and register a segment there. */
   hk_registry_set(w, old_size, HK_CHUNK_NONE);
   hk_whale_t *nw = NULL;
-  if (hk_os_remap(w, old_size, new_size, NULL) != NULL) {
+  if (new_size < old_size) {
+    hk_os_unmap((char *)w + new_size, old_size - new_size);
     nw = w;
-  } else if (new_size > old_size) {
+  } else if (hk_os_remap((char *)w + old_size - HK_PAGE, HK_PAGE,
+                         HK_PAGE + new_size - old_size, NULL) != NULL) {
+    nw = w; /* grown in place (its last page's area: w may be several areas) */
+  } else {
     void *dst = hk_os_map(new_size, HK_SS_SIZE);
     if (dst != NULL && hk_registry_reserve(dst, new_size) != 0) {
       hk_os_unmap(dst, new_size);
       dst = NULL;
     }
-    if (dst != NULL && hk_os_remap(w, old_size, new_size, dst) != NULL) nw = dst;
-    else if (dst != NULL) hk_os_unmap(dst, new_size);
+    if (dst != NULL) {
+      move_pages((char *)w, old_size, dst);
+      nw = dst;
+    }
   }
   if (nw == NULL) {
     /* INJECTED BUG (WHALE_REMAP_UNREGISTERED): the failure path takes the
@@ -289,21 +367,104 @@ static hk_whale_t *remap_to(hk_whale_t *w, size_t new_size) {
   TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(nw, new_size));
   hk_registry_set(nw, new_size, HK_CHUNK_WHALE);
   nw->map_size = new_size;
+  MAPPED_ADD(new_size - old_size); /* (wraps to a subtraction when shrinking) */
   guard_set(nw, 1);
-  if (new_size > old_size) hk_fresh_pages(HK_BUCKET_WHALE, (new_size - old_size) / HK_PAGE);
+  if (new_size > old_size && count_fresh)
+    hk_fresh_pages(HK_BUCKET_WHALE, (new_size - old_size) / HK_PAGE);
   atomic_fetch_add_explicit(&whale_remaps, 1, memory_order_relaxed);
   return nw;
 }
 
+/* ---- gathering: pages of several cached mappings made one -----------------
+ * When no cached mapping holds a request, the largest one grows (remap_to)
+ * and the pages of its extension are, as far as the cache has them, the
+ * pages of other cached mappings, moved there by mremap (the page tables
+ * move: no copy, no fault).  So any resident page the cache holds serves
+ * any request, and a cache of a few times the difference between the
+ * sizes a program frees and asks for keeps it from faulting pages anew.
+ * Donors are taken from the large end, whole; the last one gives its tail
+ * (its head, with the header, stays cached, or is unmapped when smaller
+ * than GATHER_KEEP).  Not for hugetlb mappings, nor in memory-tool builds
+ * (whose per-address state would have to move with the pages). */
+#define GATHER_KEEP ((size_t)HK_SS_SIZE / 8)
+
+/* Move the last m bytes of free mapping d (off every list, its guard page
+ * ordinary memory) to dst, replacing what is mapped there; what is left of
+ * d stays d (returned) or is unmapped (NULL). */
+static hk_whale_t *donate(hk_whale_t *d, size_t m, char *dst) {
+  size_t old = d->map_size, rest = old - m;
+  hk_registry_set(d, old, HK_CHUNK_NONE); /* before any of it is given up */
+  if (rest != 0) hk_registry_set(d, rest, HK_CHUNK_WHALE);
+  move_pages((char *)d + rest, m, dst);
+  MAPPED_SUB(m);
+  if (rest == 0) return NULL;
+  d->map_size = rest;
+  if (rest < GATHER_KEEP) {
+    unmap_whale(d);
+    return NULL;
+  }
+  return d;
+}
+
+/* w (free, off every list) is smaller than need: grown to need with the
+ * cache's pages (above); NULL when it cannot grow (w untouched). */
+static hk_whale_t *gather(hk_whale_t *w, size_t need) {
+  hk_whale_t *donors = NULL;
+  size_t old = w->map_size, want = need - old, got = 0;
+  if (!HK_TRACK_MEMORY && !w->huge) {
+    pthread_mutex_lock(&whale_lock);
+    hk_whale_t *e = cache;
+    while (e != NULL && e->next != NULL) e = e->next;
+    for (hk_whale_t *prev; e != NULL && got < want; e = prev) {
+      prev = e->prev;
+      if (e->huge) continue;
+      cache_unlink(e);
+      e->next = donors;
+      donors = e;
+      got += e->map_size;
+    }
+    pthread_mutex_unlock(&whale_lock);
+  }
+  size_t filled = 0, end = need - guard_of(w); /* (w is gone once moved) */
+  hk_whale_t *nw = remap_to(w, need, donors == NULL);
+  int zero = nw != NULL && nw->released;
+  while (donors != NULL) {
+    hk_whale_t *d = donors, *left = d;
+    donors = d->next;
+    d->next = NULL;
+    if (nw != NULL && old + filled < end) {
+      guard_set(d, 0);
+      size_t m = d->map_size < end - old - filled ? d->map_size : end - old - filled;
+      int whole = m == d->map_size, released = d->released;
+      left = donate(d, m, (char *)nw + old + filled);
+      if (zero && released && whole && hk_opt.whale_release == 1)
+        memset((char *)nw + old + filled, 0, HK_PAGE); /* d's header page */
+      zero &= released;
+      filled += m;
+      if (left != NULL) guard_set(left, 1);
+      if (left != NULL) cache_put(left);
+    } else { /* not needed: back as it was */
+      pthread_mutex_lock(&whale_lock);
+      insert_locked(d);
+      pthread_mutex_unlock(&whale_lock);
+    }
+  }
+  if (nw != NULL) {
+    nw->released = (uint8_t)zero;
+    hk_fresh_pages(HK_BUCKET_WHALE, (need - old - filled) / HK_PAGE);
+  }
+  return nw;
+}
+
 /* Fit a cached mapping to need bytes: a larger one splits its excess off,
- * a smaller one grows (its resident pages are kept).  NULL when the
- * mapping cannot be fitted (it is then unmapped). */
+ * a smaller one grows (gather).  NULL when the mapping cannot be fitted
+ * (it is then unmapped). */
 static hk_whale_t *fit(hk_whale_t *w, size_t need) {
   if (fits(w->map_size, need)) {
     trim_excess(w, need);
     return w;
   }
-  hk_whale_t *nw = remap_to(w, need);
+  hk_whale_t *nw = gather(w, need);
   if (nw == NULL) {
     atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
     unmap_whale(w);
@@ -311,10 +472,44 @@ static hk_whale_t *fit(hk_whale_t *w, size_t need) {
   return nw;
 }
 
+/* The cache's capacity in bytes (whale_lock held, w about to go on the
+ * list): a share of the whale bytes the program holds outside the cache
+ * (live blocks and slots, w included), at least CAP_FLOOR, at most
+ * HAKMEM_WHALE_CACHE_MB.  A quarter: on bench/large_blocks (20 live
+ * buffers of 5-25 MiB replaced 2000 times) an eighth faulted 166k pages, a
+ * quarter 105k, a half 104k, at the same peak RSS (the cache fills while
+ * the program frees, and empties as it allocates). */
+#define CAP_SHARE 4
+#define CAP_FLOOR ((uint64_t)2 * HK_SS_SIZE)
+static uint64_t cache_cap(void) {
+  uint64_t ceiling = (uint64_t)hk_opt.whale_cache_mb << 20;
+  uint64_t mapped = atomic_load_explicit(&whale_mapped, memory_order_relaxed);
+  uint64_t held = mapped > cached_bytes ? mapped - cached_bytes : 0;
+  uint64_t cap = held / CAP_SHARE;
+  if (cap < CAP_FLOOR) cap = CAP_FLOOR;
+  return cap < ceiling ? cap : ceiling;
+}
+
+/* Put free mapping w (off every list) on the list, merged with the cached
+ * mappings contiguous with it; whale_lock held. */
+static void insert_locked(hk_whale_t *w) {
+  w = merge_locked(w);
+  hk_whale_t **at = &cache, *prev = NULL;
+  while (*at != NULL && (*at)->map_size < w->map_size) {
+    prev = *at;
+    at = &(*at)->next;
+  }
+  w->prev = prev;
+  w->next = *at;
+  if (*at) (*at)->prev = w;
+  *at = w;
+  cached_bytes += w->map_size;
+  __atomic_store_n(&cached_count, cached_count + 1, __ATOMIC_RELAXED);
+}
+
 static void cache_put(hk_whale_t *w) {
-  uint64_t cap_bytes = (uint64_t)hk_opt.whale_cache_mb << 20;
   uint64_t cap_count = (uint64_t)hk_opt.whale_cache_count;
-  if (w->map_size > cap_bytes || cap_count == 0) {
+  if (hk_opt.whale_cache_mb == 0 || cap_count == 0) {
     atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
     unmap_whale(w);
     return;
@@ -329,29 +524,47 @@ static void cache_put(hk_whale_t *w) {
                  hk_opt.whale_release == 1 ? MADV_DONTNEED : MADV_FREE);
     w->released = 1;
   }
-  hk_whale_t *evict = NULL;
+  if ((w = seal_away(w)) == NULL) return;
+  hk_whale_t *evict = NULL, *shrink = NULL;
+  size_t shrink_to = 0;
   pthread_mutex_lock(&whale_lock);
-  w = merge_locked(w);
-  hk_whale_t **at = &cache, *prev = NULL;
-  while (*at != NULL && (*at)->map_size < w->map_size) {
-    prev = *at;
-    at = &(*at)->next;
+  uint64_t cap_bytes = cache_cap();
+  insert_locked(w);
+  /* Over the count cap: the smallest go.  Over the byte cap: the largest
+   * gives up the excess (its tail, when what is left is worth keeping),
+   * or goes whole. */
+  while (cached_count > cap_count) {
+    hk_whale_t *first = cache;
+    cache_unlink(first);
+    first->next = evict;
+    evict = first;
   }
-  w->prev = prev;
-  w->next = *at;
-  if (*at) (*at)->prev = w;
-  *at = w;
-  cached_bytes += w->map_size;
-  __atomic_store_n(&cached_count, cached_count + 1, __ATOMIC_RELAXED);
-  /* Over a cap: evict from the large end. */
-  while (cached_bytes > cap_bytes || cached_count > cap_count) {
+  while (cached_bytes > cap_bytes) {
     hk_whale_t *last = cache;
     while (last->next) last = last->next;
     cache_unlink(last);
+    uint64_t over = cached_bytes + last->map_size - cap_bytes;
+    if (!last->huge && last->map_size >= over + GATHER_KEEP + HK_PAGE) {
+      shrink = last;
+      shrink_to = (last->map_size - (size_t)over) & ~(size_t)(HK_PAGE - 1);
+      break;
+    }
     last->next = evict;
     evict = last;
   }
   pthread_mutex_unlock(&whale_lock);
+  if (shrink != NULL) {
+    atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
+    hk_whale_t *sw = remap_to(shrink, shrink_to, 0);
+    if (sw == NULL) { /* (valgrind builds): whole */
+      shrink->next = evict;
+      evict = shrink;
+    } else {
+      pthread_mutex_lock(&whale_lock);
+      insert_locked(sw);
+      pthread_mutex_unlock(&whale_lock);
+    }
+  }
   while (evict != NULL) {
     hk_whale_t *next = evict->next;
     atomic_fetch_add_explicit(&whale_evictions, 1, memory_order_relaxed);
@@ -362,13 +575,21 @@ static void cache_put(hk_whale_t *w) {
 
 /* ---- checks (hardened and debug builds) -----------------------------------
  * A small ring of recently freed large blocks: once unmapped, a block's
- * chunks may hold a superslab, and a second free of it must still be
- * reported as a double free, not as a pointer of the wrong shape. */
+ * chunks may hold a superslab (or, after a merge or gather, the middle of
+ * another mapping), and a second free of it must still be reported as a
+ * double free, not as a pointer of the wrong shape.  The ring is read only
+ * for a pointer already found bad, to name its fault, so an entry may stay
+ * after its address is handed out again (no clean-up on the malloc path). */
 #define WHALE_RING 64
 static _Atomic uintptr_t whale_freed[WHALE_RING];
 static _Atomic unsigned whale_freed_pos;
 
 void hk_whale_check(hk_whale_t *w, const void *p, int op) {
+  /* a freed block's pointer that now lies inside another mapping (merged
+   * or gathered into it) is reported as what it is */
+  if (HK_ON(HARDEN) && (const char *)p != (const char *)w + w->user_off &&
+      hk_whale_recently_freed(p))
+    hk_fatal(op ? "realloc of a freed block" : "double free", p, -1);
   HK_CHECK(HARDEN, (const char *)p == (const char *)w + w->user_off,
            op ? "invalid realloc (interior pointer of a large block)"
               : "invalid free (interior pointer of a large block)", p, -1);
@@ -377,16 +598,11 @@ void hk_whale_check(hk_whale_t *w, const void *p, int op) {
 }
 
 static void note_freed(const void *p) {
-  unsigned i = atomic_fetch_add_explicit(&whale_freed_pos, 1, memory_order_relaxed);
+  /* no locked add on the free path: two racing frees may share a slot (the
+   * ring names faults, it decides none) */
+  unsigned i = atomic_load_explicit(&whale_freed_pos, memory_order_relaxed);
+  atomic_store_explicit(&whale_freed_pos, i + 1, memory_order_relaxed);
   atomic_store_explicit(&whale_freed[i % WHALE_RING], (uintptr_t)p, memory_order_relaxed);
-}
-
-static void note_alloc(const void *p) {
-  for (unsigned i = 0; i < WHALE_RING; i++) {
-    uintptr_t expect = (uintptr_t)p;
-    atomic_compare_exchange_strong_explicit(&whale_freed[i], &expect, 0,
-                                            memory_order_relaxed, memory_order_relaxed);
-  }
 }
 
 int hk_whale_recently_freed(const void *p) {
@@ -404,7 +620,6 @@ HK_INLINE void *hand_out(hk_heap_t *h, hk_whale_t *w, size_t user_off) {
   w->user_off = user_off;
   w->usable = w->map_size - user_off - guard_of(w);
   w->state = HK_WHALE_LIVE;
-  if (HK_ON(HARDEN)) note_alloc((char *)w + user_off);
   WCNT(h, allocs, 1);
   WCNT(h, bytes_in, w->usable);
   return (char *)w + user_off;
@@ -456,6 +671,7 @@ static hk_whale_t *map_new(size_t size, size_t align, size_t user_off) {
   }
   hk_fault_end(HK_BUCKET_WHALE, f0);
   hk_fresh_pages(HK_BUCKET_WHALE, map_size / HK_PAGE);
+  MAPPED_ADD(map_size);
   return w;
 }
 
@@ -470,9 +686,27 @@ HK_INLINE void *hand_out_hit(hk_heap_t *h, hk_whale_t *w, size_t user_off, size_
   return p;
 }
 
+static HK_NOINLINE void trim_slot(hk_whale_t *w, size_t need) { trim_excess(w, need); }
+
 /* Everything but the thread's slot: the shared cache, then a new mapping. */
 static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
                                     size_t user_off, size_t need) {
+  hk_whale_t *slot = h->whale;
+  if (slot != NULL && align <= HK_SS_SIZE) {
+    /* too small: its pages serve this request with the cache's (gather);
+     * on the list without evicting, the caps are kept by the next free */
+    h->whale = NULL;
+    if (hk_opt.whale_cache_mb == 0 || hk_opt.whale_cache_count == 0) {
+      cache_put(slot); /* (no cache: unmapped) */
+    } else {
+      slot = seal_away(slot);
+      if (slot != NULL) {
+        pthread_mutex_lock(&whale_lock);
+        insert_locked(slot);
+        pthread_mutex_unlock(&whale_lock);
+      }
+    }
+  }
   /* INJECTED BUG (WHALE_CACHE_ALIGN): need counts user_off, so any cached
    * mapping that fits is taken for enough, whatever the alignment */
   if ((align <= HK_SS_SIZE || HK_INJECT(WHALE_CACHE_ALIGN)) &&
@@ -508,6 +742,8 @@ void *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align) {
   hk_whale_t *w = h->whale;
   if (HK_LIKELY(w != NULL && align <= HK_SS_SIZE && fits(w->map_size, need))) {
     h->whale = NULL;
+    /* a whole chunk beyond the request: to the cache, not handed out idle */
+    if (HK_UNLIKELY(w->map_size - need >= 2 * HK_SS_SIZE)) trim_slot(w, need);
     return hand_out_hit(h, w, user_off, size);
   }
   return alloc_slow(h, size, align, user_off, need);
@@ -577,7 +813,7 @@ size_t hk_whale_usable(hk_whale_t *w, const void *p) {
 void *hk_whale_resize(hk_whale_t *w, void *p, size_t size) {
   if (HK_TRACK_MEMORY || (char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX) return NULL;
   size_t user_off = w->user_off;
-  hk_whale_t *nw = remap_to(w, map_size_for(user_off, size + guard_of(w), 0));
+  hk_whale_t *nw = remap_to(w, map_size_for(user_off, size + guard_of(w), 0), 1);
   if (nw == NULL) return NULL;
   hk_heap_t *h = hk_tl_heap;
   WCNT(h, bytes_out, nw->usable);
