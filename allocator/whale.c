@@ -308,7 +308,12 @@ static hk_whale_t *seal_away(hk_whale_t *w) {
   }
   hk_registry_set(w, n, HK_CHUNK_NONE); /* before the range is given up */
   move_pages((char *)w, n - g, dst);
-  if (g != 0) move_pages((char *)w + n - g, g, dst + n - g);
+  /* the guard page has nothing to copy, and cannot be read: when mremap
+   * fails (ENOMEM) it is made anew at dst instead */
+  if (g != 0 && hk_os_remap((char *)w + n - g, g, g, dst + n - g) == NULL) {
+    hk_os_unmap((char *)w + n - g, g);
+    hk_os_protect(dst + n - g, g, 0);
+  }
   hk_registry_set(dst, n, HK_CHUNK_WHALE);
   return (hk_whale_t *)dst;
 }

