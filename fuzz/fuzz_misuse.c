@@ -41,7 +41,7 @@ enum { CAT_NONE, CAT_SMALL, CAT_MID, CAT_LARGE };
 typedef struct misuse {
   const char *name;
   int cat;                  /* victim size category */
-  const char *accept[3];    /* fault texts (prefixes) that count as caught */
+  const char *accept[4];    /* fault texts (prefixes) that count as caught */
 } misuse_t;
 
 /* Every kind and the fault line(s) it must produce.  The fault names of the
@@ -64,9 +64,11 @@ static const misuse_t g_kinds[] = {
     {"foreign_free_mmap", CAT_NONE, {"invalid free (not a hakmem pointer)", "invalid free (interior pointer of a large block)"}},
     {"realloc_foreign", CAT_NONE, {"invalid realloc (not a hakmem pointer)"}},
     {"realloc_after_free_small", CAT_SMALL, {"realloc of a freed block", "invalid realloc", "double free"}},
-    /* hardened: the next block's header byte; debug: the padding fill */
-    {"overflow_1_small", CAT_SMALL, {"block header corrupt", "heap overflow", "invalid free"}},
-    {"overflow_8_small", CAT_SMALL, {"block header corrupt", "heap overflow", "invalid free"}},
+    /* the canary between a and b (checked as a's overflow or as b's
+     * underflow, whichever block is freed first), the next block's header
+     * byte, or debug's padding fill */
+    {"overflow_1_small", CAT_SMALL, {"block header corrupt", "heap overflow", "heap underflow", "invalid free"}},
+    {"overflow_8_small", CAT_SMALL, {"block header corrupt", "heap overflow", "heap underflow", "invalid free"}},
     /* hardened: the encoded link; debug: the free fill, at reuse */
     {"write_after_free_small", CAT_SMALL, {"corrupt free-list link", "write after free", "free-list node is allocated"}},
 };
@@ -255,7 +257,7 @@ static int line_matches(const char *line, const misuse_t *k) {
   const char *f = line + 8, *tail = strstr(f, ": ptr=0x");
   if (strncmp(line, "hakmem: ", 8) || !tail) return 0;
   int fault_ok = 0;
-  for (int i = 0; i < 3 && k->accept[i]; i++)
+  for (int i = 0; i < 4 && k->accept[i]; i++)
     if (strncmp(f, k->accept[i], strlen(k->accept[i])) == 0 &&
         strlen(k->accept[i]) <= (size_t)(tail - f))
       fault_ok = 1;
