@@ -40,6 +40,20 @@
 
 static int checked(void) { return hak_check_level() >= 1; }
 
+/* Tests that count mapping calls exactly: under ASan the whale paths map
+ * differently (no seal or gather, memory-tool remap rules: whale.c), so
+ * the call numbers they name are another build's. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(UNDER_ASAN)
+#define COUNTS_CALLS_EXACTLY() skip()
+#else
+#define COUNTS_CALLS_EXACTLY() ((void)0)
+#endif
+
 static hak_os_fault_stats_t fstats(void) {
   hak_os_fault_stats_t f;
   assert_int_equal(hak_os_fault_stats(&f), 0);
@@ -82,6 +96,7 @@ static void test_map_fail_nth(void **state) {
 
 static void test_map_fail_range(void **state) {
   (void)state;
+  COUNTS_CALLS_EXACTLY();
   if (!checked()) skip();
   fresh();
   /* calls 2 and 3 fail: the first whale maps, the next two do not */
@@ -161,6 +176,7 @@ static uint64_t remaps(void) {
 
 static void test_realloc_remap_fails(void **state) {
   (void)state;
+  COUNTS_CALLS_EXACTLY();
   if (!checked()) skip();
   fresh();
   char *p = hak_malloc(3 * MIB);
@@ -219,6 +235,7 @@ static uint32_t rate_run(uint64_t r, uint64_t s) {
 
 static void test_rate_replays(void **state) {
   (void)state;
+  COUNTS_CALLS_EXACTLY();
   if (!checked()) skip();
   uint32_t a = rate_run(20000, 42), b = rate_run(20000, 42);
   assert_int_equal(a, b);
