@@ -102,11 +102,11 @@ static int full_checks(void);
  * The oracle asks usable_size after every allocation, so "1 usable_size in
  * 256" was about one trim per input, which kept the caches cold for every
  * input (docs/fuzzing.md, "Speed").  Under an engine it now runs in one
- * input in 16 (by the input's hash, so a report reproduces), there at 1
+ * input in 64 (by the input's hash, so a report reproduces), there at 1
  * usable_size in 256 as before: still in the middle of a trace, with live
  * blocks around it.  Replays (full checks) trim in every input as before. */
 static int trim_here(void) {
-  if (!full_checks() && (g_input_hash >> 40) % 16 != 0) return 0;
+  if (!full_checks() && (g_input_hash >> 40) % 64 != 0) return 0;
   return (cur_index() * 0x9E3779B97F4A7C15ull) >> 56 == 0;
 }
 
