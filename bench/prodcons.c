@@ -67,15 +67,15 @@ typedef struct {
 
 /* Moves this side to pos and wakes the other thread if it sleeps on it
  * (sequentially consistent: either the sleeper sees the new seq or this
- * thread sees the waiter flag). */
+ * thread sees the waiter flag).  The flag is taken with one exchange: a
+ * load and a later store of 0 could erase the flag the other thread set
+ * for its next sleep in between (a lost wake-up: both threads asleep). */
 static void advance(side_t *me, uint64_t pos)
 {
   atomic_store(&me->pos, pos);
   atomic_fetch_add(&me->seq, 1);
-  if (atomic_load(&me->waiter)) {
-    atomic_store(&me->waiter, 0);
+  if (atomic_exchange(&me->waiter, 0))
     syscall(SYS_futex, &me->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-  }
 }
 
 /* Waits until ready(other side's pos) holds: spins, then sleeps. */
