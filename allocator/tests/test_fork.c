@@ -30,21 +30,11 @@
 #include "ut_cmocka.h"
 #include "ut_common.h"
 
-/* Under ASan and TSan the sanitizer runtime owns libc's malloc, and its
+/* Under ASan and TSan (UT_SANITIZED, ut_common.h) the sanitizer runtime owns libc's malloc, and its
  * allocator is not fork-safe (clang 14: a child can hang in
  * SizeClassAllocator64 when another thread held its lock at fork; TSan
  * refuses to start threads after a multi-threaded fork).  The child must
  * then avoid libc allocations, which pthread_create makes (DTV, getattr). */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define UT_SANITIZER_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define UT_SANITIZER_MALLOC 1
-#endif
-#endif
-#ifndef UT_SANITIZER_MALLOC
-#define UT_SANITIZER_MALLOC 0
-#endif
 
 enum { CHILD_TIMEOUT_S = 20, PREFORK = 64 };
 
@@ -134,7 +124,7 @@ static void child_body(int with_prefork) {
     if (!ps[i]) child_fail("realloc failed");
     hak_free(ps[i]);
   }
-#if !UT_SANITIZER_MALLOC /* see UT_SANITIZER_MALLOC above */
+#if !UT_SANITIZED /* see UT_SANITIZED above */
   pthread_t th;
   void *ret = (void *)1;
   if (pthread_create(&th, NULL, child_thread, NULL) != 0) child_fail("pthread_create failed");

@@ -51,27 +51,7 @@
 /* Sanitizer runtimes map terabytes of shadow (no address-space limit can
  * hold them) and ASan's keeps the shadow of every page touched and a
  * quarantine of freed blocks resident: these tests measure the allocator
- * only without them, and skip under them. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UT_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UT_SANITIZED 1
-#endif
-#endif
-#ifndef UT_SANITIZED
-#define UT_SANITIZED 0
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UT_ASAN 1
-#endif
-#endif
-#ifndef UT_ASAN
-#define UT_ASAN 0
-#endif
+ * only without them, and skip under them (UT_SANITIZED, UT_ASAN: ut_common.h). */
 
 static size_t rss_bytes(void) {
   FILE *f = fopen("/proc/self/statm", "r");

@@ -43,16 +43,10 @@ static int checked(void) { return hak_check_level() >= 1; }
 /* Tests that count mapping calls exactly: under ASan the whale paths map
  * differently (no seal or gather, memory-tool remap rules: whale.c), so
  * the call numbers they name are another build's. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(UNDER_ASAN)
-#define COUNTS_CALLS_EXACTLY() skip()
-#else
-#define COUNTS_CALLS_EXACTLY() ((void)0)
-#endif
+#define COUNTS_CALLS_EXACTLY() \
+  do {                           \
+    if (UT_ASAN) skip();         \
+  } while (0)
 
 static hak_os_fault_stats_t fstats(void) {
   hak_os_fault_stats_t f;

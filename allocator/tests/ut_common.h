@@ -13,6 +13,32 @@
 
 #include "hakmem.h"
 
+/* Which sanitizer runtime the test runs under (gcc's __SANITIZE_*__ or
+ * clang's __has_feature): UT_ASAN for AddressSanitizer, UT_SANITIZED for
+ * ASan or TSan.  Their runtimes map shadow memory, keep quarantines and
+ * interpose malloc, so tests that measure memory, count mapping calls or
+ * fork under threads skip or take another path under them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UT_ASAN 1
+#endif
+#endif
+#ifndef UT_ASAN
+#define UT_ASAN 0
+#endif
+#if UT_ASAN || defined(__SANITIZE_THREAD__)
+#define UT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UT_SANITIZED 1
+#endif
+#endif
+#ifndef UT_SANITIZED
+#define UT_SANITIZED 0
+#endif
+
 /* Fill [p, p+n) with the pattern of block `id`.  The byte at offset o is a
  * function of (id, o) only, so any prefix of a block can be re-checked. */
 void ut_fill(void *p, size_t n, uint64_t id);
