@@ -312,7 +312,7 @@ static hk_whale_t *seal_away(hk_whale_t *w) {
    * fails (ENOMEM) it is made anew at dst instead */
   if (g != 0 && hk_os_remap((char *)w + n - g, g, g, dst + n - g) == NULL) {
     hk_os_unmap((char *)w + n - g, g);
-    hk_os_protect(dst + n - g, g, 0);
+    guard_set((hk_whale_t *)dst, 1); /* dst's header came with the pages */
   }
   hk_registry_set(dst, n, HK_CHUNK_WHALE);
   return (hk_whale_t *)dst;
