@@ -166,8 +166,13 @@ static hk_block_t *carve(hk_slab_t *s) {
   unsigned bucket = hk_bucket_of_class(s->cls);
   uint64_t f0 = hk_fault_begin();
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
-  /* wipe: what the pop checks starts zero (the span may have held blocks) */
-  if (HK_ON(WIPE) && s->wipe) memset((void *)u, 0, (size_t)batch * stride - header);
+  /* wipe: what the pop checks starts zero (the span may have held blocks);
+   * pages never handed out since the superslab was mapped are zero
+   * already (not touched: no RSS for a block's unused pages) */
+  uintptr_t hi = u + (uintptr_t)batch * stride;
+  if (HK_ON(WIPE) && s->wipe &&
+      fresh != (hi + HK_PAGE - 1) / HK_PAGE - lo / HK_PAGE)
+    memset((void *)u, 0, (size_t)batch * stride - header);
 #if HK_ON(CANARY)
   /* the canaries (harden.h): block 0's leading one with the first batch,
    * then each block's own, after the wipe's memset and before the link
@@ -391,7 +396,7 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
    * path is not counted */
   if (!HK_INJECT(COUNTER_UNDERFLOW)) s->used++;
   s->allocs++;
-  if (HK_ON(WIPE) && s->wipe) return hk_wipe_pop(s, b);
+  if (HK_ON(WIPE) && s->wipe) return hk_wipe_popped(s, b);
   return b;
 }
 

@@ -27,13 +27,13 @@
  *   STATE   per-block state bits (double free, aligned pointers)
  *   PTR     pointer on the stride grid and header byte, on free
  *   WIPE    hardened only: freed class blocks (of the classes serving
- *           requests up to HAKMEM_WIPE_MAX bytes; 0, the default, is
- *           off) zeroed, and checked to
+ *           requests up to HAKMEM_WIPE_MAX bytes, 4096 by default, and of
+ *           the L2.5 classes, HAKMEM_WIPE_LARGE) zeroed, and checked to
  *           be still zero when handed out again; debug fills and checks
- *           its patterns instead
- *   DELAY   hardened only: a block freed locally is held back one free
- *           (the slab's held slot), so the next malloc of its class does
- *           not return it (HAKMEM_DELAY)
+ *           its patterns instead (every class: no stale data either)
+ *   DELAY   hardened and debug: a block freed locally is held back one
+ *           free (the slab's held slot), so the next malloc of its class
+ *           does not return it (HAKMEM_DELAY)
  *   CANARY  canaries at the end of every class block's stride (layout.h's
  *           canary column: usable sizes shrink), checked on free and by
  *           the heap walk
@@ -89,7 +89,7 @@
 #define HK_ON_CANARY HK_ON_HARDEN
 #endif
 #ifndef HK_ON_DELAY
-#define HK_ON_DELAY (HAKMEM_CHECK_LEVEL == HK_LEVEL_HARDENED)
+#define HK_ON_DELAY HK_ON_HARDEN
 #endif
 /* forced races (HAKMEM_RACE, internal.h HAKMEM_RACE_POINT): checked builds,
  * and any build under ThreadSanitizer (its lane then sees the retry paths) */

@@ -127,7 +127,8 @@ static HK_NOINLINE void free_other(void *p) {
 }
 
 /* Hardened: the last block of s freed locally: the held block goes onto
- * the list and p is zeroed before the slab may go back to its superslab. */
+ * the list and p is zeroed (if not already) before the slab may go back
+ * to its superslab. */
 static HK_NOINLINE void free_last_hardened(hk_heap_t *h, hk_slab_t *s, void *p) {
   hk_block_t *held = s->held;
   if (HK_ON(DELAY) && held != NULL) {
@@ -135,7 +136,7 @@ static HK_NOINLINE void free_last_hardened(hk_heap_t *h, hk_slab_t *s, void *p) 
     HK_TRACK_SET_NEXT(held, HK_LINK_ENC(&held->next, s->free));
     s->free = held;
   }
-  if (s->wipe) hk_wipe_free(s, p);
+  if (s->wipe == HK_WIPE_OUTLINE) hk_wipe_free(s, p); /* (else zeroed inline) */
   hk_free_local_slow(h, s);
 }
 
@@ -155,6 +156,10 @@ HK_INLINE void free_local(hk_heap_t *h, hk_slab_t *s, void *p, int mid) {
   }
 #endif
   if (HK_ON(DEBUG)) hk_debug_free(s, p);
+#if HK_ON(WIPE)
+  /* small blocks zeroed inline, before the link is written (harden.h) */
+  if (s->wipe > HK_WIPE_OUTLINE) hk_wipe_clear(s, p);
+#endif
   HK_TRACK_FREE(p, hk_class[s->cls].usable);
 #if HK_ON(DELAY)
   if (s->delay) {
@@ -162,10 +167,10 @@ HK_INLINE void free_local(hk_heap_t *h, hk_slab_t *s, void *p, int mid) {
      * its link checked (written after its free: a write after free) */
     hk_block_t *held = s->held;
     s->held = b;
-    b->next = HK_HELD_LINK(b);
+    HK_TRACK_SET_NEXT(b, HK_HELD_LINK(b));
     b = held;
     if (b == NULL) goto pushed; /* the slab's first: nothing to push */
-    if (HK_UNLIKELY(b->next != HK_HELD_LINK(b))) {
+    if (HK_UNLIKELY(HK_TRACK_NEXT(b) != HK_HELD_LINK(b))) {
       hk_held_fault(s, b);
       return;
     }
@@ -182,9 +187,9 @@ pushed:
     return;
   }
   if (mid) h->cur[s->cls] = s;
-  /* hardened: zeroed after the push (only this thread pops s), in a tail
-   * call, so the fast path keeps no stack frame */
-  if (HK_ON(WIPE) && s->wipe) hk_wipe_free(s, p);
+  /* hardened, blocks not zeroed inline: zeroed after the push (only this
+   * thread pops s), in a tail call, so the fast path keeps no stack frame */
+  if (HK_ON(WIPE) && s->wipe == HK_WIPE_OUTLINE) hk_wipe_free(s, p);
 }
 
 /* Checked builds: an unaligned pointer or one above the 47-bit address

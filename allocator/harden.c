@@ -115,72 +115,88 @@ void hk_canary_fault(const hk_slab_t *s, const void *b) {
 
 /* ---- wipe: zero on free, checked on reuse (harden.h) ----------------------- */
 #if HK_ON(WIPE)
-/* Both walk [8, usable) 32 then 16 then 8 bytes a step, and the word that
- * ends at usable (usable >= 15: it may overlap the words before; the pop's
- * may overlap the link word, which it zeroes first; the free's never
- * touches [0, 8), which the fast path's push has written already). */
-typedef uint64_t __attribute__((may_alias, aligned(1))) wipe8_t;
-typedef uint64_t __attribute__((vector_size(16), may_alias, aligned(1))) wipe16_t;
-
+/* The out-of-line forms, for any usable size (the fast paths send the
+ * classes of fewer than 32 or more than HK_WIPE_INLINE_MAX usable bytes
+ * here): the check reads the 16 bytes at 8 and the 16 that end at usable
+ * unaligned, and the aligned words between 128 bytes a step; a block of
+ * fewer than 24 usable bytes (class 0, 13) is read and zeroed as two words
+ * that overlap; the zeroing is memset's. */
 static size_t wipe_usable(const hk_slab_t *s) {
   return hk_class[s->cls].usable; /* the canary after it is not the block's */
 }
 
-static __attribute__((noreturn, cold, noinline)) void wipe_fault(const hk_slab_t *s,
-                                                                 const uint8_t *b, size_t u) {
+void *hk_wipe_fault(const hk_slab_t *s, hk_block_t *b) {
   static hk_line_t l;
-  size_t i = sizeof(hk_block_t);
-  while (i < u && b[i] == 0) i++;
+  const uint8_t *p = (const uint8_t *)b;
+  size_t u = wipe_usable(s), i = sizeof(hk_block_t);
+  while (i < u && p[i] == 0) i++;
   l.len = 0;
   hk_line_str(&l, "write after free at offset ");
   hk_line_u64(&l, i, 0);
   hk_fatal(l.buf, b, s->cls);
 }
 
-void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b) {
-  uint8_t *p = (uint8_t *)b;
-  size_t u = wipe_usable(s), i = sizeof(hk_block_t);
-  b->next = NULL; /* the link is read: the block is handed out all zero */
-  wipe16_t acc = {0, 0};
-  for (; i + 32 <= u; i += 32) acc |= *(wipe16_t *)(p + i) | *(wipe16_t *)(p + i + 16);
-  if (i + 16 <= u) {
-    acc |= *(wipe16_t *)(p + i);
-    i += 16;
+static int wipe_dirty_big(const uint8_t *p, size_t u) {
+  const uint8_t *a = p + 16, *e = p + u;
+  hk_wipe16_t x0 = *(const hk_wipe16u_t *)(e - 16) | *(const hk_wipe16u_t *)(p + 8);
+  hk_wipe16_t x1 = {0, 0}, x2 = {0, 0}, x3 = {0, 0};
+  /* 128 bytes a step, one OR with a memory operand per 16 (the loads, two
+   * a cycle, set the pace: four accumulators) */
+  for (; a + 128 <= e; a += 128) {
+    HK_WIPE_OR(x0, a);
+    HK_WIPE_OR(x1, a + 16);
+    HK_WIPE_OR(x2, a + 32);
+    HK_WIPE_OR(x3, a + 48);
+    HK_WIPE_OR(x0, a + 64);
+    HK_WIPE_OR(x1, a + 80);
+    HK_WIPE_OR(x2, a + 96);
+    HK_WIPE_OR(x3, a + 112);
   }
-  uint64_t a = acc[0] | acc[1] | *(wipe8_t *)(p + u - 8);
-  if (i + 8 <= u) a |= *(wipe8_t *)(p + i);
-  if (HK_UNLIKELY(a != 0)) wipe_fault(s, p, u);
+  for (; a + 16 <= e; a += 16) x0 |= *(const hk_wipe16_t *)a;
+  x0 |= x1 | x2 | x3;
+  return (x0[0] | x0[1]) != 0;
+}
+
+/* [8, u) of a block of fewer than 24 usable bytes: two words that
+ * overlap, 8 bytes each from 16 usable bytes up, 4 from 12, else bytes. */
+typedef uint32_t __attribute__((may_alias, aligned(1))) wipe4_t;
+static int wipe_dirty_small(const uint8_t *p, size_t u) {
+  if (u >= 16) return (*(const hk_wipe8_t *)(p + 8) | *(const hk_wipe8_t *)(p + u - 8)) != 0;
+  if (u >= 12) return (*(const wipe4_t *)(p + 8) | *(const wipe4_t *)(p + u - 4)) != 0;
+  uint8_t x = 0;
+  for (size_t i = 8; i < u; i++) x |= p[i];
+  return x != 0;
+}
+static void wipe_clear_small(uint8_t *p, size_t u) {
+  if (u >= 16) {
+    *(hk_wipe8_t *)(p + 8) = 0;
+    *(hk_wipe8_t *)(p + u - 8) = 0;
+  } else if (u >= 12) {
+    *(wipe4_t *)(p + 8) = 0;
+    *(wipe4_t *)(p + u - 4) = 0;
+  } else {
+    for (size_t i = 8; i < u; i++) p[i] = 0;
+  }
+}
+
+void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b) {
+  const uint8_t *p = (const uint8_t *)b;
+  size_t u = wipe_usable(s);
+  if (HK_UNLIKELY(u < 24 ? wipe_dirty_small(p, u) : wipe_dirty_big(p, u))) return hk_wipe_fault(s, b);
+  b->next = NULL; /* the link is read: the block is handed out all zero */
   return b;
 }
 
 void hk_wipe_free(const hk_slab_t *s, void *b) {
   uint8_t *p = b;
-  size_t u = wipe_usable(s), i = sizeof(hk_block_t);
-  if (u > 256) { /* memset's own loop wins above a few lines */
-    memset(p + i, 0, u - i);
-    return;
-  }
-  const wipe16_t z = {0, 0};
-  for (; i + 32 <= u; i += 32) {
-    *(wipe16_t *)(p + i) = z;
-    *(wipe16_t *)(p + i + 16) = z;
-    HK_OPAQUE(i); /* a loop of 16-byte stores, not rep stos */
-  }
-  if (i + 16 <= u) {
-    *(wipe16_t *)(p + i) = z;
-    i += 16;
-  }
-  if (i + 8 <= u) *(wipe8_t *)(p + i) = 0;
-  if (u >= 16) {
-    *(wipe8_t *)(p + u - 8) = 0;
-  } else { /* class 0, usable 15: the link word may already be written */
-    *(uint32_t *)(p + 8) = 0;
-    *(uint32_t __attribute__((may_alias, aligned(1))) *)(p + u - 4) = 0;
-  }
+  size_t u = wipe_usable(s);
+  if (u < 24) wipe_clear_small(p, u); /* the link word may already be written */
+  else memset(p + sizeof(hk_block_t), 0, u - sizeof(hk_block_t));
 }
 #else
 void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b) { (void)s; return b; }
 void hk_wipe_free(const hk_slab_t *s, void *b) { (void)s, (void)b; }
+void *hk_wipe_fault(const hk_slab_t *s, hk_block_t *b) { (void)s; return b; }
 #endif
 
 /* ---- delay: a held block's link was written (harden.h) --------------------- */

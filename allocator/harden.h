@@ -183,17 +183,105 @@ HK_NOIPA __attribute__((cold)) void hk_harden_fault(hk_slab_t *s, const void *p)
 __attribute__((noreturn, cold)) void hk_pop_fault(const hk_slab_t *s, const hk_block_t *b);
 
 /* ---- wipe (HK_ON(WIPE)): zero on free, checked on reuse -------------------
- * In slabs with s->wipe set, a freed block's bytes [8, usable) are zeroed
+ * In slabs with s->wipe set, a free block's bytes [8, usable) are zero
  * (the link lies in [0, 8)); carve zeroes what it carves; the pop checks
  * that [8, usable) is still zero (a write after free aborts: "write after
  * free at offset <i>", debug's report) and zeroes the link, so a block is
- * handed out all zero (calloc skips its memset).  Out of line (harden.c),
- * reached from the fast paths by a tail call after a test of s->wipe, so
- * they keep no stack frame and pay two instructions when the flag is off. */
-/* b popped from s: checked, its link zeroed; returns b. */
+ * handed out all zero (calloc skips its memset).
+ *
+ * s->wipe (set with the span, superslab.c): 0 off; HK_WIPE_OUTLINE: the
+ * out-of-line functions below (harden.c: usable below 32 bytes, or above
+ * HK_WIPE_INLINE_MAX), reached from the fast paths by a tail call, so they
+ * keep no stack frame; otherwise stride - usable (HK_WIPE_MODE), and the
+ * fast paths zero and check inline (hk_wipe_clear, hk_wipe_dirty): the
+ * block's end e = b + usable from the descriptor's stride, the aligned
+ * 16-byte words below e one store or one OR each, and the 16 bytes that
+ * end at e unaligned; no call, no stack frame. */
+#define HK_WIPE_OUTLINE 1u
+#define HK_WIPE_INLINE_MAX 256u
+/* The s->wipe of a class of usable bytes u and stride st, wiped: inline
+ * for 32 <= u <= HK_WIPE_INLINE_MAX (the gap st - u is at least 2 there:
+ * header and canary, or a canary of 8). */
+#define HK_WIPE_MODE(u, st)                                                       \
+  ((u) >= 32u && (u) <= HK_WIPE_INLINE_MAX && (st) - (u) >= 2u && (st) - (u) <= 255u \
+       ? (st) - (u)                                                               \
+       : HK_WIPE_OUTLINE)
+/* b popped from s (s->wipe == HK_WIPE_OUTLINE): checked, its link zeroed;
+ * returns b. */
 void *hk_wipe_pop(const hk_slab_t *s, hk_block_t *b);
-/* [8, usable) of b zeroed (the link word is the caller's to write). */
+/* [8, usable) of b zeroed (the link word is the caller's to write); any
+ * s->wipe. */
 void hk_wipe_free(const hk_slab_t *s, void *b);
+/* b's [8, usable) was not zero at its pop: "write after free at offset
+ * <i>".  Never returns; not noreturn, so the fast path reaches it with a
+ * jump (and returns its result: a tail call). */
+HK_NOIPA __attribute__((cold)) void *hk_wipe_fault(const hk_slab_t *s, hk_block_t *b);
+#if HK_ON(WIPE)
+/* aligned 16-byte words, unaligned 16 and 8 (any alias) */
+typedef uint64_t __attribute__((vector_size(16), may_alias)) hk_wipe16_t;
+typedef uint64_t __attribute__((vector_size(16), may_alias, aligned(1))) hk_wipe16u_t;
+typedef uint64_t __attribute__((may_alias, aligned(1))) hk_wipe8_t;
+/* x |= the aligned 16 bytes at q: one POR with a memory operand on x86-64
+ * (GCC would pair the loads, with a register move each) */
+#if defined(__SSE2__)
+#define HK_WIPE_OR(x, q) __asm__("por %1, %0" : "+x"(x) : "m"(*(const hk_wipe16_t *)(q)))
+#else
+#define HK_WIPE_OR(x, q) ((x) |= *(const hk_wipe16_t *)(q))
+#endif
+/* The end of b's usable bytes (s->wipe inline: the gap). */
+HK_INLINE uint8_t *hk_wipe_end(const hk_slab_t *s, const void *b) {
+  return (uint8_t *)b + (s->stride - (uint32_t)s->wipe);
+}
+/* Zero b's [0, usable) (32 <= usable <= HK_WIPE_INLINE_MAX), before its
+ * link is written: the aligned words below e & ~15 two a step (the last
+ * one again, as the count may be odd), then the 16 bytes ending at e. */
+HK_INLINE void hk_wipe_clear(const hk_slab_t *s, void *b) {
+  uint8_t *e = hk_wipe_end(s, b), *q = b;
+  uint8_t *a = (uint8_t *)((uintptr_t)e & ~(uintptr_t)15) - 16;
+  const hk_wipe16_t z = {0, 0};
+  for (; q < a; q += 32) {
+    *(hk_wipe16_t *)q = z;
+    *(hk_wipe16_t *)(q + 16) = z;
+  }
+  *(hk_wipe16_t *)a = z;
+  *(hk_wipe16u_t *)(e - 16) = z;
+}
+/* b's [8, usable) is not all zero (s->wipe inline): the 16 bytes at 8,
+ * the aligned words from 16 up two a step (the last one apart, as the count
+ * may be odd), the 16 bytes ending at usable (overlaps are harmless);
+ * OR-reduced, then one compare of each byte with zero (pcmpeqb, pmovmskb
+ * on x86-64). */
+HK_INLINE int hk_wipe_dirty(const hk_slab_t *s, const hk_block_t *b) {
+  const uint8_t *q = (const uint8_t *)b + 16, *e = hk_wipe_end(s, b);
+  const uint8_t *a = (const uint8_t *)((uintptr_t)e & ~(uintptr_t)15) - 16;
+  hk_wipe16_t acc = *(const hk_wipe16u_t *)(e - 16) | *(const hk_wipe16_t *)a |
+                    *(const hk_wipe16u_t *)((const uint8_t *)b + 8);
+  for (; q < a; q += 32) {
+    HK_WIPE_OR(acc, q);
+    HK_WIPE_OR(acc, q + 16);
+  }
+#if defined(__SSE2__)
+  typedef char v16c __attribute__((vector_size(16)));
+  return __builtin_ia32_pmovmskb128((v16c)((v16c)acc == (v16c){0})) != 0xFFFF;
+#else
+  return (acc[0] | acc[1]) != 0;
+#endif
+}
+#endif
+/* The pop's wipe: b just popped from s, whose s->wipe is set; returns b
+ * (checked, its link zeroed), or the fault's result (it never returns):
+ * the caller returns what this returns, so every call below is a tail
+ * call. */
+HK_INLINE void *hk_wipe_popped(const hk_slab_t *s, hk_block_t *b) {
+#if HK_ON(WIPE)
+  if (HK_UNLIKELY(s->wipe == HK_WIPE_OUTLINE)) return hk_wipe_pop(s, b);
+  if (HK_UNLIKELY(hk_wipe_dirty(s, b))) return hk_wipe_fault(s, b);
+  b->next = NULL; /* the link is read: the block is handed out all zero */
+#else
+  (void)s;
+#endif
+  return b;
+}
 
 /* ---- delay (HK_ON(DELAY)): the slab's held block ----------------------------
  * The block a local free holds back keeps the encoded NULL as its link; when

@@ -278,9 +278,13 @@ hk_slab_t *hk_span_alloc(unsigned cls) {
 #if HK_ON(CANARY) /* (release never reads it) */
   s->canary_lim = (uint64_t)1 << (64 - 8 * HK_CLASS_CANARY(ci));
 #endif
-  /* the classes that serve requests of up to wipe_max bytes */
+  /* the classes that serve requests of up to wipe_max bytes, and the
+   * L2.5 classes (wipe_large) */
   s->wipe = HK_ON(WIPE) && hk_opt.wipe_max != 0 &&
-            (hk_opt.wipe_max >= HK_CLASS_MAX || cls <= hk_class_of_size(hk_opt.wipe_max));
+                    (hk_opt.wipe_max >= HK_CLASS_MAX || cls <= hk_class_of_size(hk_opt.wipe_max) ||
+                     (hk_opt.wipe_large && cls >= HK_L25_FIRST))
+                ? (uint8_t)HK_WIPE_MODE(ci->usable, ci->stride)
+                : 0;
   s->delay = HK_ON(DELAY) && hk_opt.delay;
   s->held = NULL;
   s->state_bias = hk_state_bias(ss);
@@ -315,10 +319,12 @@ static size_t release_units(hk_ss_t *ss, uint32_t dirty) {
     dirty &= end == HK_UNITS ? 0 : ~0u << end;
     size_t lo = (size_t)u << HK_UNIT_SHIFT, hi = (size_t)end << HK_UNIT_SHIFT;
     if (lo == 0) lo = HK_SS_META;
-    hk_os_advise((char *)ss + lo, hi - lo, MADV_DONTNEED);
+    int rc = hk_os_advise((char *)ss + lo, hi - lo, MADV_DONTNEED);
     bytes += hi - lo;
-    /* the fresh-page telemetry counts these pages again when carved */
-    for (unsigned v = u; v < end; v++)
+    /* the fresh-page telemetry counts these pages again when carved; the
+     * wipe's carve (class.c) takes a fresh page to read zero, so only
+     * pages the advice did release */
+    for (unsigned v = u; rc == 0 && v < end; v++)
       atomic_fetch_and_explicit(&ss->handed[v / 4], ~((uint64_t)0xFFFF << (v % 4 * 16)),
                                 memory_order_relaxed);
   }

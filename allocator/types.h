@@ -137,7 +137,9 @@ struct hk_ss {
   /* bit p: page p of the superslab has been handed out (carved) since the
    * superslab was mapped, so it is resident: telemetry of fresh pages
    * (carve, class.c); set with atomic OR, units of several owners share a
-   * word; never cleared while the mapping lives */
+   * word; cleared only for pages given back by MADV_DONTNEED
+   * (superslab.c release_units), so a page whose bit is clear reads zero:
+   * the hardened carve of a wiped class skips its memset then (class.c) */
   _Atomic uint64_t handed[HK_SS_SIZE / HK_PAGE / 64];
   hk_slab_t slab[HK_UNITS]; /* one descriptor per 64 KiB unit              */
   uint8_t state[HK_STATE_BYTES]; /* per-block state bits (checked builds)  */

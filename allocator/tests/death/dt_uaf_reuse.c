@@ -1,9 +1,8 @@
 /* dt_uaf_reuse.c - death test: write after free, seen when the block is
  * handed out again.  Debug: the free fill is checked at reuse, byte-exact.
  * Hardened: the block was zeroed at free and is checked to be still zero
- * (HAKMEM_WIPE_MAX, off by default, set here), with the same report.  (Hardened holds a freed block
- * back until the next free of its slab: r's free lets p go.)
- * DT_ENV: HAKMEM_WIPE_MAX=4096 */
+ * (HAKMEM_WIPE_MAX, 4096 by default), with the same report.  (Both hold a
+ * freed block back until the next free of its slab: r's free lets p go.) */
 #define DT_MIN_LEVEL 1
 #define DT_BELOW DT_SURVIVE
 #include "death.h"

@@ -2,9 +2,11 @@
  * written (malloc_usable_size) and freed, across the wiped classes and
  * beyond, calloc of reused blocks zero, realloc in place and moving,
  * aligned blocks, frees from another thread; a clean heap walk.
- * MU_CASES: wipe nowipe
- * MU_ENV_wipe: HAKMEM_WIPE_MAX=4096
- * MU_ENV_nowipe: HAKMEM_WIPE_MAX=0 */
+ * MU_CASES: wipe nowipe all
+ * (wipe: the default options; nowipe and all: the wipe off, and on for
+ * every class)
+ * MU_ENV_nowipe: HAKMEM_WIPE_MAX=0
+ * MU_ENV_all: HAKMEM_WIPE_MAX=262144 */
 #define DT_MIN_LEVEL 3
 #define DT_BELOW DT_SURVIVE
 #include "death.h"
