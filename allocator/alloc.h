@@ -35,7 +35,7 @@ HK_INLINE void *hk_class_pop(size_t n) {
     s->allocs++;
     HK_ASSERT(((uintptr_t)b & (HK_ALIGN - 1)) == 0 && hk_slab_used(s) <= s->carved);
     if (HK_ON(DEBUG)) hk_debug_alloc(b, n);
-    if (HK_ON(WIPE) && s->wipe) return hk_wipe_popped(s, b); /* inline, or a tail call */
+    if (HK_ON(WIPE)) return hk_wipe_popped(s, b); /* inline, or a tail call */
     return b;
   }
   void *r = hk_alloc_slow(h, n <= HK_TINY_MAX ? hk_tiny_class_lut[q] : c);

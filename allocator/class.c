@@ -396,7 +396,7 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
    * path is not counted */
   if (!HK_INJECT(COUNTER_UNDERFLOW)) s->used++;
   s->allocs++;
-  if (HK_ON(WIPE) && s->wipe) return hk_wipe_popped(s, b);
+  if (HK_ON(WIPE)) return hk_wipe_popped(s, b);
   return b;
 }
 

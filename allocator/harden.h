@@ -268,13 +268,16 @@ HK_INLINE int hk_wipe_dirty(const hk_slab_t *s, const hk_block_t *b) {
 #endif
 }
 #endif
-/* The pop's wipe: b just popped from s, whose s->wipe is set; returns b
- * (checked, its link zeroed), or the fault's result (it never returns):
- * the caller returns what this returns, so every call below is a tail
- * call. */
+/* The pop's wipe: b just popped from s; returns b (checked and its link
+ * zeroed when s is wiped), or the fault's result (it never returns): the
+ * caller returns what this returns, so every call below is a tail call.
+ * One compare sends the inline classes on (the default's common case). */
 HK_INLINE void *hk_wipe_popped(const hk_slab_t *s, hk_block_t *b) {
 #if HK_ON(WIPE)
-  if (HK_UNLIKELY(s->wipe == HK_WIPE_OUTLINE)) return hk_wipe_pop(s, b);
+  if (HK_UNLIKELY(s->wipe <= HK_WIPE_OUTLINE)) {
+    if (s->wipe == HK_WIPE_OUTLINE) return hk_wipe_pop(s, b);
+    return b;
+  }
   if (HK_UNLIKELY(hk_wipe_dirty(s, b))) return hk_wipe_fault(s, b);
   b->next = NULL; /* the link is read: the block is handed out all zero */
 #else
