@@ -58,8 +58,10 @@ struct hk_slab {
   uint32_t carved;          /* blocks carved so far (bump index)           */
   uint32_t capacity;        /* blocks the span holds (layout table)        */
   uint8_t  cls;             /* class index                                 */
-  uint8_t  wipe;            /* hardened: blocks zeroed on free (WIPE)      */
-  uint8_t  delay;           /* hardened: frees held back one (DELAY)       */
+  uint8_t  wipe;            /* hardened: blocks zeroed on free (WIPE): 0,
+                               HK_WIPE_OUTLINE, or stride - usable for the
+                               inline forms (harden.h)                     */
+  uint8_t  delay;           /* checked builds: frees held back one (DELAY) */
   uint8_t  unit_kind;       /* HK_UNIT_*                                   */
   /* the class's header byte (HK_HDR_MAGIC | cls), ~HK_HDR_ARRAY and 0, or 0, 0
    * and 1 for a headerless class: the hardened free compares
@@ -94,7 +96,7 @@ struct hk_slab {
   /* &superslab->state[0] - (superslab >> 10) * 8: the bitmap word of p is
    * word p >> 10 from here (hk_state_word_of; set in every variant) */
   uintptr_t state_bias;
-  /* hardened (DELAY): the block freed last, held back from `free` until
+  /* checked builds (DELAY): the block freed last, held back from `free` until
    * the next local free of this slab pushes it (its link holds the
    * encoded NULL meanwhile); counted free in `used` (in what was padding) */
   hk_block_t *held;
