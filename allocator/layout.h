@@ -43,7 +43,9 @@
  *      the first one that fits;
  *   I5 headered classes fit the 5-bit class field of the header byte;
  *   I6 canaries are 2 or 8 bytes; the free-list link (8 bytes at u) and
- *      block 0's leading canary fit.
+ *      block 0's leading canary fit;
+ *   I7 an L2.5 row of 8-unit spans holds as many blocks a superslab as
+ *      16-unit spans would (guard pages counted).
  *
  * Guard pages (checked builds, switch GUARD; docs/hardening.md): every
  * superslab keeps HK_GUARD bytes of no-access memory right after its header
@@ -108,9 +110,11 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
  *   Tiny classes (<= 1 KiB) step by 16 up to 128 B, then four classes per
  *   doubling; mid classes (1 KiB - 64 KiB) keep four per doubling; L2.5
  *   classes (64 KiB - 256 KiB) have eight from 64 to 128 KiB, where a span
- *   is 16 units (a 70 KiB block takes 72 KiB, not 80), and four above,
- *   where a span is a whole superslab and each class more costs a thread
- *   2 MiB of address space.
+ *   is 8 or 16 units (a 70 KiB block takes 72 KiB, not 80), and four
+ *   above, where a span is a whole superslab and each class more costs a
+ *   thread 2 MiB of address space.  The 64-128 KiB rows take 8 units where
+ *   four 8-unit spans hold as many blocks as two of 16 (I7), so that each
+ *   class's partly used span costs half the address space.
  *   Above 256 KiB blocks are whale mappings (whale.c).  Rationale and
  *   measured waste: docs/architecture.md.
  */
@@ -126,8 +130,8 @@ _Static_assert(((HK_HDR_MAGIC | HK_HDR_CLASS_MASK) & HK_HDR_ARRAY) == 0,
   X(a, 32, 10240, 0,  8, 8) X(a, 33, 12288, 0,  8, 8) X(a, 34, 14336, 0,  8, 8) X(a, 35, 16384, 0,  8, 8) \
   X(a, 36, 20480, 0, 16, 8) X(a, 37, 24576, 0, 16, 8) X(a, 38, 28672, 0, 16, 8) X(a, 39, 32768, 0, 16, 8) \
   X(a, 40, 40960, 0, 16, 8) X(a, 41, 49152, 0, 16, 8) X(a, 42, 57344, 0, 16, 8) X(a, 43, 65536, 0, 16, 8) \
-  X(a, 44,  73728, 0, 16, 8) X(a, 45,  81920, 0, 16, 8) X(a, 46,  90112, 0, 16, 8) X(a, 47,  98304, 0, 16, 8) \
-  X(a, 48, 106496, 0, 16, 8) X(a, 49, 114688, 0, 16, 8) X(a, 50, 122880, 0, 16, 8) X(a, 51, 131072, 0, 32, 8) \
+  X(a, 44,  73728, 0,  8, 8) X(a, 45,  81920, 0,  8, 8) X(a, 46,  90112, 0, 16, 8) X(a, 47,  98304, 0,  8, 8) \
+  X(a, 48, 106496, 0, 16, 8) X(a, 49, 114688, 0, 16, 8) X(a, 50, 122880, 0,  8, 8) X(a, 51, 131072, 0, 32, 8) \
   X(a, 52, 163840, 0, 32, 8) X(a, 53, 196608, 0, 32, 8) X(a, 54, 229376, 0, 32, 8) X(a, 55, 262144, 0, 32, 8)
 /* The checked builds' pad on a headerless row's stride: its canary rounded
  * up to HK_ALIGN (16), so that the class holds the row's stride + 8 bytes. */
@@ -271,6 +275,18 @@ _Static_assert(HK_TINY_Q(HK_TINY_MAX) < HK_TINY_QS, "the direct table holds ever
 _Static_assert(HK_TINY_CLASS_FOR_Q(1) == 0 && HK_TINY_CLASS_FOR_Q(8) == 7 &&
                HK_TINY_CLASS_FOR_Q(HK_TINY_Q(HK_TINY_MAX)) == HK_TINY_CLASSES - 1,
                "bucket q holds class q - 1's requests (16-step classes); the last, class 19's");
+
+/* I7: 8-unit spans tile a superslab at units 0, 8, 16 and 24 (the guards
+ * end units 15 and 31), 16-unit spans at 0 and 16. */
+#define HK_ROW_SS8_(st, h)                                                     \
+  (HK_ROW_CAP0(st, h, 8) + HK_ROW_CAPG(st, h, 8) + HK_ROW_CAP(st, h, 8) + HK_ROW_CAPG(st, h, 8))
+#define HK_ROW_SS16_(st, h) (HK_ROW_CAP0G(st, h, 16) + HK_ROW_CAPG(st, h, 16))
+#define HK_ROW_L25_UNITS(i, st, h, u, c)                                       \
+  _Static_assert((i) < HK_L25_FIRST || (u) != 8 || HK_ROW_SS8_(st, h) == HK_ROW_SS16_(st, h), \
+                 "I7: 8-unit spans hold a superslab's blocks, class " #i);
+HK_CLASS_TABLE(HK_ROW_L25_UNITS)
+_Static_assert(HK_GUARD_UNIT_MASK == 0 || HK_GUARD_UNIT_MASK == (1u << 15 | 1u << 31),
+               "I7 counts the guards at the end of units 15 and 31");
 
 /* Class count and tiny/mid split agree with the table. */
 #define HK_ROW_COUNT(i, st, h, u, c) +1
