@@ -132,11 +132,19 @@ HK_INLINE uint32_t hk_span_capacity(unsigned cls, unsigned start) {
   if (HK_GUARD_TAIL(start + ci->units - 1u)) return hk_class_capg[cls][start == 0];
   return start == 0 ? ci->cap0 : ci->cap;
 }
+/* The class of a request n <= HK_CLASS_MAX: the tiny lookup, else the step
+ * of the power of two of n - 1 - HK_MID_OVER among the rows' strides (four
+ * per doubling to 64 KiB, eight to 128 KiB, four to 256 KiB: layout.h,
+ * HK_GEOM_STRIDE). */
 HK_INLINE unsigned hk_class_of_size(size_t n) {
   if (HK_LIKELY(n <= HK_TINY_MAX)) return hk_tiny_class_lut[HK_TINY_Q(n)];
-  size_t n1 = n - 1 + HK_MID_SLACK; /* the class's stride must hold the canary too */
-  unsigned b = 63u - (unsigned)__builtin_clzl(n1);          /* b >= 10 */
-  return HK_MID_FIRST + (b - 10u) * 4u + (unsigned)((n1 >> (b - 2u)) & 3u);
+  size_t n1 = n - 1 - HK_MID_OVER; /* the class holds its row's stride + HK_MID_OVER */
+  if (HK_LIKELY(n <= HK_MID_MAX)) {
+    unsigned b = 63u - (unsigned)__builtin_clzl(n1); /* 10..15 */
+    return HK_MID_FIRST + (b - 10u) * 4u + (unsigned)((n1 >> (b - 2u)) & 3u);
+  }
+  if (n1 < (1u << 17)) return HK_L25_FIRST + (unsigned)((n1 >> 13) & 7u); /* 64-128 KiB */
+  return HK_L25_FIRST + 8u + (unsigned)((n1 >> 15) & 3u);
 }
 /* The class request of n bytes aligned to align (a power of two above
  * HK_ALIGN): n padded by align - HK_ALIGN, so that an aligned pointer lies

@@ -71,9 +71,10 @@ static uint64_t edge(rng_t *r, uint64_t limit) {
  * (docs/architecture.md, "Layout"; the table is allocator/layout.h, which
  * verify/ does not include: it drives the allocator through its public API
  * only, and test_trace checks this list against hak_stats_get's class
- * sizes): classes every 16 bytes to 128, then four per doubling to 256 KiB,
- * each boundary its largest request (usable: stride - 1 below 1 KiB, where
- * a header byte sits; stride from 1 KiB on); above 256 KiB whales, whose
+ * sizes): classes every 16 bytes to 128, then four per doubling to 64 KiB,
+ * eight from 64 to 128 KiB and four again to 256 KiB, each boundary its
+ * largest request in release (usable: stride - 1 below 1 KiB, where a
+ * header byte sits; stride from 1 KiB on); above 256 KiB whales, whose
  * mappings are 2 MiB-aligned superslab multiples: 2, 4, 6 and 8 MiB. */
 #define VF_GEN_CLASS_MAX ((uint64_t)256 << 10)
 #define VF_GEN_SS ((uint64_t)2 << 20)
@@ -84,11 +85,13 @@ size_t vf_gen_boundaries(const uint64_t **out) {
   if (!g_nbounds) {
     size_t n = 0;
     for (uint64_t st = 16; st <= 128; st += 16) g_bounds[n++] = st - 1;
-    for (uint64_t d = 128; d < VF_GEN_CLASS_MAX; d *= 2)
-      for (uint64_t q = 5; q <= 8; q++) {
-        uint64_t st = d * q / 4;
+    for (uint64_t d = 128; d < VF_GEN_CLASS_MAX; d *= 2) {
+      uint64_t steps = d == (64 << 10) ? 8 : 4; /* steps per doubling */
+      for (uint64_t q = steps + 1; q <= 2 * steps; q++) {
+        uint64_t st = d * q / steps;
         g_bounds[n++] = st < 1024 ? st - 1 : st;
       }
+    }
     g_nclass_bounds = n;
     for (uint64_t k = 1; k <= 4; k++) g_bounds[n++] = k * VF_GEN_SS;
     g_nbounds = n;

@@ -3,9 +3,9 @@
  * cookie before the first element, so delete hands operator delete a
  * pointer 8 bytes into the block.  MU_SIZES: 8 4096 262144
  * Hardened and debug: "invalid free (unaligned pointer)" for class blocks
- * (the 256 KiB array plus its cookie too: the checked builds' class 52,
- * layout.h); a large block would be "invalid free (interior pointer of a
- * large block)". */
+ * (the 256 KiB array plus its cookie too: the checked builds' last class
+ * holds 262144 + 8 bytes, layout.h); a large block would be "invalid free
+ * (interior pointer of a large block)". */
 #include "mu_cxx.h"
 #define DT_MIN_LEVEL 1
 #define DT_BELOW DT_UNDEFINED
