@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One side of a ring: a position only its thread advances, a futex word
@@ -61,41 +62,62 @@ typedef struct {
 typedef struct {
   bench_run *b;
   unsigned pairs;
-  uint64_t chunk, min, max, seed, batch, nb, ms, spin;
+  uint64_t chunk, min, max, seed, batch, nb, ms, spin, stall;
   pair_t *pair;
 } pc_t;
 
+/* --stall: the thread pauses this many microseconds (tests the wake-up
+ * protocol by widening its window). */
+static void stall(uint64_t us)
+{
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+}
+
 /* Moves this side to pos and wakes the other thread if it sleeps on it
- * (sequentially consistent: either the sleeper sees the new seq or this
- * thread sees the waiter flag).  The flag is taken with one exchange: a
- * load and a later store of 0 could erase the flag the other thread set
- * for its next sleep in between (a lost wake-up: both threads asleep). */
-static void advance(side_t *me, uint64_t pos)
+ * (sequentially consistent: either the sleeper sees the new pos or this
+ * thread sees its waiter flag).  Only the sleeper clears its flag, when it
+ * leaves await: a waker that cleared it could take the flag set for the
+ * sleeper's next sleep and spend its wake before that sleep began, and the
+ * next advance would then see no flag (a lost wake-up: both threads asleep,
+ * reproduced with --batch=1 --spin=0 --inflight=4 under any allocator). */
+static void advance(const pc_t *P, side_t *me, uint64_t pos)
 {
   atomic_store(&me->pos, pos);
   atomic_fetch_add(&me->seq, 1);
-  if (atomic_exchange(&me->waiter, 0))
+  if (P->stall)
+    stall(P->stall);
+  if (atomic_load(&me->waiter))
     syscall(SYS_futex, &me->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Waits until ready(other side's pos) holds: spins, then sleeps. */
+/* Waits until ready(other side's pos) holds: spins, then sleeps.  The
+ * futex word seq is read before the flag is raised and pos checked again,
+ * so an advance after that check changes seq (the sleep returns at once)
+ * or finds the flag up (and wakes it). */
 static uint64_t await(const pc_t *P, side_t *other, uint64_t mine,
                       int (*ready)(const pc_t *, uint64_t, uint64_t),
                       const _Atomic int *done)
 {
+  int flagged = 0;
+  uint64_t pos;
   for (uint64_t i = 0;; i++) {
-    uint64_t pos = atomic_load_explicit(&other->pos, memory_order_acquire);
+    pos = atomic_load_explicit(&other->pos, memory_order_acquire);
     if (ready(P, pos, mine) || (done && atomic_load(done)))
-      return pos;
+      break;
     if (i < P->spin)
       continue;
     uint32_t seq = atomic_load(&other->seq);
     atomic_store(&other->waiter, 1);
+    flagged = 1;
     pos = atomic_load(&other->pos);
     if (ready(P, pos, mine) || (done && atomic_load(done)))
-      return pos;
+      break;
     syscall(SYS_futex, &other->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
   }
+  if (flagged)
+    atomic_store(&other->waiter, 0);
+  return pos;
 }
 
 /* The producer at tail may publish when the consumer's head leaves room. */
@@ -127,13 +149,13 @@ static void produce(pc_t *P, pair_t *q, unsigned idx)
         BENCH_ESCAPE(p);
         out[j] = p;
       }
-      advance(&q->tail, ++tail);
+      advance(P, &q->tail, ++tail);
       made += P->batch;
     }
   } while (bench_more(P->b, P->ms));
   atomic_store_explicit(&q->made, made, memory_order_relaxed);
   atomic_store(&q->done, 1);
-  advance(&q->tail, tail); /* wakes a consumer asleep on an empty ring */
+  advance(P, &q->tail, tail); /* wakes a consumer asleep on an empty ring */
 }
 
 static void consume(pc_t *P, pair_t *q)
@@ -153,7 +175,7 @@ static void consume(pc_t *P, pair_t *q)
         acc += p[0];
         free(p);
       }
-      advance(&q->head, head + 1);
+      advance(P, &q->head, head + 1);
     }
   }
   atomic_store_explicit(&q->freed, head * P->batch, memory_order_relaxed);
@@ -205,7 +227,7 @@ static void pc_thread(unsigned idx, void *arg)
 int main(int argc, char **argv)
 {
   uint64_t threads = 2, ops = 1000000, min = 16, max = 128, batch = 64;
-  uint64_t inflight = 4096, seed = 42, ms = 1000, spin = 4096;
+  uint64_t inflight = 4096, seed = 42, ms = 1000, spin = 4096, stall_us = 0;
   const bench_opt opts[] = {
       {"threads", BOPT_U64, &threads,
        "threads: producer/consumer pairs (1: one thread frees its own)"},
@@ -220,6 +242,9 @@ int main(int argc, char **argv)
       {"spin", BOPT_U64, &spin,
        "polls of a full or empty ring before sleeping on it"},
       {"seed", BOPT_U64, &seed, "PRNG seed (producer i uses seed+i)"},
+      {"stall", BOPT_U64, &stall_us,
+       "microseconds a thread pauses after moving its ring position, before "
+       "it looks for a sleeper (a test of the wake-up; 0: none)"},
       {NULL, 0, NULL, NULL}};
   bench_parse(argc, argv, "prodcons",
               "Producer/consumer: blocks malloc'ed by one thread, freed by "
@@ -235,6 +260,7 @@ int main(int argc, char **argv)
   uint64_t per = ops / (pairs ? pairs : 1);
   pc_t P = {.pairs = pairs, .min = min, .max = max, .seed = seed,
             .batch = batch, .nb = inflight / batch, .ms = ms, .spin = spin,
+            .stall = stall_us,
             .chunk = per > batch ? per - per % batch : batch};
   unsigned n = pairs ? pairs : 1;
   P.pair = bench_harness_alloc(n * sizeof *P.pair);
