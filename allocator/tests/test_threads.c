@@ -376,10 +376,11 @@ static void *jn_freer(void *arg) {
 }
 
 /* n blocks (n <= JN_MAX); the owner, a new thread, frees those with
- * jn_local set, before (early) or after the other thread's remote frees,
- * and runs malloc_trim; then it mallocs until it has had every one of the
- * n blocks back (a block the join dropped never comes back: the bound
- * leaves room for every block its slabs can still carve). */
+ * jn_local 1, before (early) or after the other thread's remote frees of
+ * those with 0, and runs malloc_trim; then it mallocs until it has had
+ * every remotely freed block back (a block the join dropped never comes
+ * back: the bound leaves room for every block its slabs can still carve;
+ * a locally freed one may be held back in hardened builds, HAKMEM_DELAY). */
 typedef struct jn_arg { int n, every, early; } jn_arg_t;
 enum { JN_BOUND = 8192 };
 static void *jn_again[JN_BOUND];
@@ -408,17 +409,18 @@ static void *jn_owner(void *arg) {
       if (jn_local[i] == 1) hak_free(jn_blocks[i]);
   hak_malloc_trim(0); /* the queues left join the free lists (decay's pass) */
   int seen = 0, freed = 0, k = 0;
-  for (int i = 0; i < n; i++) freed += jn_local[i] != 2;
+  for (int i = 0; i < n; i++) freed += jn_local[i] == 0;
   for (; k < JN_BOUND && seen < freed; k++) {
     void *p = hak_malloc(JN_SIZE);
     if (p == NULL) { thread_fail("join: malloc failed"); break; }
     ut_fill(p, JN_SIZE, (uint64_t)k + 7777);
     jn_again[k] = p;
     for (int i = 0; i < n; i++)
-      if (jn_blocks[i] == p && jn_local[i] != 2) { jn_blocks[i] = NULL, seen++; break; }
+      if (jn_blocks[i] == p && jn_local[i] == 0) { jn_blocks[i] = NULL, seen++; break; }
   }
   if (seen < freed)
-    thread_fail("join (%d blocks, every %d, early %d): %d freed blocks never came back in %d mallocs",
+    thread_fail("join (%d blocks, every %d, early %d): %d remotely freed blocks never came back "
+                "in %d mallocs",
                 n, a->every, a->early, freed - seen, k);
   for (int j = 0; j < k; j++) {
     size_t o = ut_check(jn_again[j], JN_SIZE, (uint64_t)j + 7777);
