@@ -42,12 +42,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* One side of a ring: a position only its thread advances, a futex word
- * that moves with it, and whether the other thread sleeps on that word. */
+/* One side of a ring: a position only its thread advances, and a futex
+ * word that moves with it: a sequence number (bits 1-31) and, in bit 0,
+ * whether the other thread sleeps on the word. */
 typedef struct {
   _Alignas(64) _Atomic uint64_t pos;
-  _Atomic uint32_t seq;     /* bumped after pos moves */
-  _Atomic uint32_t waiter;  /* the other side sleeps on seq */
+  _Atomic uint32_t word;    /* seq << 1 | the other side sleeps on it */
 } side_t;
 
 typedef struct {
@@ -74,50 +74,48 @@ static void stall(uint64_t us)
   nanosleep(&ts, NULL);
 }
 
-/* Moves this side to pos and wakes the other thread if it sleeps on it
- * (sequentially consistent: either the sleeper sees the new pos or this
- * thread sees its waiter flag).  Only the sleeper clears its flag, when it
- * leaves await: a waker that cleared it could take the flag set for the
- * sleeper's next sleep and spend its wake before that sleep began, and the
- * next advance would then see no flag (a lost wake-up: both threads asleep,
- * reproduced with --batch=1 --spin=0 --inflight=4 under any allocator). */
+/* Moves this side to pos, bumps the sequence and clears the sleeper bit in
+ * one CAS, and wakes the other thread if the bit was set.  The sleeper
+ * sets the bit in the same word it sleeps on, so a wake spent before its
+ * sleep began cannot be lost: the word it sleeps on has changed, and the
+ * sleep returns at once.  (With the bit in a word of its own, a waker
+ * could take a bit raised for the other thread's next sleep and spend its
+ * wake before that sleep began, leaving both threads asleep: the
+ * --batch=1 hangs of 2026-12-07, reproduced with --stall.) */
 static void advance(const pc_t *P, side_t *me, uint64_t pos)
 {
   atomic_store(&me->pos, pos);
-  atomic_fetch_add(&me->seq, 1);
   if (P->stall)
     stall(P->stall);
-  if (atomic_load(&me->waiter))
-    syscall(SYS_futex, &me->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  uint32_t old = atomic_load(&me->word);
+  while (!atomic_compare_exchange_weak(&me->word, &old, (old | 1u) + 1u))
+    ;
+  if (old & 1u)
+    syscall(SYS_futex, &me->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Waits until ready(other side's pos) holds: spins, then sleeps.  The
- * futex word seq is read before the flag is raised and pos checked again,
- * so an advance after that check changes seq (the sleep returns at once)
- * or finds the flag up (and wakes it). */
+/* Waits until ready(other side's pos) holds: spins, then sets the sleeper
+ * bit, checks pos again and sleeps on the word as it was with the bit set
+ * (any advance since has changed it). */
 static uint64_t await(const pc_t *P, side_t *other, uint64_t mine,
                       int (*ready)(const pc_t *, uint64_t, uint64_t),
                       const _Atomic int *done)
 {
-  int flagged = 0;
-  uint64_t pos;
   for (uint64_t i = 0;; i++) {
-    pos = atomic_load_explicit(&other->pos, memory_order_acquire);
+    uint64_t pos = atomic_load_explicit(&other->pos, memory_order_acquire);
     if (ready(P, pos, mine) || (done && atomic_load(done)))
-      break;
+      return pos;
     if (i < P->spin)
       continue;
-    uint32_t seq = atomic_load(&other->seq);
-    atomic_store(&other->waiter, 1);
-    flagged = 1;
+    uint32_t w = atomic_load(&other->word);
+    if (!(w & 1u) && !atomic_compare_exchange_strong(&other->word, &w, w | 1u))
+      continue; /* the other side moved: look again */
+    w |= 1u;
     pos = atomic_load(&other->pos);
     if (ready(P, pos, mine) || (done && atomic_load(done)))
-      break;
-    syscall(SYS_futex, &other->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+      return pos; /* the bit stays: the next advance clears it */
+    syscall(SYS_futex, &other->word, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
   }
-  if (flagged)
-    atomic_store(&other->waiter, 0);
-  return pos;
 }
 
 /* The producer at tail may publish when the consumer's head leaves room. */
