@@ -267,12 +267,11 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   if (own != NULL && s->carved - hk_slab_used(s) <= count) {
     while (HK_TRACK_NEXT(own) != NULL) own = HK_TRACK_NEXT(own);
     HK_TRACK_SET_NEXT(own, b); /* the queue after the free list */
-    s->used -= n;
-    if (h) HK_CNT_ADD(h->drains, 1);
-    return;
-  }
-  if (own != NULL)
+    b = s->free;               /* the joined list starts where the free list did */
+    s->free = NULL;            /* and goes on s->free as it is, below */
+  } else if (own != NULL) {
     while (HK_TRACK_NEXT(tail) != NULL) tail = HK_TRACK_NEXT(tail);
+  }
 #endif
   if (HK_INJECT(MULTI_DRAINER)) atomic_store_explicit(&s->remote, 0, memory_order_release);
   HK_ASSERT(n <= hk_slab_used(s));
