@@ -10,10 +10,11 @@
  * paths (alloc.h, free.c) pop from the current slab's `free` list and push to the
  * freed block's slab; this file is the slow path behind them.
  *
- * Refill order for class c: drain the remote queue of each listed slab,
- * carve a batch of never-used blocks (HAKMEM_CARVE KiB, stride from the
- * layout table), park exhausted slabs, adopt an abandoned slab, and only
- * then take a new span from a superslab.
+ * Refill order for class c, slab by slab along the list: a slab with
+ * blocks on its free list as it is, else its remote queue drained, else a
+ * batch of never-used blocks carved (HAKMEM_CARVE KiB, stride from the
+ * layout table), else the slab parked; then adopt an abandoned slab, and
+ * only then take a new span from a superslab.
  *
  * Remote free protocol (MPSC per slab, see docs/architecture.md):
  *   - a freeing thread gathers its frees to a slab in a batch of its heap
@@ -112,6 +113,19 @@ static void full_remove(hk_heap_t *h, hk_slab_t *s) {
 }
 
 /* ---- carving and draining ------------------------------------------------ */
+/* The bits set in x: one instruction where the build targets popcnt,
+ * else a few shifts and masks inline (the builtin would call libgcc). */
+HK_INLINE unsigned popcount64(uint64_t x) {
+#ifdef __POPCNT__
+  return (unsigned)__builtin_popcountll(x);
+#else
+  x -= (x >> 1) & 0x5555555555555555u;
+  x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+  return (unsigned)((x * 0x0101010101010101u) >> 56);
+#endif
+}
+
 /* Set the handed-out bits (hk_ss_t.handed) of the pages [lo, hi) touches
  * (one superslab); returns how many were clear. */
 static uint64_t mark_handed(uintptr_t lo, uintptr_t hi) {
@@ -124,7 +138,7 @@ static uint64_t mark_handed(uintptr_t lo, uintptr_t hi) {
     uintptr_t n = end - pg < 64 - sh ? end - pg : 64 - sh;
     uint64_t bits = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << sh;
     uint64_t old = atomic_fetch_or_explicit(&ss->handed[pg / 64], bits, memory_order_relaxed);
-    fresh += (uint64_t)__builtin_popcountll(bits & ~old);
+    fresh += popcount64(bits & ~old);
     pg += n;
   }
   return fresh;
@@ -247,10 +261,22 @@ static void drain(hk_heap_t *h, hk_slab_t *s) {
   (void)aligned, (void)stride;
   HK_CHECK(HARDEN, n == count, "corrupt remote-queue node", b, s->cls);
 #else
-  /* the list ends in NULL: onto an empty free list it goes as it is */
+  /* the list ends in NULL: onto an empty free list it goes as it is.  To
+   * join two lists one of them is walked to its tail: the free list when
+   * it is not longer than the queue (its blocks were freed or carved by
+   * this thread, so its links are mostly in this core's cache), else the
+   * queue (each node a line the freeing thread wrote last).  The free
+   * list holds carved - used blocks (release keeps no block elsewhere). */
   n = count;
-  if (s->free != NULL)
+  hk_block_t *own = s->free;
+  if (own != NULL && s->carved - hk_slab_used(s) <= count) {
+    while (HK_TRACK_NEXT(own) != NULL) own = HK_TRACK_NEXT(own);
+    HK_TRACK_SET_NEXT(own, b); /* the queue after the free list */
+    b = s->free;               /* the joined list starts where the free list did */
+    s->free = NULL;            /* and goes on s->free as it is, below */
+  } else if (own != NULL) {
     while (HK_TRACK_NEXT(tail) != NULL) tail = HK_TRACK_NEXT(tail);
+  }
 #endif
   if (HK_INJECT(MULTI_DRAINER)) atomic_store_explicit(&s->remote, 0, memory_order_release);
   HK_ASSERT(n <= hk_slab_used(s));
@@ -350,6 +376,10 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
   for (hk_slab_t *s = h->avail[c]; s != NULL; s = next) {
     next = s->next;
     for (;;) {
+      /* a slab with blocks on its free list is used as it is: its queue
+       * waits until that list runs dry and is then taken whole, with no
+       * walk to join it to the free list (drain) */
+      if (s->free != NULL) return s;
       if (atomic_load_explicit(&s->remote, memory_order_relaxed)) drain(h, s);
       if (s->free == NULL && s->carved < s->capacity) s->free = carve(s);
       if (s->free != NULL) return s;

@@ -39,14 +39,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
-/* One side of a ring: a position only its thread advances, a futex word
- * that moves with it, and whether the other thread sleeps on that word. */
+/* One side of a ring: a position only its thread advances, and a futex
+ * word that moves with it: a sequence number (bits 1-31) and, in bit 0,
+ * whether the other thread sleeps on the word. */
 typedef struct {
   _Alignas(64) _Atomic uint64_t pos;
-  _Atomic uint32_t seq;     /* bumped after pos moves */
-  _Atomic uint32_t waiter;  /* the other side sleeps on seq */
+  _Atomic uint32_t word;    /* seq << 1 | the other side sleeps on it */
 } side_t;
 
 typedef struct {
@@ -61,24 +62,41 @@ typedef struct {
 typedef struct {
   bench_run *b;
   unsigned pairs;
-  uint64_t chunk, min, max, seed, batch, nb, ms, spin;
+  uint64_t chunk, min, max, seed, batch, nb, ms, spin, stall;
   pair_t *pair;
 } pc_t;
 
-/* Moves this side to pos and wakes the other thread if it sleeps on it
- * (sequentially consistent: either the sleeper sees the new seq or this
- * thread sees the waiter flag).  The flag is taken with one exchange: a
- * load and a later store of 0 could erase the flag the other thread set
- * for its next sleep in between (a lost wake-up: both threads asleep). */
-static void advance(side_t *me, uint64_t pos)
+/* --stall: the thread pauses this many microseconds (tests the wake-up
+ * protocol by widening its window). */
+static void stall(uint64_t us)
 {
-  atomic_store(&me->pos, pos);
-  atomic_fetch_add(&me->seq, 1);
-  if (atomic_exchange(&me->waiter, 0))
-    syscall(SYS_futex, &me->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
 }
 
-/* Waits until ready(other side's pos) holds: spins, then sleeps. */
+/* Moves this side to pos, bumps the sequence and clears the sleeper bit in
+ * one CAS, and wakes the other thread if the bit was set.  The sleeper
+ * sets the bit in the same word it sleeps on, so a wake spent before its
+ * sleep began cannot be lost: the word it sleeps on has changed, and the
+ * sleep returns at once.  (With the bit in a word of its own, a waker
+ * could take a bit raised for the other thread's next sleep and spend its
+ * wake before that sleep began, leaving both threads asleep: the
+ * --batch=1 hangs of 2026-12-07, reproduced with --stall.) */
+static void advance(const pc_t *P, side_t *me, uint64_t pos)
+{
+  atomic_store(&me->pos, pos);
+  if (P->stall)
+    stall(P->stall);
+  uint32_t old = atomic_load(&me->word);
+  while (!atomic_compare_exchange_weak(&me->word, &old, (old | 1u) + 1u))
+    ;
+  if (old & 1u)
+    syscall(SYS_futex, &me->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Waits until ready(other side's pos) holds: spins, then sets the sleeper
+ * bit, checks pos again and sleeps on the word as it was with the bit set
+ * (any advance since has changed it). */
 static uint64_t await(const pc_t *P, side_t *other, uint64_t mine,
                       int (*ready)(const pc_t *, uint64_t, uint64_t),
                       const _Atomic int *done)
@@ -89,12 +107,14 @@ static uint64_t await(const pc_t *P, side_t *other, uint64_t mine,
       return pos;
     if (i < P->spin)
       continue;
-    uint32_t seq = atomic_load(&other->seq);
-    atomic_store(&other->waiter, 1);
+    uint32_t w = atomic_load(&other->word);
+    if (!(w & 1u) && !atomic_compare_exchange_strong(&other->word, &w, w | 1u))
+      continue; /* the other side moved: look again */
+    w |= 1u;
     pos = atomic_load(&other->pos);
     if (ready(P, pos, mine) || (done && atomic_load(done)))
-      return pos;
-    syscall(SYS_futex, &other->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+      return pos; /* the bit stays: the next advance clears it */
+    syscall(SYS_futex, &other->word, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
   }
 }
 
@@ -127,13 +147,13 @@ static void produce(pc_t *P, pair_t *q, unsigned idx)
         BENCH_ESCAPE(p);
         out[j] = p;
       }
-      advance(&q->tail, ++tail);
+      advance(P, &q->tail, ++tail);
       made += P->batch;
     }
   } while (bench_more(P->b, P->ms));
   atomic_store_explicit(&q->made, made, memory_order_relaxed);
   atomic_store(&q->done, 1);
-  advance(&q->tail, tail); /* wakes a consumer asleep on an empty ring */
+  advance(P, &q->tail, tail); /* wakes a consumer asleep on an empty ring */
 }
 
 static void consume(pc_t *P, pair_t *q)
@@ -153,7 +173,7 @@ static void consume(pc_t *P, pair_t *q)
         acc += p[0];
         free(p);
       }
-      advance(&q->head, head + 1);
+      advance(P, &q->head, head + 1);
     }
   }
   atomic_store_explicit(&q->freed, head * P->batch, memory_order_relaxed);
@@ -205,7 +225,7 @@ static void pc_thread(unsigned idx, void *arg)
 int main(int argc, char **argv)
 {
   uint64_t threads = 2, ops = 1000000, min = 16, max = 128, batch = 64;
-  uint64_t inflight = 4096, seed = 42, ms = 1000, spin = 4096;
+  uint64_t inflight = 4096, seed = 42, ms = 1000, spin = 4096, stall_us = 0;
   const bench_opt opts[] = {
       {"threads", BOPT_U64, &threads,
        "threads: producer/consumer pairs (1: one thread frees its own)"},
@@ -220,6 +240,9 @@ int main(int argc, char **argv)
       {"spin", BOPT_U64, &spin,
        "polls of a full or empty ring before sleeping on it"},
       {"seed", BOPT_U64, &seed, "PRNG seed (producer i uses seed+i)"},
+      {"stall", BOPT_U64, &stall_us,
+       "microseconds a thread pauses after moving its ring position, before "
+       "it looks for a sleeper (a test of the wake-up; 0: none)"},
       {NULL, 0, NULL, NULL}};
   bench_parse(argc, argv, "prodcons",
               "Producer/consumer: blocks malloc'ed by one thread, freed by "
@@ -235,6 +258,7 @@ int main(int argc, char **argv)
   uint64_t per = ops / (pairs ? pairs : 1);
   pc_t P = {.pairs = pairs, .min = min, .max = max, .seed = seed,
             .batch = batch, .nb = inflight / batch, .ms = ms, .spin = spin,
+            .stall = stall_us,
             .chunk = per > batch ? per - per % batch : batch};
   unsigned n = pairs ? pairs : 1;
   P.pair = bench_harness_alloc(n * sizeof *P.pair);

@@ -11,7 +11,10 @@
  *    (caches and the per-thread whale slot flushed on thread exit);
  *  - concurrent threads hammering the same classes with constant
  *    cross-thread frees keep every block's contents;
- *  - blocks held in a live thread's remote-free batch count as freed.
+ *  - blocks held in a live thread's remote-free batch count as freed;
+ *  - a slab's remote queue joined to its non-empty free list (malloc_trim's
+ *    pass, the local free that unparks a full slab) loses and repeats no
+ *    block;
  *  - the remote-free storms, many to one: three freeing threads free the
  *    blocks of one owner thread, while the owner allocates and drains
  *    (test_remote_storm) or while it exits (test_remote_storm_exit); every
@@ -350,6 +353,109 @@ static void test_remote_batch_held_by_live_thread(void **state) {
   assert_int_equal(remote_frees_total(), remote0 + RB_N);
 }
 
+/* ---- a remote queue joined to a non-empty free list -------------------------- */
+/* The owner takes a slab's remote queue while the slab's free list still
+ * holds blocks in two places: malloc_trim's pass over the heap (decay), and
+ * the local free that unparks an exhausted slab.  The join walks one of the
+ * two lists to its tail (class.c drain: release walks the shorter); a join
+ * that drops or repeats a block leaves a slab that never empties, or hands
+ * a block out twice.  jn_local[i] says which blocks the owner frees itself. */
+enum { JN_SIZE = 200, JN_MAX = 1024 };
+static void *jn_blocks[JN_MAX];
+static int jn_local[JN_MAX], jn_n; /* 0: freed remotely, 1: locally, 2: kept */
+
+static void *jn_freer(void *arg) {
+  (void)arg;
+  for (int i = 0; i < jn_n; i++) {
+    if (jn_local[i] != 0) continue;
+    size_t o = ut_check(jn_blocks[i], JN_SIZE, (uint64_t)i);
+    if (o != SIZE_MAX) thread_fail("join: block %d corrupted at offset %zu", i, o);
+    hak_free(jn_blocks[i]);
+  }
+  return NULL; /* the batches go to the owner's queues at exit */
+}
+
+/* n blocks (n <= JN_MAX); the owner, a new thread, frees those with
+ * jn_local 1, before (early) or after the other thread's remote frees of
+ * those with 0, and runs malloc_trim; then it mallocs until it has had
+ * every remotely freed block back (a block the join dropped never comes
+ * back: the bound leaves room for every block its slabs can still carve;
+ * a locally freed one may be held back in hardened builds, HAKMEM_DELAY). */
+typedef struct jn_arg { int n, every, early; } jn_arg_t;
+enum { JN_BOUND = 8192 };
+static void *jn_again[JN_BOUND];
+
+static void *jn_owner(void *arg) {
+  const jn_arg_t *a = arg;
+  int n = a->n;
+  jn_n = n;
+  for (int i = 0; i < n; i++) {
+    jn_blocks[i] = hak_malloc(JN_SIZE);
+    if (jn_blocks[i] == NULL) { thread_fail("join: malloc failed"); return NULL; }
+    ut_fill(jn_blocks[i], JN_SIZE, (uint64_t)i);
+    /* every other block and the last are kept live, so that no slab
+     * empties (malloc_trim would give its span back, blocks and all) */
+    if (i % 2 == 1 || i == n - 1) jn_local[i] = 2;
+    else jn_local[i] = a->every > 0 ? i % a->every == 0 : i < -a->every;
+  }
+  if (a->early)
+    for (int i = 0; i < n; i++)
+      if (jn_local[i] == 1) hak_free(jn_blocks[i]);
+  pthread_t t;
+  if (pthread_create(&t, NULL, jn_freer, NULL) != 0) { thread_fail("join: pthread_create"); return NULL; }
+  pthread_join(t, NULL);
+  if (!a->early) /* the first of these unparks a full slab: its queue joins one block */
+    for (int i = 0; i < n; i++)
+      if (jn_local[i] == 1) hak_free(jn_blocks[i]);
+  hak_malloc_trim(0); /* the queues left join the free lists (decay's pass) */
+  int seen = 0, freed = 0, k = 0;
+  for (int i = 0; i < n; i++) freed += jn_local[i] == 0;
+  for (; k < JN_BOUND && seen < freed; k++) {
+    void *p = hak_malloc(JN_SIZE);
+    if (p == NULL) { thread_fail("join: malloc failed"); break; }
+    ut_fill(p, JN_SIZE, (uint64_t)k + 7777);
+    jn_again[k] = p;
+    for (int i = 0; i < n; i++)
+      if (jn_blocks[i] == p && jn_local[i] == 0) { jn_blocks[i] = NULL, seen++; break; }
+  }
+  if (seen < freed)
+    thread_fail("join (%d blocks, every %d, early %d): %d remotely freed blocks never came back "
+                "in %d mallocs",
+                n, a->every, a->early, freed - seen, k);
+  for (int j = 0; j < k; j++) {
+    size_t o = ut_check(jn_again[j], JN_SIZE, (uint64_t)j + 7777);
+    if (o != SIZE_MAX) thread_fail("join: a block handed out twice (%p)", jn_again[j]);
+  }
+  for (int j = 0; j < k; j++) hak_free(jn_again[j]);
+  for (int i = 0; i < n; i++)
+    if (jn_local[i] == 2) hak_free(jn_blocks[i]);
+  return NULL;
+}
+
+static void run_join(int n, int every, int early) {
+  hak_stats_t st0, st1;
+  hak_malloc_trim(0);
+  ut_stats(&st0);
+  jn_arg_t a = {n, every, early};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, jn_owner, &a), 0);
+  pthread_join(t, NULL);
+  if (failures) fail_msg("%s", failure_msg);
+  hak_malloc_trim(0);
+  ut_stats(&st1);
+  assert_int_equal(st1.live_blocks, st0.live_blocks);
+  int walk = hak_check_heap();
+  if (walk > 0) fail_msg("heap walk after the join: %d problems", walk);
+}
+
+static void test_remote_join_free_list(void **state) {
+  (void)state;
+  run_join(128, -1, 1);   /* one local block, the rest queued */
+  run_join(128, -120, 1); /* most local, 4 queued */
+  run_join(128, 4, 1);    /* half and half, interleaved */
+  run_join(JN_MAX, 4, 0); /* full slabs parked; a local free unparks each */
+}
+
 /* ---- many-to-one remote-free storms ------------------------------------------ */
 enum { STORM_FREERS = 3, STORM_BLOCKS = 3000, STORM_LOCAL = 16 };
 static const size_t storm_size[2] = {200, 3000}; /* a tiny and a mid class */
@@ -511,6 +617,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_remote_batch_held_by_live_thread),
       cmocka_unit_test(test_remote_storm),
       cmocka_unit_test(test_remote_storm_exit),
+      cmocka_unit_test(test_remote_join_free_list),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
   if (rc) return rc;
