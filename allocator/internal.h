@@ -278,6 +278,10 @@ hk_whale_t *hk_whale_cache_get(size_t need); /* fitted to need, or NULL     */
  * beyond them go to the cache. */
 void hk_whale_trim_excess(hk_whale_t *w, size_t need);
 void hk_whale_cache_counts(uint64_t *bytes, uint64_t *count);
+/* A miss (fresh: the bytes it mapped) or a realloc's growth (fresh 0) has
+ * just raised the whale bytes held: the cache's history, which its
+ * capacity follows, notes it (its own hits it notes itself). */
+void hk_whale_note_growth(size_t fresh);
 size_t hk_whale_trim(void);               /* hk_whale_decay(HK_DECAY_NOW)    */
 size_t hk_whale_decay(uint64_t now);      /* old cached mappings: unmapped   */
 

@@ -145,6 +145,7 @@ static HK_NOINLINE void *alloc_slow(hk_heap_t *h, size_t size, size_t align,
    * out before its mapping is known to exist, and a failed one stays counted */
   if (w == NULL && HK_INJECT(WHALE_FAIL_COUNTED)) WCNT(h, allocs, 1);
   if (w == NULL) return NULL;
+  hk_whale_note_growth(w->map_size);
   HK_TRACK_UNDER_WHALE_LOCK(HK_TRACK_SEGMENT(w, w->map_size));
   void *p = hand_out(h, w, user_off);
   TRACK_HAND_OUT(w, p, size);
@@ -234,9 +235,10 @@ size_t hk_whale_usable(hk_whale_t *w, const void *p) {
  * without copying, in which case the block is untouched. */
 void *hk_whale_resize(hk_whale_t *w, void *p, size_t size) {
   if (HK_TRACK_MEMORY || (char *)p != (char *)w + w->user_off || size > PTRDIFF_MAX) return NULL;
-  size_t user_off = w->user_off;
+  size_t user_off = w->user_off, old = w->map_size;
   hk_whale_t *nw = hk_whale_remap(w, hk_whale_map_size(user_off, size + hk_whale_guard(w), 0), 1);
   if (nw == NULL) return NULL;
+  if (nw->map_size > old) hk_whale_note_growth(0); /* the peak follows (not a miss) */
   hk_heap_t *h = hk_tl_heap;
   WCNT(h, bytes_out, nw->usable);
   nw->usable = nw->map_size - user_off - hk_whale_guard(nw);

@@ -8,10 +8,11 @@
  * copy, no fault).  A mapping put in the cache is merged with the cached
  * mappings contiguous with it (the pieces of a split, or neighbouring
  * mappings).  So the pages a program freed serve its next requests of any
- * size without being faulted in again.  Capacity (cache_cap): a quarter of
- * the whale bytes the program holds outside the cache (live blocks and
- * slots), at least 4 MiB, at most HAKMEM_WHALE_CACHE_MB; and
- * HAKMEM_WHALE_CACHE_COUNT mappings.  Beyond the byte cap the largest entry
+ * size without being faulted in again.  Capacity (cache_cap, "capacity"
+ * below): a quarter of the whale bytes the program holds outside the
+ * cache, raised by its recent misses towards its recent peak, at least
+ * 4 MiB, at most HAKMEM_WHALE_CACHE_MB; and HAKMEM_WHALE_CACHE_COUNT
+ * mappings.  Beyond the byte cap the largest entry
  * gives its tail back (munmap), beyond the count the smallest go; what
  * stays unused decays (hk_whale_decay), and malloc_trim gives back every
  * cached mapping (hk_whale_trim).  HAKMEM_WHALE_RELEASE chooses what
@@ -39,7 +40,8 @@
  *     address it was handed out at (hk_whale_seal);
  *   - decay: a free mapping carries the epoch of its free (a merge keeps
  *     the newer); hk_whale_decay unmaps cached ones HK_DECAY_AGE epochs
- *     old.
+ *     old; the capacity's history (peak, demand) counts only its last
+ *     HK_DECAY_AGE epochs, and is changed under hk_whale_lock.
  */
 #include "internal.h"
 
@@ -266,20 +268,96 @@ static hk_whale_t *fit(hk_whale_t *w, size_t need) {
   return nw;
 }
 
-/* The cache's capacity in bytes (hk_whale_lock held, w about to go on the
- * list): a share of the whale bytes the program holds outside the cache
- * (live blocks and slots, w included), at least CAP_FLOOR, at most
- * HAKMEM_WHALE_CACHE_MB.  A quarter: on bench/large_blocks (20 live
- * buffers of 5-25 MiB replaced 2000 times) an eighth faulted 166k pages, a
- * quarter 105k, a half 104k, at the same peak RSS (the cache fills while
- * the program frees, and empties as it allocates). */
+/* ---- capacity ----------------------------------------------------------------
+ * The cache's byte cap follows the program, from what it holds outside the
+ * cache (held: live blocks and slots) and from its history over the last
+ * HK_DECAY_AGE decay epochs (HAKMEM_DECAY_MS):
+ *   - its peak: the highest held that an allocation from the cache (a hit)
+ *     or from a fresh mapping (a miss), or a realloc's growth, reached
+ *     (a slot hit leaves held as it was);
+ *   - its demand: half the bytes of every miss that came after the byte
+ *     cap had evicted (a miss a larger cache would have served), added up;
+ *     kept while misses or hits of the cache go on, forgotten once a
+ *     window passes without either.
+ * The cap is the larger of
+ *   - held / CAP_SHARE: a program that replaces its blocks in place keeps a
+ *     quarter of them to spare (bench/large_blocks, 20 live buffers of
+ *     5-25 MiB replaced 2000 times: a share of an eighth faulted 166k
+ *     pages, a quarter 105k, a half 104k, at the same peak RSS);
+ *   - the demand, but no more than brings held + cached back to the peak:
+ *     a program that frees its whales and asks for them again (a request
+ *     loop, fuzz_large between inputs) has the cache grow round by round
+ *     (by half of what each round still had to map) to what its rounds
+ *     use; one that did it once or twice (a phase of its run) adds little;
+ * at least CAP_FLOOR, at most HAKMEM_WHALE_CACHE_MB.  So the whale bytes
+ * mapped stay within the larger of the recent peak and 1.25 times held.
+ * A peak or demand older than the window is forgotten as idle memory
+ * decays (the cap falls at the next put; what is cached decays by its own
+ * stamp either way); malloc_trim gives back every cached byte and leaves
+ * the history.  With decay off (HAKMEM_DECAY_MS=0) the epoch never moves
+ * and nothing is forgotten. */
 #define CAP_SHARE 4
 #define CAP_FLOOR ((uint64_t)2 * HK_SS_SIZE)
-static uint64_t cache_cap(void) {
-  uint64_t ceiling = (uint64_t)hk_opt.whale_cache_mb << 20;
+/* Under hk_whale_lock.  Stamps are 1 + an epoch (0: never). */
+static uint64_t peak_bytes[HK_DECAY_AGE] HK_WHALE_DATA;  /* by epoch % AGE */
+static uint64_t peak_stamp[HK_DECAY_AGE] HK_WHALE_DATA;
+static uint64_t demand HK_WHALE_DATA, demand_stamp HK_WHALE_DATA;
+static uint64_t evicted_stamp HK_WHALE_DATA; /* the byte cap's last eviction */
+
+/* stamp lies within the window that ends at epoch e */
+static int recent(uint64_t stamp, uint64_t e) { return stamp != 0 && stamp - 1 + HK_DECAY_AGE > e; }
+
+static uint64_t held_locked(void) {
   uint64_t mapped = atomic_load_explicit(&hk_whale_mapped, memory_order_relaxed);
-  uint64_t held = mapped > cached_bytes ? mapped - cached_bytes : 0;
+  return mapped > cached_bytes ? mapped - cached_bytes : 0;
+}
+
+/* An allocation has just raised held: the peak of this epoch follows. */
+static void note_peak_locked(uint64_t e) {
+  uint64_t held = held_locked();
+  unsigned i = (unsigned)(e % HK_DECAY_AGE);
+  if (peak_stamp[i] != e + 1) { /* the slot's last epoch is AGE or more back */
+    peak_stamp[i] = e + 1;
+    peak_bytes[i] = 0;
+  }
+  if (held > peak_bytes[i]) peak_bytes[i] = held;
+}
+
+void hk_whale_note_growth(size_t fresh) {
+  uint64_t e = hk_epoch();
+  pthread_mutex_lock(&hk_whale_lock);
+  note_peak_locked(e);
+  if (fresh != 0 && recent(evicted_stamp, e)) {
+    if (!recent(demand_stamp, e)) demand = 0;
+    uint64_t ceiling = (uint64_t)hk_opt.whale_cache_mb << 20;
+    demand = demand + fresh / 2 < ceiling ? demand + fresh / 2 : ceiling;
+    demand_stamp = e + 1;
+  }
+  pthread_mutex_unlock(&hk_whale_lock);
+}
+
+/* A hit of the cache: the peak follows, and the demand is in use. */
+static void note_hit(void) {
+  uint64_t e = hk_epoch();
+  pthread_mutex_lock(&hk_whale_lock);
+  note_peak_locked(e);
+  if (recent(demand_stamp, e)) demand_stamp = e + 1;
+  pthread_mutex_unlock(&hk_whale_lock);
+}
+
+/* The byte cap, hk_whale_lock held, a mapping of `putting` bytes about to
+ * go on the list: held counts it for the share (it was the program's), not
+ * for the room to the peak (it is the cache's now). */
+static uint64_t cache_cap(uint64_t putting) {
+  uint64_t ceiling = (uint64_t)hk_opt.whale_cache_mb << 20;
+  uint64_t held = held_locked(), e = hk_epoch(), peak = 0;
+  for (unsigned i = 0; i < HK_DECAY_AGE; i++)
+    if (recent(peak_stamp[i], e) && peak_bytes[i] > peak) peak = peak_bytes[i];
+  uint64_t rest = held > putting ? held - putting : 0;
+  uint64_t room = peak > rest ? peak - rest : 0;
+  uint64_t want = recent(demand_stamp, e) ? demand : 0;
   uint64_t cap = held / CAP_SHARE;
+  if ((want < room ? want : room) > cap) cap = want < room ? want : room;
   if (cap < CAP_FLOOR) cap = CAP_FLOOR;
   return cap < ceiling ? cap : ceiling;
 }
@@ -322,7 +400,7 @@ void hk_whale_cache_put(hk_whale_t *w) {
   hk_whale_t *evict = NULL, *shrink = NULL;
   size_t shrink_to = 0;
   pthread_mutex_lock(&hk_whale_lock);
-  uint64_t cap_bytes = cache_cap();
+  uint64_t cap_bytes = cache_cap(w->map_size);
   insert_locked(w);
   /* Over the count cap: the smallest go.  Over the byte cap: the largest
    * gives up the excess (its tail, when what is left is worth keeping),
@@ -333,6 +411,7 @@ void hk_whale_cache_put(hk_whale_t *w) {
     first->next = evict;
     evict = first;
   }
+  if (cached_bytes > cap_bytes) evicted_stamp = hk_epoch() + 1;
   while (cached_bytes > cap_bytes) {
     hk_whale_t *last = cache;
     while (last->next) last = last->next;
@@ -389,7 +468,8 @@ hk_whale_t *hk_whale_cache_get(size_t need) {
   pthread_mutex_lock(&hk_whale_lock);
   hk_whale_t *w = cache_take(need);
   pthread_mutex_unlock(&hk_whale_lock);
-  return w != NULL ? fit(w, need) : NULL;
+  if (w != NULL && (w = fit(w, need)) != NULL) note_hit();
+  return w;
 }
 
 void hk_whale_cache_counts(uint64_t *bytes, uint64_t *count) {

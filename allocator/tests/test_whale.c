@@ -1,0 +1,152 @@
+/* test_whale.c - cmocka tests of the whale cache's capacity
+ * (allocator/whale_cache.c, cache_cap): misses that follow the cap's
+ * evictions raise it, and that history is forgotten after HK_DECAY_AGE
+ * idle decay epochs.
+ *
+ *   - cache_keeps_after_misses: rounds of eight 4 MiB whales, all freed:
+ *     within 12 rounds (6 here) one is served without a miss, and the
+ *     cache keeps at least 24 MiB after it (with a capacity of a quarter of
+ *     the whale bytes held, every round missed 6 times and the floor of
+ *     4 MiB was all it kept); malloc_trim gives every cached byte back;
+ *   - cache_demand_decays: the same rounds until the cache keeps them,
+ *     then the eight held through many decay epochs of light activity
+ *     (HAKMEM_DECAY_MS=100), and freed: the history that raised the cap is
+ *     forgotten, so the cache keeps no more than its floor and a mapping
+ *     (at most 12 MiB), as it does for a program that has not needed them
+ *     again.
+ *
+ * The program runs itself again with the HAKMEM_DECAY_MS its test wants
+ * (options are read at start-up): 0 (never) for the first, so no epoch
+ * passes during it, 100 for the second.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ut_cmocka.h"
+#include "ut_common.h"
+
+#define MIB ((size_t)1 << 20)
+enum { N = 8 };
+#define SIZE (4 * MIB)
+
+static void sleep_ms(unsigned ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void alloc_all(char **p) {
+  for (int i = 0; i < N; i++) {
+    p[i] = hak_malloc(SIZE);
+    assert_non_null(p[i]);
+    p[i][0] = (char)i;
+    p[i][SIZE - 1] = (char)i;
+  }
+}
+
+static void free_all(char **p) {
+  for (int i = 0; i < N; i++) {
+    hak_free(p[i]);
+    p[i] = NULL;
+  }
+}
+
+static void test_cache_keeps_after_misses(void **state) {
+  (void)state;
+  char *p[N];
+  hak_stats_t s0, s1;
+  int round = 0;
+  uint64_t misses = 0;
+  /* rounds of eight 4 MiB whales, all freed: the first round's misses
+   * fill the cache, its cap evicts all but 4 MiB, and each later round's
+   * misses raise the cap by half their bytes */
+  for (; round < 12; round++) {
+    ut_stats(&s0);
+    alloc_all(p);
+    free_all(p);
+    ut_stats(&s1);
+    misses = s1.whale_misses - s0.whale_misses;
+    print_message("cache_keeps_after_misses: round %d: %llu misses, then %llu bytes in %llu cached mappings\n",
+                  round, (unsigned long long)misses, (unsigned long long)s1.whale_cached_bytes,
+                  (unsigned long long)s1.whale_cached_count);
+    if (round == 0 && misses < N)
+      fail_msg("%d fresh 4 MiB whales: %llu misses, want %d", N, (unsigned long long)misses, N);
+    if (misses == 0) break;
+  }
+  if (misses != 0)
+    fail_msg("12 rounds of %d 4 MiB whales, each freed: the last one still missed %llu times "
+             "(the cache keeps %llu KiB)",
+             N, (unsigned long long)misses, (unsigned long long)(s1.whale_cached_bytes >> 10));
+  if (s1.whale_cached_bytes < 24 * MIB)
+    fail_msg("a round served without a miss, yet the cache keeps %llu KiB after it (want >= 24 MiB)",
+             (unsigned long long)(s1.whale_cached_bytes >> 10));
+  hak_malloc_trim(0);
+  ut_stats(&s1);
+  if (s1.whale_cached_bytes != 0 || s1.whale_cached_count != 0)
+    fail_msg("after malloc_trim the cache still holds %llu bytes in %llu mappings",
+             (unsigned long long)s1.whale_cached_bytes, (unsigned long long)s1.whale_cached_count);
+}
+
+static void test_cache_demand_decays(void **state) {
+  (void)state;
+  const char *d = getenv("HAKMEM_DECAY_MS");
+  if (d == NULL || strcmp(d, "100") != 0) skip(); /* run alone, it gets 100 */
+  char *p[N];
+  hak_stats_t s;
+  /* rounds until the cache serves one without a miss (as above) */
+  for (int round = 0; round < 12; round++) {
+    hak_stats_t s0;
+    ut_stats(&s0);
+    alloc_all(p);
+    free_all(p);
+    ut_stats(&s);
+    if (s.whale_misses == s0.whale_misses) break;
+  }
+  if (s.whale_cached_bytes < 24 * MIB)
+    fail_msg("after rounds of %d 4 MiB whales the cache keeps only %llu KiB (want >= 24 MiB)", N,
+             (unsigned long long)(s.whale_cached_bytes >> 10));
+  alloc_all(p); /* held, from the cache */
+  /* light activity through a slow path (a whale free ticks the decay
+   * clock, read in one call of 16): 1.5 s at 1-2 ms a cycle is about
+   * 60 epochs of 25 ms, and at least HK_DECAY_AGE however the reads fall */
+  for (int ms = 0; ms < 1500; ms++) {
+    hak_free(hak_malloc(MIB));
+    sleep_ms(1);
+  }
+  free_all(p);
+  ut_stats(&s);
+  print_message("cache_demand_decays: %llu bytes in %llu cached mappings after the frees\n",
+                (unsigned long long)s.whale_cached_bytes, (unsigned long long)s.whale_cached_count);
+  if (s.whale_cached_bytes > 12 * MIB)
+    fail_msg("whales held idle for many decay epochs, then freed: the cache keeps %llu KiB "
+             "(want <= 12 MiB: their demand is old)",
+             (unsigned long long)(s.whale_cached_bytes >> 10));
+}
+
+int main(int argc, char **argv) {
+  const char *want = argc > 1 && strcmp(argv[1], "test_cache_demand_decays") == 0 ? "100" : "0";
+  const char *have = getenv("HAKMEM_DECAY_MS");
+  if (have == NULL || (argc > 1 && strcmp(have, want) != 0 && getenv("UT_WHALE_EXEC") == NULL)) {
+    setenv("HAKMEM_DECAY_MS", want, 1);
+    setenv("UT_WHALE_EXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+    perror("execv /proc/self/exe");
+    return 2;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cache_keeps_after_misses),
+      cmocka_unit_test(test_cache_demand_decays),
+  };
+  int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
+  if (rc) return rc;
+  rc = cmocka_run_group_tests_name("hakmem_whale", tests, NULL, NULL);
+  return rc ? rc : ut_final_heap_check();
+}
