@@ -253,8 +253,9 @@ static hk_whale_t *gather(hk_whale_t *w, size_t need) {
 }
 
 /* Fit a cached mapping to need bytes: a larger one splits its excess off,
- * a smaller one grows (gather).  NULL when the mapping cannot be fitted
- * (it is then unmapped). */
+ * a smaller one grows (gather).  NULL when the mapping cannot be fitted: it
+ * goes back on the list as it was (a request no mapping can serve, such as
+ * one larger than the address space, costs the cache nothing). */
 static hk_whale_t *fit(hk_whale_t *w, size_t need) {
   if (hk_whale_fits(w->map_size, need)) {
     hk_whale_trim_excess(w, need);
@@ -262,8 +263,9 @@ static hk_whale_t *fit(hk_whale_t *w, size_t need) {
   }
   hk_whale_t *nw = gather(w, need);
   if (nw == NULL) {
-    HK_WHALE_EVICTED();
-    hk_whale_unmap(w);
+    pthread_mutex_lock(&hk_whale_lock);
+    insert_locked(w);
+    pthread_mutex_unlock(&hk_whale_lock);
   }
   return nw;
 }

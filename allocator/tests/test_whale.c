@@ -14,11 +14,15 @@
  *     forgotten, so the cache keeps no more than its floor and a mapping
  *     (at most 12 MiB), as it does for a program that has not needed them
  *     again.
+ *   - cache_kept_on_impossible: a request no mapping can hold (256 TiB)
+ *     fails with ENOMEM and unmaps nothing (it used to cost the largest
+ *     cached mapping, taken to be grown, the growth failing).
  *
  * The program runs itself again with the HAKMEM_DECAY_MS its test wants
  * (options are read at start-up): 0 (never) for the first, so no epoch
  * passes during it, 100 for the second.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +135,33 @@ static void test_cache_demand_decays(void **state) {
              (unsigned long long)(s.whale_cached_bytes >> 10));
 }
 
+static void test_cache_kept_on_impossible(void **state) {
+  (void)state;
+  char *p[3];
+  hak_stats_t s0, s1;
+  for (int i = 0; i < 3; i++) {
+    p[i] = hak_malloc(SIZE);
+    assert_non_null(p[i]);
+  }
+  for (int i = 0; i < 3; i++) hak_free(p[i]); /* one in the slot, the cache's floor */
+  ut_stats(&s0);
+  if (s0.whale_cached_count == 0) fail_msg("three 4 MiB whales freed: nothing cached");
+  for (int i = 0; i < 4; i++) {
+    errno = 0;
+    void *q = hak_malloc((size_t)1 << 48); /* larger than any mapping can be */
+    assert_null(q);
+    assert_int_equal(errno, ENOMEM);
+  }
+  ut_stats(&s1);
+  /* (the slot's mapping moves to the cache: the whale bytes mapped count) */
+  if (s1.mapped_bytes != s0.mapped_bytes || s1.whale_evictions != s0.whale_evictions)
+    fail_msg("four requests of 256 TiB (NULL, ENOMEM) took mapped_bytes from %llu to %llu "
+             "(%llu evictions; cache: %llu mappings, %llu bytes)",
+             (unsigned long long)s0.mapped_bytes, (unsigned long long)s1.mapped_bytes,
+             (unsigned long long)(s1.whale_evictions - s0.whale_evictions),
+             (unsigned long long)s1.whale_cached_count, (unsigned long long)s1.whale_cached_bytes);
+}
+
 int main(int argc, char **argv) {
   const char *want = argc > 1 && strcmp(argv[1], "test_cache_demand_decays") == 0 ? "100" : "0";
   const char *have = getenv("HAKMEM_DECAY_MS");
@@ -144,6 +175,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cache_keeps_after_misses),
       cmocka_unit_test(test_cache_demand_decays),
+      cmocka_unit_test(test_cache_kept_on_impossible),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
   if (rc) return rc;
