@@ -203,8 +203,9 @@ static hk_whale_t *donate(hk_whale_t *d, size_t m, char *dst) {
 }
 
 /* w (free, off every list) is smaller than need: grown to need with the
- * cache's pages (above); NULL when it cannot grow (w untouched). */
-static hk_whale_t *gather(hk_whale_t *w, size_t need) {
+ * cache's pages (above), *fresh the bytes that had to be mapped anew; NULL
+ * when it cannot grow (w untouched). */
+static hk_whale_t *gather(hk_whale_t *w, size_t need, size_t *fresh) {
   hk_whale_t *donors = NULL;
   size_t old = w->map_size, want = need - old, got = 0;
   if (!HK_TRACK_MEMORY && !w->huge) {
@@ -248,20 +249,22 @@ static hk_whale_t *gather(hk_whale_t *w, size_t need) {
   if (nw != NULL) {
     nw->released = (uint8_t)zero;
     hk_fresh_pages(HK_BUCKET_WHALE, (need - old - filled) / HK_PAGE);
+    *fresh = need - old - filled;
   }
   return nw;
 }
 
 /* Fit a cached mapping to need bytes: a larger one splits its excess off,
- * a smaller one grows (gather).  NULL when the mapping cannot be fitted: it
+ * a smaller one grows (gather; *fresh: the bytes it mapped anew).  NULL when the mapping cannot be fitted: it
  * goes back on the list as it was (a request no mapping can serve, such as
  * one larger than the address space, costs the cache nothing). */
-static hk_whale_t *fit(hk_whale_t *w, size_t need) {
+static hk_whale_t *fit(hk_whale_t *w, size_t need, size_t *fresh) {
+  *fresh = 0;
   if (hk_whale_fits(w->map_size, need)) {
     hk_whale_trim_excess(w, need);
     return w;
   }
-  hk_whale_t *nw = gather(w, need);
+  hk_whale_t *nw = gather(w, need, fresh);
   if (nw == NULL) {
     pthread_mutex_lock(&hk_whale_lock);
     insert_locked(w);
@@ -277,10 +280,11 @@ static hk_whale_t *fit(hk_whale_t *w, size_t need) {
  *   - its peak: the highest held that an allocation from the cache (a hit)
  *     or from a fresh mapping (a miss), or a realloc's growth, reached
  *     (a slot hit leaves held as it was);
- *   - its demand: half the bytes of every miss that came after the byte
- *     cap had evicted (a miss a larger cache would have served), added up;
- *     kept while misses or hits of the cache go on, forgotten once a
- *     window passes without either.
+ *   - its demand: half the bytes mapped anew by every miss (or hit that
+ *     had to grow with fresh pages) that came after the byte cap had
+ *     evicted (bytes a larger cache would have served), added up; kept
+ *     while the cache's hits and misses go on, forgotten once a window
+ *     passes without either.
  * The cap is the larger of
  *   - held / CAP_SHARE: a program that replaces its blocks in place keeps a
  *     quarter of them to spare (bench/large_blocks, 20 live buffers of
@@ -325,25 +329,23 @@ static void note_peak_locked(uint64_t e) {
   if (held > peak_bytes[i]) peak_bytes[i] = held;
 }
 
+/* An allocation from the cache or a fresh mapping that mapped fresh bytes
+ * anew: after an eviction they raise the demand; either way the demand
+ * is in use. */
+static void note_demand_locked(uint64_t e, size_t fresh) {
+  if (!recent(demand_stamp, e)) demand = 0; /* forgotten */
+  if (fresh != 0 && recent(evicted_stamp, e)) {
+    uint64_t ceiling = (uint64_t)hk_opt.whale_cache_mb << 20;
+    demand = demand + fresh / 2 < ceiling ? demand + fresh / 2 : ceiling;
+  }
+  if (demand != 0) demand_stamp = e + 1;
+}
+
 void hk_whale_note_growth(size_t fresh) {
   uint64_t e = hk_epoch();
   pthread_mutex_lock(&hk_whale_lock);
   note_peak_locked(e);
-  if (fresh != 0 && recent(evicted_stamp, e)) {
-    if (!recent(demand_stamp, e)) demand = 0;
-    uint64_t ceiling = (uint64_t)hk_opt.whale_cache_mb << 20;
-    demand = demand + fresh / 2 < ceiling ? demand + fresh / 2 : ceiling;
-    demand_stamp = e + 1;
-  }
-  pthread_mutex_unlock(&hk_whale_lock);
-}
-
-/* A hit of the cache: the peak follows, and the demand is in use. */
-static void note_hit(void) {
-  uint64_t e = hk_epoch();
-  pthread_mutex_lock(&hk_whale_lock);
-  note_peak_locked(e);
-  if (recent(demand_stamp, e)) demand_stamp = e + 1;
+  if (fresh != 0) note_demand_locked(e, fresh);
   pthread_mutex_unlock(&hk_whale_lock);
 }
 
@@ -470,7 +472,13 @@ hk_whale_t *hk_whale_cache_get(size_t need) {
   pthread_mutex_lock(&hk_whale_lock);
   hk_whale_t *w = cache_take(need);
   pthread_mutex_unlock(&hk_whale_lock);
-  if (w != NULL && (w = fit(w, need)) != NULL) note_hit();
+  size_t fresh = 0;
+  if (w != NULL && (w = fit(w, need, &fresh)) != NULL) {
+    pthread_mutex_lock(&hk_whale_lock);
+    note_peak_locked(hk_epoch());
+    note_demand_locked(hk_epoch(), fresh); /* (a hit: the demand is in use) */
+    pthread_mutex_unlock(&hk_whale_lock);
+  }
   return w;
 }
 
