@@ -17,6 +17,12 @@
  *   - cache_kept_on_impossible: a request no mapping can hold (256 TiB)
  *     fails with ENOMEM and unmaps nothing (it used to cost the largest
  *     cached mapping, taken to be grown, the growth failing).
+ *   - cache_grows_after_fresh_hits: rounds of two 16 MiB whales, both
+ *     freed: the one that goes to the cache is cut to the cap (a quarter
+ *     of 32 MiB), and the next round's request grows it back with fresh
+ *     pages, a hit; those fresh bytes raise the cap as a miss's do, so by
+ *     round 9 a round maps an eighth of round 1's fresh pages or fewer
+ *     (counted only for misses, every round mapped 8 MiB anew).
  *
  * The program runs itself again with the HAKMEM_DECAY_MS its test wants
  * (options are read at start-up): 0 (never) for the first, so no epoch
@@ -162,6 +168,32 @@ static void test_cache_kept_on_impossible(void **state) {
              (unsigned long long)s1.whale_cached_count, (unsigned long long)s1.whale_cached_bytes);
 }
 
+static void test_cache_grows_after_fresh_hits(void **state) {
+  (void)state;
+  uint64_t fresh[10];
+  hak_stats_t s0, s1;
+  for (int round = 0; round < 10; round++) {
+    ut_stats(&s0);
+    char *a = hak_malloc(16 * MIB), *b = hak_malloc(16 * MIB);
+    assert_non_null(a);
+    assert_non_null(b);
+    a[0] = b[0] = 1;
+    hak_free(a); /* to the slot */
+    hak_free(b); /* to the slot; a to the cache, over the cap of a quarter of 32 MiB */
+    ut_stats(&s1);
+    fresh[round] = s1.fresh_pages[HAK_BUCKET_WHALE] - s0.fresh_pages[HAK_BUCKET_WHALE];
+    print_message("cache_grows_after_fresh_hits: round %d: %llu fresh whale pages, %llu misses, "
+                  "then %llu bytes cached\n", round, (unsigned long long)fresh[round],
+                  (unsigned long long)(s1.whale_misses - s0.whale_misses),
+                  (unsigned long long)s1.whale_cached_bytes);
+  }
+  if (fresh[1] == 0) fail_msg("round 1 took no fresh page: the test's premise (a hit that grows) is gone");
+  if (fresh[9] * 8 > fresh[1])
+    fail_msg("two 16 MiB whales allocated and freed in rounds: round 9 still maps %llu fresh pages "
+             "(round 1: %llu); the hits that grow with fresh pages do not raise the cap",
+             (unsigned long long)fresh[9], (unsigned long long)fresh[1]);
+}
+
 int main(int argc, char **argv) {
   const char *want = argc > 1 && strcmp(argv[1], "test_cache_demand_decays") == 0 ? "100" : "0";
   const char *have = getenv("HAKMEM_DECAY_MS");
@@ -176,6 +208,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cache_keeps_after_misses),
       cmocka_unit_test(test_cache_demand_decays),
       cmocka_unit_test(test_cache_kept_on_impossible),
+      cmocka_unit_test(test_cache_grows_after_fresh_hits),
   };
   int rc = ut_select_test(argc, argv, tests, sizeof tests / sizeof tests[0]);
   if (rc) return rc;
