@@ -146,12 +146,12 @@ static void test_cache_kept_on_impossible(void **state) {
   char *p[3];
   hak_stats_t s0, s1;
   for (int i = 0; i < 3; i++) {
-    p[i] = hak_malloc(SIZE);
+    p[i] = hak_malloc(MIB);
     assert_non_null(p[i]);
   }
-  for (int i = 0; i < 3; i++) hak_free(p[i]); /* one in the slot, the cache's floor */
+  for (int i = 0; i < 3; i++) hak_free(p[i]); /* one in the slot, two cached (under 4 MiB) */
   ut_stats(&s0);
-  if (s0.whale_cached_count == 0) fail_msg("three 4 MiB whales freed: nothing cached");
+  if (s0.whale_cached_count == 0) fail_msg("three 1 MiB whales freed: nothing cached");
   for (int i = 0; i < 4; i++) {
     errno = 0;
     void *q = hak_malloc((size_t)1 << 48); /* larger than any mapping can be */
