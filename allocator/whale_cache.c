@@ -223,7 +223,7 @@ static hk_whale_t *gather(hk_whale_t *w, size_t need, size_t *fresh) {
     pthread_mutex_unlock(&hk_whale_lock);
   }
   size_t filled = 0, end = need - hk_whale_guard(w); /* (w is gone once moved) */
-  hk_whale_t *nw = hk_whale_remap(w, need, donors == NULL);
+  hk_whale_t *nw = hk_whale_remap(w, need, 0); /* (its fresh pages counted below) */
   int zero = nw != NULL && nw->released;
   while (donors != NULL) {
     hk_whale_t *d = donors, *left = d;

@@ -22,7 +22,9 @@
  *     of 32 MiB), and the next round's request grows it back with fresh
  *     pages, a hit; those fresh bytes raise the cap as a miss's do, so by
  *     round 9 a round maps an eighth of round 1's fresh pages or fewer
- *     (counted only for misses, every round mapped 8 MiB anew).
+ *     (counted only for misses, every round mapped 8 MiB anew); and the
+ *     fresh pages of each growth are counted once (gather without donors
+ *     counted them twice, once in the remap).
  *
  * The program runs itself again with the HAKMEM_DECAY_MS its test wants
  * (options are read at start-up): 0 (never) for the first, so no epoch
@@ -182,6 +184,12 @@ static void test_cache_grows_after_fresh_hits(void **state) {
     hak_free(b); /* to the slot; a to the cache, over the cap of a quarter of 32 MiB */
     ut_stats(&s1);
     fresh[round] = s1.fresh_pages[HAK_BUCKET_WHALE] - s0.fresh_pages[HAK_BUCKET_WHALE];
+    /* the slot serves one request, the cached mapping grows to the other:
+     * what is fresh is at most that growth (counted once) */
+    if (round > 0 && fresh[round] * 4096 > 16 * MIB + 16384 - s0.whale_cached_bytes)
+      fail_msg("round %d: %llu fresh whale pages counted for one 16 MiB whale grown from %llu cached "
+               "bytes (counted twice?)", round, (unsigned long long)fresh[round],
+               (unsigned long long)s0.whale_cached_bytes);
     print_message("cache_grows_after_fresh_hits: round %d: %llu fresh whale pages, %llu misses, "
                   "then %llu bytes cached\n", round, (unsigned long long)fresh[round],
                   (unsigned long long)(s1.whale_misses - s0.whale_misses),
