@@ -12,10 +12,11 @@
  * below): a quarter of the whale bytes the program holds outside the
  * cache, raised by its recent misses towards its recent peak, at least
  * 4 MiB, at most HAKMEM_WHALE_CACHE_MB; and HAKMEM_WHALE_CACHE_COUNT
- * mappings.  Beyond the byte cap the largest entry
- * gives its tail back (munmap), beyond the count the smallest go; what
- * stays unused decays (hk_whale_decay), and malloc_trim gives back every
- * cached mapping (hk_whale_trim).  HAKMEM_WHALE_RELEASE chooses what
+ * mappings.  Beyond the byte cap the largest entry gives its tail back
+ * (munmap), beyond the count the smallest go; a mapping that cannot be
+ * grown to a request goes back as it was; what stays unused decays
+ * (hk_whale_decay), and malloc_trim gives back every cached mapping
+ * (hk_whale_trim).  HAKMEM_WHALE_RELEASE chooses what
  * happens to a cached mapping's pages: kept resident (0), MADV_DONTNEED (1:
  * RSS drops and the pages read back as zero) or MADV_FREE (2: the kernel
  * takes them only under memory pressure).  In front of this cache each
