@@ -216,7 +216,84 @@ void  hk_zero_check(const void *p, int op);   /* aborts unless p is live    */
 void  hk_zero_free(const void *p, int op);    /* checks, then gives it back */
 void  hk_zero_counts(uint64_t *allocs, uint64_t *frees);
 
-/* ---- whale.c: mappings above the class range, and their checks ---------- */
+/* ---- whale_map.c: a whale mapping made, guarded, remapped, sealed, unmapped */
+/* The whale files' globals sit in .data, not .bss.  The linker puts .bss
+ * after the registry's zero leaf onto a page of its own, which a program
+ * whose first allocation is a whale would touch there first: a read (the
+ * kernel maps the shared zero page), then a write (a second fault, copy on
+ * write): two minor faults in its first malloc.  .data (a few KiB) shares
+ * its pages with the options, which start-up writes. */
+#define HK_WHALE_DATA __attribute__((section(".data")))
+/* checked builds keep the last page of a mapping PROT_NONE (not hugetlb) */
+#define HK_WHALE_GUARD (HK_ON(HARDEN) ? HK_PAGE : 0)
+HK_INLINE size_t hk_whale_guard(const hk_whale_t *w) { return w->huge ? 0 : HK_WHALE_GUARD; }
+/* Bytes to map for size at user_off (hugetlb mappings round to 2 MiB). */
+HK_INLINE size_t hk_whale_map_size(size_t user_off, size_t size, int huge) {
+  size_t round = huge ? HK_SS_SIZE : HK_PAGE;
+  return (user_off + size + round - 1) & ~(round - 1);
+}
+/* A free mapping of map_size bytes holds need bytes (whatever it has
+ * beyond them is split off: hk_whale_trim_excess). */
+HK_INLINE int hk_whale_fits(size_t map_size, size_t need) {
+  /* INJECTED BUG (WHALE_UNDERSIZE): half the request taken for enough */
+  return map_size >= (HK_INJECT(WHALE_UNDERSIZE) ? need / 2 : need);
+}
+/* guards the cache's list (whale_cache.c) and LSan's calls (below); defined
+ * in whale_map.c, the lowest file that takes it; fork_prepare holds it */
+extern pthread_mutex_t hk_whale_lock;
+/* bytes of every whale mapping (live, in a slot or cached), changed only
+ * where a mapping is made, remapped or unmapped; mappings evicted or
+ * unmapped for want of a cache; remaps */
+extern _Atomic uint64_t hk_whale_mapped, hk_whale_evictions, hk_whale_remaps;
+#define HK_WHALE_MAPPED_ADD(n) atomic_fetch_add_explicit(&hk_whale_mapped, (uint64_t)(n), memory_order_relaxed)
+#define HK_WHALE_MAPPED_SUB(n) atomic_fetch_sub_explicit(&hk_whale_mapped, (uint64_t)(n), memory_order_relaxed)
+#define HK_WHALE_EVICTED() atomic_fetch_add_explicit(&hk_whale_evictions, 1, memory_order_relaxed)
+/* LSan's root-region calls (HK_TRACK_SEGMENT/UNMAP) take LSan's own lock:
+ * made under hk_whale_lock, which fork_prepare holds, no fork can copy
+ * that lock taken into a child (which then hung in its next call).  Only
+ * ASan builds take the lock (and only they have work to do); the caller
+ * never holds hk_whale_lock. */
+#define HK_TRACK_UNDER_WHALE_LOCK(stmt)                                        \
+  do {                                                                         \
+    if (HK_TRACK_ASAN) {                                                       \
+      pthread_mutex_lock(&hk_whale_lock);                                      \
+      stmt;                                                                    \
+      pthread_mutex_unlock(&hk_whale_lock);                                    \
+    }                                                                          \
+  } while (0)
+/* A new mapping for size bytes (the guard counted in) at user_off, aligned
+ * to max(2 MiB, align), registered; NULL with errno ENOMEM. */
+hk_whale_t *hk_whale_map(size_t size, size_t align, size_t user_off);
+void hk_whale_unmap(hk_whale_t *w);             /* unregistered and unmapped */
+void hk_whale_guard_set(hk_whale_t *w, int on); /* the guard page on / off   */
+/* The pages of [src, src+len) moved to dst by mremap, whatever kernel
+ * areas the range is made of. */
+void hk_whale_move_pages(char *src, size_t len, char *dst);
+/* Checked builds: free mapping w moved to a new address, its old range
+ * unmapped; NULL when it could not be (w unmapped).  Else w. */
+hk_whale_t *hk_whale_seal(hk_whale_t *w);
+/* w remapped to new_size bytes (in place or moved, no copy); NULL with w
+ * untouched when it cannot be.  count_fresh: growth counted as fresh pages. */
+hk_whale_t *hk_whale_remap(hk_whale_t *w, size_t new_size, int count_fresh);
+
+/* ---- whale_cache.c: the shared cache of free whale mappings -------------- */
+/* w (free, off every list) goes to the cache (released as
+ * HAKMEM_WHALE_RELEASE says, sealed, merged), the caps kept by eviction. */
+void hk_whale_cache_put(hk_whale_t *w);
+void hk_whale_cache_insert(hk_whale_t *w);   /* the same, no eviction       */
+hk_whale_t *hk_whale_cache_get(size_t need); /* fitted to need, or NULL     */
+/* w (free, off every list) about to serve need bytes: its whole chunks
+ * beyond them go to the cache. */
+void hk_whale_trim_excess(hk_whale_t *w, size_t need);
+void hk_whale_cache_counts(uint64_t *bytes, uint64_t *count);
+/* A miss (fresh: the bytes it mapped) or a realloc's growth (fresh 0) has
+ * just raised the whale bytes held: the cache's history, which its
+ * capacity follows, notes it (its own hits it notes itself). */
+void hk_whale_note_growth(size_t fresh);
+size_t hk_whale_trim(void);               /* hk_whale_decay(HK_DECAY_NOW)    */
+size_t hk_whale_decay(uint64_t now);      /* old cached mappings: unmapped   */
+
+/* ---- whale.c: blocks above the class range, their slot and checks ------- */
 /* h: the calling thread's heap (or &hk_heap_empty): its one-entry cache
  * and its counters. */
 void  *hk_whale_alloc(hk_heap_t *h, size_t size, size_t align);
@@ -225,11 +302,8 @@ void   hk_whale_free(hk_heap_t *h, hk_whale_t *w, void *p);
 size_t hk_whale_usable(hk_whale_t *w, const void *p);
 void  *hk_whale_resize(hk_whale_t *w, void *p, size_t size);
 void   hk_whale_flush(hk_heap_t *h);
-size_t hk_whale_trim(void);               /* hk_whale_decay(HK_DECAY_NOW)    */
-size_t hk_whale_decay(uint64_t now);      /* old cached mappings: unmapped   */
 void   hk_whale_slot_decay(hk_heap_t *h, uint64_t now); /* owner's thread */
 void   hk_whale_counts(hk_whale_counts_t *out);
-extern pthread_mutex_t hk_whale_lock;
 /* checked builds: the state and pointer of a large block for op (HK_OP_*),
  * and a ring of recently unmapped large blocks, so that a second free of
  * one is reported as a double free, not as a foreign pointer */

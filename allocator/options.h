@@ -20,7 +20,7 @@
   X(THP,      thp,      0, 0, 2,    "transparent huge pages for superslabs and whales: 0 system default, 1 madvise(MADV_HUGEPAGE), 2 madvise(MADV_NOHUGEPAGE)") \
   X(HUGETLB,  hugetlb,  0, 0, 1,    "back superslabs and whales with reserved 2 MiB pages (MAP_HUGETLB); without reserved pages: one log line, normal pages") \
   X(LAZY_ZERO, lazy_zero, 0, 0, 1,  "calloc of a reused block of 64 KiB or more zeroes its whole pages by MADV_DONTNEED instead of memset") \
-  X(WHALE_CACHE_MB, whale_cache_mb, 1024, 0, 1048576, "ceiling in MiB of the freed whale mappings kept for reuse; below it the cache holds a quarter of the whale bytes the program holds (at least 4 MiB); 0 = no cache") \
+  X(WHALE_CACHE_MB, whale_cache_mb, 1024, 0, 1048576, "ceiling in MiB of the freed whale mappings kept for reuse; below it the cache holds a quarter of the whale bytes the program holds (at least 4 MiB), or more when misses after its evictions show the program asking again for what it freed (up to its peak of the last HAKMEM_DECAY_MS); 0 = no cache") \
   X(WHALE_CACHE_COUNT, whale_cache_count, 16, 0, 4096, "freed whale mappings kept for reuse") \
   X(WHALE_RELEASE, whale_release, 0, 0, 2, "pages of cached whale mappings: 0 kept resident, 1 MADV_DONTNEED, 2 MADV_FREE") \
   X(WHALE_SEAL, whale_seal, 1, 0, 1, "hardened builds: a freed large block put on the shared whale cache is moved to a new address (mremap), its old range unmapped, so a use after free faults once the block has left its thread's slot; 0 = off") \
