@@ -90,11 +90,20 @@ HK_PUBLIC void *hak_calloc(size_t count, size_t size) {
   if (HK_ON(DEBUG)) hk_debug_op(HK_DOP_CALLOC, NULL, n);
   if (n - HK_ZERO_OUT > HK_CLASS_MAX - HK_ZERO_OUT)
     return HK_ON(HARDEN) && n == 0 ? zero_malloc() : hk_whale_calloc(whale_heap(), n);
+  /* a block that a carve made for this very pop is zero from
+   * h->calloc_zero on (class.c carve): those pages are not touched */
+  hk_heap_t *h = hk_tl_heap;
+  if (h != &hk_heap_empty) h->calloc_blk = 0;
   void *p = hk_class_pop(n);
   if (p == NULL) return NULL;
   HK_TRACK_ALLOC(p, n, 1);
   if (HK_INJECT(CALLOC_DIRTY)) return p; /* INJECTED BUG: no zeroing */
   if (HK_ON(WIPE) && hk_slab_head(p)->wipe) return p; /* handed out all zero */
+  h = hk_tl_heap; /* (the pop may have made the thread's heap) */
+  if ((uintptr_t)p == h->calloc_blk && h->calloc_zero - (uintptr_t)p < n) {
+    memset(p, 0, h->calloc_zero - (uintptr_t)p);
+    return p;
+  }
   if (hk_opt.lazy_zero && n >= 65536) /* the released pages fault in afresh */
     hk_fresh_pages(hk_bucket_of_class(hk_slab_of(p)->cls), hk_os_zero_lazy(p, n));
   else memset(p, 0, n);

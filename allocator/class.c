@@ -144,9 +144,23 @@ static uint64_t mark_handed(uintptr_t lo, uintptr_t hi) {
   return fresh;
 }
 
+/* Are all the pages [lo, hi) (one superslab, page-aligned) never handed
+ * out since the superslab was mapped or they were given back, i.e. zero? */
+static int pages_fresh(uintptr_t lo, uintptr_t hi) {
+  hk_ss_t *ss = (hk_ss_t *)(lo & ~(HK_SS_SIZE - 1));
+  for (uintptr_t pg = (lo - (uintptr_t)ss) / HK_PAGE; pg < (hi - (uintptr_t)ss) / HK_PAGE; pg++)
+    if (atomic_load_explicit(&ss->handed[pg / 64], memory_order_relaxed) >> (pg % 64) & 1u)
+      return 0;
+  return 1;
+}
+
 /* Carve up to HAKMEM_CARVE KiB of never-used blocks; returns them as a list
- * in address order.  The stride and header come from the layout table. */
-static hk_block_t *carve(hk_slab_t *s) {
+ * in address order.  The stride and header come from the layout table.
+ * A batch of one block whose pages past its link word were never handed
+ * out is named in h->calloc_blk / calloc_zero, so that calloc clears only
+ * the bytes before those pages (glibc does not clear fresh memory either:
+ * a calloc'd table touched in part stays in part resident). */
+static hk_block_t *carve(hk_heap_t *h, hk_slab_t *s) {
   const hk_class_info_t *ci = &hk_class[s->cls];
   uint32_t stride = ci->stride, header = ci->header;
   if (HK_INJECT(STRIDE_MISMATCH))
@@ -176,6 +190,14 @@ static hk_block_t *carve(hk_slab_t *s) {
    * superslab was mapped (a span carved again over released units finds
    * them resident) */
   uintptr_t lo = s->carved ? u : u - ci->first_off;
+  if (batch == 1 && !HK_ON(DEBUG)) { /* (debug fills the block: debug.c) */
+    uintptr_t zlo = (u + sizeof(hk_block_t) + HK_PAGE - 1) & ~(uintptr_t)(HK_PAGE - 1);
+    uintptr_t zhi = (u + stride) & ~(uintptr_t)(HK_PAGE - 1);
+    if (zlo < zhi && pages_fresh(zlo, zhi)) {
+      h->calloc_blk = u;
+      h->calloc_zero = zlo;
+    }
+  }
   uint64_t fresh = mark_handed(lo, u + (uintptr_t)batch * stride);
   unsigned bucket = hk_bucket_of_class(s->cls);
   uint64_t f0 = hk_fault_begin();
@@ -381,7 +403,7 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
        * walk to join it to the free list (drain) */
       if (s->free != NULL) return s;
       if (atomic_load_explicit(&s->remote, memory_order_relaxed)) drain(h, s);
-      if (s->free == NULL && s->carved < s->capacity) s->free = carve(s);
+      if (s->free == NULL && s->carved < s->capacity) s->free = carve(h, s);
       if (s->free != NULL) return s;
       if (park(h, s)) break;
     }
@@ -389,7 +411,7 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
   hk_slab_t *s;
   while ((s = adopt(h, c)) != NULL) {
     avail_push_front(h, s);
-    if (s->free == NULL && s->carved < s->capacity) s->free = carve(s);
+    if (s->free == NULL && s->carved < s->capacity) s->free = carve(h, s);
     if (s->free != NULL) return s;
     if (!park(h, s)) {
       drain(h, s);
@@ -400,7 +422,7 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
   if (s == NULL) return NULL;
   atomic_fetch_add_explicit(&hk_class_spans[c], 1, memory_order_relaxed);
   hk_slab_set_owner(s, h, memory_order_relaxed);
-  s->free = carve(s);
+  s->free = carve(h, s);
   avail_push_front(h, s);
   return s;
 }

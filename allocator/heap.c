@@ -69,6 +69,7 @@ void hk_heap_reset(hk_heap_t *h) {
     h->full[c] = NULL;
   }
   atomic_store_explicit(&h->remote_hint, 0, memory_order_relaxed);
+  h->calloc_blk = 0; /* (a recycled heap names no block of its last thread) */
 }
 
 hk_heap_t *hk_heap_new(void) {

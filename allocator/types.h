@@ -222,6 +222,11 @@ struct hk_heap {
   uint64_t fresh[HK_BUCKETS];       /* pages first handed out (stats)      */
   uint64_t decay_epoch;             /* decay epoch of the last decay pass  */
   uint32_t decay_skip;              /* slow paths left before a clock read */
+  /* calloc (alloc.c): the block a carve of one block made last, and the
+   * address from which its bytes are known zero (pages never handed out
+   * since they were mapped or given back), or 0; class.c's carve sets it,
+   * calloc clears it before its pop and reads it after */
+  uintptr_t calloc_blk, calloc_zero;
   /* remote frees this thread has gathered and not yet handed over
    * (owner thread only; class.c) */
   hk_rbatch_t rbatch[HK_RBATCH_SLOTS];
