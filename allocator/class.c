@@ -190,25 +190,27 @@ static hk_block_t *carve(hk_heap_t *h, hk_slab_t *s) {
    * superslab was mapped (a span carved again over released units finds
    * them resident) */
   uintptr_t lo = s->carved ? u : u - ci->first_off;
+  uintptr_t hi = u + (uintptr_t)batch * stride;
+  uintptr_t zfrom = hi - header; /* from here on the batch reads zero */
   if (batch == 1 && !HK_ON(DEBUG)) { /* (debug fills the block: debug.c) */
     uintptr_t zlo = (u + sizeof(hk_block_t) + HK_PAGE - 1) & ~(uintptr_t)(HK_PAGE - 1);
     uintptr_t zhi = (u + stride) & ~(uintptr_t)(HK_PAGE - 1);
     if (zlo < zhi && pages_fresh(zlo, zhi)) {
       h->calloc_blk = u;
-      h->calloc_zero = zlo;
+      h->calloc_zero = zfrom = zlo;
     }
   }
   uint64_t fresh = mark_handed(lo, u + (uintptr_t)batch * stride);
   unsigned bucket = hk_bucket_of_class(s->cls);
   uint64_t f0 = hk_fault_begin();
   uint8_t hdr = (uint8_t)(HK_HDR_MAGIC | s->cls);
-  /* wipe: what the pop checks starts zero (the span may have held blocks);
-   * pages never handed out since the superslab was mapped are zero
-   * already (not touched: no RSS for a block's unused pages) */
-  uintptr_t hi = u + (uintptr_t)batch * stride;
+  /* wipe: a wiped slab's blocks start zero (the span may have held
+   * blocks); pages never handed out since the superslab was mapped are
+   * zero already and stay untouched (no RSS for a block's unused pages):
+   * a batch of such pages only, or a lone block's pages past zfrom */
   if (HK_ON(WIPE) && s->wipe &&
       fresh != (hi + HK_PAGE - 1) / HK_PAGE - lo / HK_PAGE)
-    memset((void *)u, 0, (size_t)batch * stride - header);
+    memset((void *)u, 0, zfrom - u);
 #if HK_ON(CANARY)
   /* the canaries (harden.h): block 0's leading one with the first batch,
    * then each block's own, after the wipe's memset and before the link
@@ -429,6 +431,7 @@ static hk_slab_t *refill(hk_heap_t *h, unsigned c) {
 
 void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
   hk_slab_t *s = h->cur[c];
+  h->calloc_blk = 0; /* names only a block carved by this call's refill */
   if (s->free == NULL) {
     s = refill(h, c);
     /* INJECTED BUG (REFILL_FAIL_CURRENT): the refill's result is made the
@@ -448,7 +451,15 @@ void *hk_class_alloc_slow(hk_heap_t *h, unsigned c) {
    * path is not counted */
   if (!HK_INJECT(COUNTER_UNDERFLOW)) s->used++;
   s->allocs++;
-  if (HK_ON(WIPE)) return hk_wipe_popped(s, b);
+  if (HK_ON(WIPE)) {
+    /* a lone block this refill carved is zero (carve): reading it back
+     * would fault its untouched pages in, and it was never freed */
+    if ((uintptr_t)b == h->calloc_blk && s->wipe) {
+      b->next = NULL;
+      return b;
+    }
+    return hk_wipe_popped(s, b);
+  }
   return b;
 }
 
