@@ -312,14 +312,8 @@ int main(int argc, char **argv) {
   const char *want = argc > 1 && (strcmp(argv[1], "test_trim_burst") == 0 ||
                                   strcmp(argv[1], "test_thread_churn_nodecay") == 0)
                          ? "0" : "100";
-  const char *have = getenv("HAKMEM_DECAY_MS");
-  if (have == NULL || (argc > 1 && strcmp(have, want) != 0 && getenv("UT_MEMORY_EXEC") == NULL)) {
-    setenv("HAKMEM_DECAY_MS", want, 1);
-    setenv("UT_MEMORY_EXEC", "1", 1);
-    execv("/proc/self/exe", argv);
-    perror("execv /proc/self/exe");
+  if (ut_rerun_with(argv, "UT_MEMORY_EXEC", (const char *const[]){"HAKMEM_DECAY_MS", want, NULL}))
     return 2;
-  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vmlimit_64),
       cmocka_unit_test(test_vmlimit_4k),

@@ -326,14 +326,9 @@ static void test_bad_arguments(void **state) {
 
 int main(int argc, char **argv) {
   /* Options are read at start-up: run again with the ones the tests want. */
-  if (getenv("UT_OS_FAULT_EXEC") == NULL) {
-    setenv("HAKMEM_WHALE_RELEASE", "2", 1);
-    setenv("HAKMEM_DECAY_MS", "0", 1);
-    setenv("UT_OS_FAULT_EXEC", "1", 1);
-    execv("/proc/self/exe", argv);
-    perror("execv /proc/self/exe");
+  if (ut_rerun_with(argv, "UT_OS_FAULT_EXEC",
+                    (const char *const[]){"HAKMEM_WHALE_RELEASE", "2", "HAKMEM_DECAY_MS", "0", NULL}))
     return 2;
-  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_map_fail_nth),
       cmocka_unit_test(test_map_fail_range),

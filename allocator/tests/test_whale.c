@@ -204,14 +204,8 @@ static void test_cache_grows_after_fresh_hits(void **state) {
 
 int main(int argc, char **argv) {
   const char *want = argc > 1 && strcmp(argv[1], "test_cache_demand_decays") == 0 ? "100" : "0";
-  const char *have = getenv("HAKMEM_DECAY_MS");
-  if (have == NULL || (argc > 1 && strcmp(have, want) != 0 && getenv("UT_WHALE_EXEC") == NULL)) {
-    setenv("HAKMEM_DECAY_MS", want, 1);
-    setenv("UT_WHALE_EXEC", "1", 1);
-    execv("/proc/self/exe", argv);
-    perror("execv /proc/self/exe");
+  if (ut_rerun_with(argv, "UT_WHALE_EXEC", (const char *const[]){"HAKMEM_DECAY_MS", want, NULL}))
     return 2;
-  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cache_keeps_after_misses),
       cmocka_unit_test(test_cache_demand_decays),

@@ -92,6 +92,13 @@ int ut_final_heap_check(void);
 
 size_t ut_page_size(void);
 
+/* Options are read at start-up, so a program whose tests need HAKMEM_*
+ * values runs itself again with them: env holds NAME, VALUE pairs and a
+ * NULL.  Returns 0 when they are already set (or the environment names
+ * marker: this is the program run again); else execs /proc/self/exe with
+ * them and marker set, and returns 2 only if that fails. */
+int ut_rerun_with(char **argv, const char *marker, const char *const *env);
+
 /* xorshift64* PRNG, deterministic per seed. */
 typedef struct ut_rng { uint64_t s; } ut_rng_t;
 void ut_rng_seed(ut_rng_t *r, uint64_t seed);
