@@ -193,9 +193,13 @@ static hk_block_t *carve(hk_heap_t *h, hk_slab_t *s) {
   uintptr_t hi = u + (uintptr_t)batch * stride;
   uintptr_t zfrom = hi - header; /* from here on the batch reads zero */
   if (batch == 1 && !HK_ON(DEBUG)) { /* (debug fills the block: debug.c) */
+    /* every page from zlo to the block's end, its last (partial) one
+     * included: that page may be the first of a unit another span
+     * dirtied and released (test_calloc_next_to_released_units) */
     uintptr_t zlo = (u + sizeof(hk_block_t) + HK_PAGE - 1) & ~(uintptr_t)(HK_PAGE - 1);
     uintptr_t zhi = (u + stride) & ~(uintptr_t)(HK_PAGE - 1);
-    if (zlo < zhi && pages_fresh(zlo, zhi)) {
+    uintptr_t zend = (u + stride + HK_PAGE - 1) & ~(uintptr_t)(HK_PAGE - 1);
+    if (zlo < zhi && pages_fresh(zlo, zend)) {
       h->calloc_blk = u;
       h->calloc_zero = zfrom = zlo;
     }

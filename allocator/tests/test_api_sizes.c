@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <cmocka.h>
@@ -256,6 +257,42 @@ static void test_calloc_fresh_untouched(void **state) {
   hak_free(p);
 }
 
+/* Units a thread dirtied and gave back at its exit (free but resident, their
+ * pages marked handed) lie next to units never handed out; a block carved
+ * across the boundary has fresh pages and a dirty last page: calloc must
+ * clear that page too.  The dirtying thread takes one block of each of the
+ * one-unit classes, so their spans fill the units after the main heap's;
+ * then calloc carves blocks of the 10 KiB and 14 KiB classes (8-unit spans)
+ * and of every larger class over them. */
+static void *dirty_units(void *arg) {
+  (void)arg;
+  static const size_t sizes[] = {1100, 1400, 1700, 2000, 2500, 3000, 3500, 4000, 5000, 6000};
+  void *ps[sizeof sizes / sizeof sizes[0]];
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    ps[i] = hak_malloc(sizes[i]);
+    if (ps[i] != NULL) memset(ps[i], 0xAB, hak_malloc_usable_size(ps[i]));
+  }
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) hak_free(ps[i]);
+  return NULL;
+}
+
+static void test_calloc_next_to_released_units(void **state) {
+  (void)state;
+  static const size_t sizes[] = {10000, 14000, 20000, 40000, 70000, 131000, 200000, 262144};
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, dirty_units, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    void *ps[40];
+    for (size_t i = 0; i < 40; i++) {
+      ps[i] = hak_calloc(1, sizes[k]);
+      assert_non_null(ps[i]);
+      check_zero(ps[i], sizes[k], "hak_calloc (next to released units)", 1, sizes[k]);
+    }
+    for (size_t i = 0; i < 40; i++) hak_free(ps[i]);
+  }
+}
+
 /* malloc, dirty the whole usable range, free, calloc the same size: the
  * recycled block must come back zeroed (calloc_dirty). */
 static void test_calloc_zeroes_reused(void **state) {
@@ -367,6 +404,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_calloc_zeroes_fresh),
       cmocka_unit_test(test_calloc_zeroes_reused),
       cmocka_unit_test(test_calloc_fresh_untouched),
+      cmocka_unit_test(test_calloc_next_to_released_units),
       cmocka_unit_test(test_calloc_zeroes_reused_best_fit),
       cmocka_unit_test(test_calloc_overflow),
   };
