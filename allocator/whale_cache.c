@@ -384,6 +384,17 @@ static void insert_locked(hk_whale_t *w) {
   __atomic_store_n(&cached_count, cached_count + 1, __ATOMIC_RELAXED);
 }
 
+/* Unmap a list of mappings taken off the cache (linked by next), each
+ * counted as an eviction; whale_lock not held. */
+static void unmap_list(hk_whale_t *list) {
+  while (list != NULL) {
+    hk_whale_t *next = list->next;
+    HK_WHALE_EVICTED();
+    hk_whale_unmap(list);
+    list = next;
+  }
+}
+
 void hk_whale_cache_put(hk_whale_t *w) {
   uint64_t cap_count = (uint64_t)hk_opt.whale_cache_count;
   if (hk_opt.whale_cache_mb == 0 || cap_count == 0) {
@@ -443,12 +454,7 @@ void hk_whale_cache_put(hk_whale_t *w) {
       pthread_mutex_unlock(&hk_whale_lock);
     }
   }
-  while (evict != NULL) {
-    hk_whale_t *next = evict->next;
-    HK_WHALE_EVICTED();
-    hk_whale_unmap(evict);
-    evict = next;
-  }
+  unmap_list(evict);
 }
 
 /* ---- what whale.c calls ---------------------------------------------------- */
@@ -506,12 +512,7 @@ size_t hk_whale_decay(uint64_t now) {
     list = w;
   }
   pthread_mutex_unlock(&hk_whale_lock);
-  while (list != NULL) {
-    hk_whale_t *next = list->next;
-    HK_WHALE_EVICTED();
-    hk_whale_unmap(list);
-    list = next;
-  }
+  unmap_list(list);
   return bytes;
 }
 
